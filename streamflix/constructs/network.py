@@ -1,0 +1,306 @@
+"""VPC over 2-3 AZs: public, app (private) and data (isolated) subnets, egress, flow logs.
+
+Subnets are named by AZ slot (A, B, C), never by list position, so shrinking
+from 3 AZs to 2 removes only the C resources and renames nothing. App subnets
+always have a way out: a NAT gateway route and/or the VPC endpoints Fargate
+needs (the config model refuses a layout without either).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from awacs import logs as logs_actions
+from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, logs
+
+from streamflix.config.models import NetworkConfig
+from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
+from streamflix.constructs.keys import Key
+from streamflix.template import StackTemplate
+
+AZ_SLOTS = ("A", "B", "C")
+
+VPC = "Vpc"
+INTERNET_GATEWAY = "InternetGateway"
+INTERNET_GATEWAY_ATTACHMENT = "InternetGatewayAttachment"
+PUBLIC_ROUTE_TABLE = "PublicRouteTable"
+PUBLIC_DEFAULT_ROUTE = "PublicDefaultRoute"
+DATA_ROUTE_TABLE = "DataRouteTable"
+ENDPOINT_SECURITY_GROUP = "EndpointSecurityGroup"
+S3_GATEWAY_ENDPOINT = "S3GatewayEndpoint"
+FLOW_LOG_GROUP = "FlowLogGroup"
+FLOW_LOG_ROLE = "FlowLogRole"
+FLOW_LOG = "FlowLog"
+
+#: Interface endpoint logical IDs by service name (a contract, like every logical ID).
+INTERFACE_ENDPOINTS = {
+    "ecr.api": "EcrApiEndpoint",
+    "ecr.dkr": "EcrDkrEndpoint",
+    "logs": "LogsEndpoint",
+    "secretsmanager": "SecretsManagerEndpoint",
+    "kms": "KmsEndpoint",
+    "sts": "StsEndpoint",
+    "kinesis-streams": "KinesisStreamsEndpoint",
+    "monitoring": "MonitoringEndpoint",
+}
+
+#: Which /(n+4) block of the VPC each tier's slot-A subnet takes; B and C follow it.
+_TIER_BLOCK = {"Public": 0, "App": 4, "Data": 8}
+
+
+def public_subnet_id(slot: str) -> str:
+    return f"PublicSubnet{slot}"
+
+
+def app_subnet_id(slot: str) -> str:
+    return f"AppSubnet{slot}"
+
+
+def data_subnet_id(slot: str) -> str:
+    return f"DataSubnet{slot}"
+
+
+def app_route_table_id(slot: str) -> str:
+    return f"AppRouteTable{slot}"
+
+
+def nat_gateway_id(slot: str) -> str:
+    return f"NatGateway{slot}"
+
+
+@dataclass(frozen=True)
+class Network:
+    """Handles other constructs need."""
+
+    vpc: Ref
+    cidr: str
+    slots: tuple[str, ...]
+    public_subnets: list[Ref]
+    app_subnets: list[Ref]
+    data_subnets: list[Ref]
+    endpoint_security_group: Ref | None
+
+
+def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, str]:
+    """Deterministic subnet CIDRs: 16 equal blocks, tiers at fixed offsets."""
+    network = ipaddress.IPv4Network(vpc_cidr)
+    blocks = list(network.subnets(prefixlen_diff=4))
+    first = _TIER_BLOCK[tier]
+    return {slot: str(blocks[first + index]) for index, slot in enumerate(slots)}
+
+
+def availability_zone(slot: str) -> Select:
+    return Select(AZ_SLOTS.index(slot), GetAZs(""))
+
+
+def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: Key) -> Network:
+    """Add the VPC with its subnets, routes, NAT gateways, endpoints and flow logs."""
+    slots = AZ_SLOTS[: cfg.az_count]
+    vpc = t.add_resource(
+        ec2.VPC(
+            VPC,
+            CidrBlock=cfg.vpc_cidr,
+            EnableDnsHostnames=True,
+            EnableDnsSupport=True,
+            Tags=Tags(Name=Sub(f"{name_prefix}-vpc")),
+        )
+    )
+    igw = t.add_resource(ec2.InternetGateway(INTERNET_GATEWAY, Tags=Tags(Name=Sub(f"{name_prefix}-igw"))))
+    attachment = t.add_resource(
+        ec2.VPCGatewayAttachment(INTERNET_GATEWAY_ATTACHMENT, VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
+    )
+
+    public_rt = t.add_resource(
+        ec2.RouteTable(PUBLIC_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-public")))
+    )
+    t.add_resource(
+        ec2.Route(
+            PUBLIC_DEFAULT_ROUTE,
+            DependsOn=attachment.title,
+            RouteTableId=Ref(public_rt),
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=Ref(igw),
+        )
+    )
+
+    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
+    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
+    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
+
+    for slot in slots:
+        _associate(t, public_subnet_id(slot), public_rt)
+
+    nat_slots = {"per_az": slots, "single": slots[:1], "none": ()}[cfg.nat_gateways]
+    for slot in nat_slots:
+        eip = t.add_resource(
+            ec2.EIP(f"NatEip{slot}", Domain="vpc", Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")))
+        )
+        t.add_resource(
+            ec2.NatGateway(
+                nat_gateway_id(slot),
+                AllocationId=GetAtt(eip, "AllocationId"),
+                SubnetId=Ref(public_subnet_id(slot)),
+                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
+            )
+        )
+
+    app_route_tables = []
+    for slot in slots:
+        table = t.add_resource(
+            ec2.RouteTable(
+                app_route_table_id(slot), VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-app-{slot.lower()}"))
+            )
+        )
+        app_route_tables.append(table)
+        if nat_slots:
+            # With one shared NAT, every AZ's app route leaves through slot A's gateway.
+            nat_slot = slot if slot in nat_slots else nat_slots[0]
+            t.add_resource(
+                ec2.Route(
+                    f"AppDefaultRoute{slot}",
+                    RouteTableId=Ref(table),
+                    DestinationCidrBlock="0.0.0.0/0",
+                    NatGatewayId=Ref(nat_gateway_id(nat_slot)),
+                )
+            )
+        _associate(t, app_subnet_id(slot), table)
+
+    # Data subnets are isolated: no default route, only the S3 gateway endpoint.
+    data_rt = t.add_resource(
+        ec2.RouteTable(DATA_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-data")))
+    )
+    for slot in slots:
+        _associate(t, data_subnet_id(slot), data_rt)
+
+    endpoint_sg = _add_endpoints(t, cfg, vpc, app_route_tables + [data_rt], app_subnets, name_prefix)
+    _add_flow_logs(t, cfg, vpc, key)
+
+    t.add_output("VpcId", Ref(vpc), "VPC id")
+    t.add_output("AppSubnetIds", Join(",", app_subnets), "Private app subnets (comma-separated), one per AZ")
+    t.add_output("DataSubnetIds", Join(",", data_subnets), "Isolated data subnets (comma-separated), one per AZ")
+    t.add_output("PublicSubnetIds", Join(",", public_subnets), "Public subnets (comma-separated), one per AZ")
+    return Network(
+        vpc=Ref(vpc),
+        cidr=cfg.vpc_cidr,
+        slots=slots,
+        public_subnets=public_subnets,
+        app_subnets=app_subnets,
+        data_subnets=data_subnets,
+        endpoint_security_group=endpoint_sg,
+    )
+
+
+def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]:
+    refs = []
+    for slot, cidr in subnet_cidrs(vpc_cidr, tier, slots).items():
+        subnet = t.add_resource(
+            ec2.Subnet(
+                id_of(slot),
+                VpcId=Ref(vpc),
+                CidrBlock=cidr,
+                AvailabilityZone=availability_zone(slot),
+                MapPublicIpOnLaunch=False,
+                Tags=Tags(Name=Sub(f"{name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
+            )
+        )
+        refs.append(Ref(subnet))
+    return refs
+
+
+def _associate(t: StackTemplate, subnet_id: str, table) -> None:
+    t.add_resource(
+        ec2.SubnetRouteTableAssociation(
+            f"{subnet_id}RouteTableAssociation", SubnetId=Ref(subnet_id), RouteTableId=Ref(table)
+        )
+    )
+
+
+def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_prefix) -> Ref | None:
+    if "s3" in cfg.vpc_endpoints:
+        t.add_resource(
+            ec2.VPCEndpoint(
+                S3_GATEWAY_ENDPOINT,
+                VpcId=Ref(vpc),
+                ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+                VpcEndpointType="Gateway",
+                RouteTableIds=[Ref(table) for table in route_tables],
+            )
+        )
+    interface = [service for service in INTERFACE_ENDPOINTS if service in cfg.vpc_endpoints]
+    if not interface:
+        return None
+    sg = t.add_resource(
+        ec2.SecurityGroup(
+            ENDPOINT_SECURITY_GROUP,
+            GroupDescription="HTTPS from inside the VPC to the interface endpoints",
+            VpcId=Ref(vpc),
+            SecurityGroupIngress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=cfg.vpc_cidr, Description="HTTPS from the VPC"
+                )
+            ],
+            SecurityGroupEgress=[_NO_EGRESS],
+            Tags=Tags(Name=Sub(f"{name_prefix}-endpoints")),
+        )
+    )
+    for service in interface:
+        t.add_resource(
+            ec2.VPCEndpoint(
+                INTERFACE_ENDPOINTS[service],
+                VpcId=Ref(vpc),
+                ServiceName=Sub("com.amazonaws.${AWS::Region}." + service),
+                VpcEndpointType="Interface",
+                PrivateDnsEnabled=True,
+                SubnetIds=app_subnets,
+                SecurityGroupIds=[Ref(sg)],
+            )
+        )
+    return Ref(sg)
+
+
+#: CDK's idiom for "no egress at all": CloudFormation drops the default
+#: allow-all rule once any egress rule exists, and this one matches nothing.
+_NO_EGRESS = ec2.SecurityGroupRule(
+    IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32", Description="Disallow all egress"
+)
+
+
+def no_egress_rule() -> ec2.SecurityGroupRule:
+    return _NO_EGRESS
+
+
+def _add_flow_logs(t: StackTemplate, cfg: NetworkConfig, vpc, key: Key) -> None:
+    group = t.add_resource(
+        logs.LogGroup(FLOW_LOG_GROUP, RetentionInDays=cfg.flow_log_retention_days, KmsKeyId=key.arn)
+    )
+    role = t.add_resource(
+        iam.Role(
+            FLOW_LOG_ROLE,
+            Description="Lets VPC Flow Logs write to this stack's flow-log group only",
+            AssumeRolePolicyDocument=service_trust("vpc-flow-logs.amazonaws.com"),
+            Policies=[
+                inline_policy(
+                    "write-flow-logs",
+                    [
+                        allow(
+                            [logs_actions.CreateLogStream, logs_actions.PutLogEvents, logs_actions.DescribeLogStreams],
+                            [GetAtt(group, "Arn")],
+                        )
+                    ],
+                )
+            ],
+        )
+    )
+    t.add_resource(
+        ec2.FlowLog(
+            FLOW_LOG,
+            ResourceId=Ref(vpc),
+            ResourceType="VPC",
+            TrafficType="ALL",
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=Ref(group),
+            DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+        )
+    )
+

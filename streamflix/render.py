@@ -1,0 +1,81 @@
+"""Template dict -> deterministic text, CloudFormation-aware reading, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import cfn_flip
+from cfn_tools import load_json, load_yaml
+
+Format = Literal["yaml", "json"]
+EXTENSIONS: dict[str, str] = {"yaml": ".yaml", "json": ".json"}
+
+
+def render(template: Mapping[str, Any], fmt: Format = "yaml") -> str:
+    """Render a template dict. YAML uses short-form intrinsics (``!Ref``, ``!Sub``).
+
+    Key order is the dict's own order (the template core fixes it), so the same
+    config always gives the same bytes.
+    """
+    as_json = json.dumps(template, indent=2, ensure_ascii=False)
+    if fmt == "json":
+        return as_json + "\n"
+    if fmt == "yaml":
+        return cfn_flip.to_yaml(as_json, clean_up=False, long_form=False)
+    raise ValueError(f"unknown format {fmt!r}; allowed: yaml, json")
+
+
+def load_template(text: str) -> dict[str, Any]:
+    """Parse a CloudFormation template (YAML with short-form tags, or JSON).
+
+    Intrinsics come back in long form (``{"Ref": "Vpc"}``), never as a parser error.
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return load_json(text)
+    return load_yaml(text)
+
+
+def write_tree_atomically(target: Path, files: Mapping[str, str]) -> None:
+    """Replace files under ``target`` so that readers never see a half-written set.
+
+    Everything is written into a sibling staging folder first; files already in
+    ``target`` that are not being replaced are carried over; then the staging
+    folder takes ``target``'s place with two renames. If anything fails before
+    the swap, ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=target.parent))
+    try:
+        if target.is_dir():
+            for existing in target.rglob("*"):
+                relative = existing.relative_to(target)
+                if existing.is_file() and str(relative) not in files:
+                    (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(existing, staging / relative)
+        for relative, content in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(staging, 0o755)
+        retired = None
+        if target.exists():
+            retired = target.with_name(f".staging-{target.name}-retired")
+            if retired.exists():
+                shutil.rmtree(retired)
+            os.replace(target, retired)
+        os.replace(staging, target)
+        if retired is not None:
+            shutil.rmtree(retired)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,223 @@
+"""The template factory: the only place a CloudFormation template is created.
+
+Every template it makes starts with ``AWSTemplateFormatVersion``, has a
+Description, an ``EnvironmentSuffix`` parameter with an AllowedPattern, the
+``AWS::CloudFormation::Interface`` metadata grouping the parameters, the
+standard tags on every taggable resource, and exports every output as
+``${AWS::StackName}-<OutputName>``. There is no way to add an output without an
+export name: ``add_output`` builds the Export itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from troposphere import AWSObject, Export, Output, Parameter, Ref, Sub, Tags, Template
+
+from streamflix.catalog import load_catalog
+from streamflix.config.models import EnvironmentConfig
+from streamflix.config.naming import suffix_max_length
+
+FORMAT_VERSION = "2010-09-09"
+SUFFIX_PARAMETER = "EnvironmentSuffix"
+MANAGED_BY = "streamflix-blueprints"
+
+#: Top-level key order of every rendered template (format version first, always).
+SECTION_ORDER = (
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Resources",
+    "Outputs",
+)
+#: Key order inside a resource, so a reviewer sees Type and policies first.
+RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "Properties")
+
+#: Resources whose tag property has another name (same Key/Value list shape).
+_TAG_PROPERTY_ALIASES = {"AWS::EFS::FileSystem": "FileSystemTags", "AWS::EFS::AccessPoint": "AccessPointTags"}
+
+_OUTPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,254}$")
+
+
+@dataclass(frozen=True)
+class StackIdentity:
+    """What a template says about itself in ``Metadata.StreamFlix``."""
+
+    blueprint: str
+    environment: str
+    region: str
+    project: str
+    catalog_snapshot: str
+
+
+@dataclass
+class StackTemplate:
+    """A troposphere Template with StreamFlix's invariants built in."""
+
+    identity: StackIdentity
+    description: str
+    suffix_default: str
+    suffix_max_length: int
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.template = Template()
+        self.template.set_version(FORMAT_VERSION)
+        self.template.set_description(self.description)
+        self._parameter_groups: dict[str, list[str]] = {}
+        self._parameter_labels: dict[str, str] = {}
+        self._lint_suppressions: dict[str, dict[str, str]] = {}
+        self.suffix = self.add_parameter(
+            Parameter(
+                SUFFIX_PARAMETER,
+                Type="String",
+                Default=self.suffix_default,
+                AllowedPattern=f"^[a-z][a-z0-9]{{0,{self.suffix_max_length - 1}}}$",
+                MinLength=1,
+                MaxLength=self.suffix_max_length,
+                ConstraintDescription=(
+                    f"lower-case letter then letters/digits, at most {self.suffix_max_length} characters "
+                    "(every physical name must fit its AWS limit)"
+                ),
+                Description="Distinguishes this deployment; part of every physical resource name.",
+            ),
+            group="Environment",
+            label="Environment suffix",
+        )
+
+    # -- building -------------------------------------------------------
+
+    def add_parameter(self, parameter: Parameter, *, group: str, label: str) -> Parameter:
+        """Add a parameter, grouped and labelled in the console's Interface metadata."""
+        self.template.add_parameter(parameter)
+        self._parameter_groups.setdefault(group, []).append(parameter.title)
+        self._parameter_labels[parameter.title] = label
+        return parameter
+
+    def add_resource(self, resource: AWSObject) -> AWSObject:
+        self.template.add_resource(resource)
+        return resource
+
+    def add_output(self, name: str, value: Any, description: str) -> Output:
+        """Add an output that is always exported as ``${AWS::StackName}-<name>``."""
+        if not _OUTPUT_NAME.match(name):
+            raise ValueError(f"output name {name!r} must be alphanumeric and start with a letter")
+        output = Output(
+            name,
+            Description=description,
+            Value=value,
+            Export=Export(Sub("${AWS::StackName}-" + name)),
+        )
+        self.template.add_output(output)
+        return output
+
+    def suppress_lint(self, resource: AWSObject, rule_id: str, reason: str) -> None:
+        """Silence one cfn-lint rule on one resource, with the reason kept beside it."""
+        if not reason.strip():
+            raise ValueError("a lint suppression needs a reason")
+        self._lint_suppressions.setdefault(resource.title, {})[rule_id] = reason
+
+    def standard_tags(self) -> dict[str, Any]:
+        tags: dict[str, Any] = {
+            "Project": self.identity.project,
+            "Environment": self.identity.environment,
+            "EnvironmentSuffix": Ref(SUFFIX_PARAMETER),
+            "ManagedBy": MANAGED_BY,
+        }
+        tags.update(sorted(self.extra_tags.items()))
+        return tags
+
+    # -- output ---------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finished template as an ordered dict, ready to render."""
+        self._apply_tags()
+        raw = self.template.to_dict()
+        raw["Metadata"] = self._metadata()
+        for logical_id, reasons in self._lint_suppressions.items():
+            resource = raw["Resources"][logical_id]
+            metadata = resource.setdefault("Metadata", {})
+            metadata["cfn-lint"] = {"config": {"ignore_checks": sorted(reasons)}}
+            metadata["StreamFlixLintSuppressions"] = dict(sorted(reasons.items()))
+        raw["Resources"] = {
+            logical_id: {key: body[key] for key in RESOURCE_KEY_ORDER if key in body}
+            for logical_id, body in raw["Resources"].items()
+        }
+        unknown = set(raw) - set(SECTION_ORDER)
+        if unknown:
+            raise ValueError(f"template sections not in SECTION_ORDER: {sorted(unknown)}")
+        return {key: raw[key] for key in SECTION_ORDER if key in raw}
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {"Label": {"default": group}, "Parameters": names}
+                    for group, names in self._parameter_groups.items()
+                ],
+                "ParameterLabels": {name: {"default": label} for name, label in self._parameter_labels.items()},
+            },
+            "StreamFlix": {
+                "Blueprint": self.identity.blueprint,
+                "Environment": self.identity.environment,
+                "Region": self.identity.region,
+                "CatalogSnapshot": self.identity.catalog_snapshot,
+            },
+        }
+
+    def _apply_tags(self) -> None:
+        standard = self.standard_tags()
+        for resource in self.template.resources.values():
+            prop = _TAG_PROPERTY_ALIASES.get(resource.resource_type, "Tags")
+            if prop not in resource.props:
+                continue
+            existing = resource.properties.get(prop)
+            if prop != "Tags":
+                # EFS tag lists are typed objects; constructs set those themselves.
+                continue
+            expected_type = resource.props[prop][0]
+            if expected_type is dict or (isinstance(expected_type, tuple) and dict in expected_type and Tags not in expected_type):
+                merged = dict(standard)
+                if isinstance(existing, dict):
+                    merged.update(existing)
+                resource.properties[prop] = merged
+                continue
+            merged_tags = Tags(**standard)
+            if isinstance(existing, Tags):
+                own_keys = {tag["Key"] for tag in existing.tags}
+                merged_tags.tags = [t for t in merged_tags.tags if t["Key"] not in own_keys] + existing.tags
+            resource.properties[prop] = merged_tags
+
+
+def create_template(
+    env: EnvironmentConfig, *, blueprint: str, region: str, description: str, name_keys: list[str]
+) -> StackTemplate:
+    """The one entry point for a new template; ``name_keys`` are the physical-name
+    rules (config.naming) the stack uses, which bound the suffix's length."""
+    return StackTemplate(
+        identity=StackIdentity(
+            blueprint=blueprint,
+            environment=env.name,
+            region=region,
+            project=env.project,
+            catalog_snapshot=load_catalog().snapshot_date,
+        ),
+        description=description,
+        suffix_default=env.environment_suffix,
+        suffix_max_length=suffix_max_length(env.project, name_keys),
+        extra_tags=dict(env.tags),
+    )
+
+
+def protect(resource: AWSObject, policy: str = "Snapshot") -> AWSObject:
+    """Keep a stateful resource's data on delete AND on replacement."""
+    if policy not in ("Snapshot", "Retain"):
+        raise ValueError("stateful resources are protected with Snapshot or Retain")
+    resource.DeletionPolicy = policy
+    resource.UpdateReplacePolicy = policy
+    return resource
