@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import cfn_flip
-from cfn_tools import load_json, load_yaml
+from cfnlint.decode import decode_str
 
 Format = Literal["yaml", "json"]
 EXTENSIONS: dict[str, str] = {"yaml": ".yaml", "json": ".json"}
@@ -30,15 +30,23 @@ def render(template: Mapping[str, Any], fmt: Format = "yaml") -> str:
     raise ValueError(f"unknown format {fmt!r}; allowed: yaml, json")
 
 
+class TemplateParseError(ValueError):
+    """The text is not a CloudFormation template."""
+
+
 def load_template(text: str) -> dict[str, Any]:
     """Parse a CloudFormation template (YAML with short-form tags, or JSON).
 
-    Intrinsics come back in long form (``{"Ref": "Vpc"}``), never as a parser error.
+    Uses cfn-lint's CloudFormation-aware decoder: ``!Ref``/``!Sub``/``!GetAtt``
+    come back in long form (``{"Ref": "Vpc"}``), never as a parser error, and
+    every mapping remembers its line (``node.start_mark.line``, 0-based) so
+    findings can point at the file.
     """
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        return load_json(text)
-    return load_yaml(text)
+    template, problems = decode_str(text)
+    if problems or not isinstance(template, dict):
+        detail = "; ".join(str(p.message) for p in problems) or "not a mapping"
+        raise TemplateParseError(f"not a CloudFormation template: {detail}")
+    return template
 
 
 def write_tree_atomically(target: Path, files: Mapping[str, str]) -> None:

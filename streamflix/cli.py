@@ -1,0 +1,127 @@
+"""``python build.py``: a thin click layer over streamflix.pipeline.
+
+Exit codes: 0 clean, 1 findings (cfn-lint or our rules), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from streamflix import pipeline
+from streamflix.config import PRESETS, load_config
+from streamflix.config.models import EnvironmentConfig
+from streamflix.errors import StreamflixError
+
+console = Console(stderr=True, highlight=False)
+
+
+def _fail(exc: StreamflixError) -> None:
+    console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset to build (default: dev).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
+@click.option("--stack", "stacks", multiple=True, help="Build only this stack (repeatable), e.g. ha-database.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=pipeline.DEFAULT_OUT,
+              show_default=True, help="Folder for rendered artifacts; each environment gets a sub-folder.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--no-lint", is_flag=True, help="Skip cfn-lint (our own rules still run).")
+@click.pass_context
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint) -> None:
+    """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        if env and config_file:
+            raise click.UsageError("give --env or --config, not both")
+        config = load_config(config_file, env=None if config_file else env)
+        report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+    except StreamflixError as exc:
+        _fail(exc)
+        return
+    _print_report(report, lint=not no_lint)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
+    for finding in report.findings:
+        click.echo(str(finding))
+    table = Table(title=f"{report.environment}: {'written to ' + str(report.out_dir) if report.written else 'NOT written'}")
+    for column in ("stack", "region", "resources", "bytes", "findings", "seconds"):
+        table.add_column(column, justify="left" if column in ("stack", "region") else "right")
+    for stack_report in report.stacks:
+        stack = stack_report.stack
+        table.add_row(stack.blueprint, stack.region, str(stack.resource_count), str(len(stack.text.encode())),
+                      str(len(stack_report.findings)), f"{stack_report.seconds:.2f}")
+    console.print(table)
+    if not lint:
+        console.print("cfn-lint skipped (--no-lint); our rules ran.")
+    if not report.ok:
+        console.print(f"{len(report.findings)} finding(s): previous files left whole; rejected renders are beside "
+                      f"them under {report.out_dir.parent / pipeline.REJECTED_DIR}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the config's JSON Schema (for editor completion and checking)."""
+    click.echo(json.dumps(EnvironmentConfig.model_json_schema(), indent=2, sort_keys=True))
+
+
+@main.group()
+def catalog() -> None:
+    """Inspect or rebuild the engine-version catalogue."""
+
+
+@catalog.command("show")
+@click.option("--engine", type=click.Choice(["aurora-postgresql", "postgres", "redis", "valkey"]), required=True)
+@click.option("--region", required=True)
+def catalog_show(engine: str, region: str) -> None:
+    """List the versions that can create new clusters of ENGINE in REGION."""
+    from streamflix.catalog import load_catalog
+
+    data = load_catalog()
+    versions = data.versions(engine, region)
+    if not versions:
+        raise click.BadParameter(f"no data for {engine} in {region}; regions: {', '.join(data.regions)}")
+    click.echo(f"# {engine} in {region}, catalogue of {data.snapshot_date}")
+    click.echo("\n".join(versions))
+
+
+@catalog.command("seed")
+@click.option("--date", "snapshot_date", required=True, help="Snapshot date to record, YYYY-MM-DD.")
+def catalog_seed(snapshot_date: str) -> None:
+    """Rebuild the catalogue from the installed cfn-lint's data (offline)."""
+    from streamflix.catalog.engines import CATALOG_FILE
+    from streamflix.catalog.seed import catalog_from_cfn_lint
+
+    target = Path(__file__).parent / "catalog" / CATALOG_FILE
+    target.write_text(catalog_from_cfn_lint(snapshot_date).to_json(), "utf-8")
+    click.echo(f"wrote {target}")
+
+
+@catalog.command("refresh")
+@click.option("--region", "regions", multiple=True, help="Region to query (repeatable; default: every commercial region).")
+@click.option("--date", "snapshot_date", required=True, help="Snapshot date to record, YYYY-MM-DD.")
+def catalog_refresh(regions: tuple[str, ...], snapshot_date: str) -> None:
+    """Rebuild engine versions per region from the AWS APIs (needs AWS credentials)."""
+    import boto3
+
+    from streamflix.catalog import load_catalog
+    from streamflix.catalog.engines import CATALOG_FILE
+    from streamflix.catalog.refresh import commercial_regions, refresh_catalog
+
+    base = load_catalog()
+    result = refresh_catalog(boto3.session.Session(), regions or commercial_regions(base), snapshot_date, base)
+    target = Path(__file__).parent / "catalog" / CATALOG_FILE
+    target.write_text(result.catalog.to_json(), "utf-8")
+    for region, problem in sorted(result.skipped.items()):
+        click.echo(f"kept previous data for {region}: {problem}", err=True)
+    click.echo(f"wrote {target} ({len(result.refreshed)} regions refreshed)")

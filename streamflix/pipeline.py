@@ -1,0 +1,143 @@
+"""config -> blueprint -> troposphere Template -> rendered text -> validation -> out/.
+
+Each step is a plain function a user's code or CI can call on its own; the CLI
+is a thin layer over ``build``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+from streamflix.checks import Finding, validate
+from streamflix.config.models import EnvironmentConfig
+from streamflix.errors import ConfigError
+from streamflix.registry import Blueprint, blueprints_for, discover
+from streamflix.render import EXTENSIONS, Format, render, write_tree_atomically
+from streamflix.template import StackTemplate
+
+DEFAULT_OUT = Path("out")
+REJECTED_DIR = ".rejected"
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """One rendered template and where it belongs under ``out/<env>/``."""
+
+    blueprint: str
+    region: str
+    filename: str
+    text: str
+    resource_count: int
+
+
+@dataclass
+class StackReport:
+    stack: RenderedStack
+    findings: list[Finding]
+    seconds: float
+
+
+@dataclass
+class BuildReport:
+    environment: str
+    out_dir: Path
+    stacks: list[StackReport] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for report in self.stacks for f in report.findings]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def select_blueprints(config: EnvironmentConfig, names: Sequence[str] | None = None) -> list[Blueprint]:
+    """The environment's blueprints, or the named ones (refused with the valid names)."""
+    available = blueprints_for(config)
+    if not names:
+        if not available:
+            raise ConfigError(f"{config.name}: the config defines no stack sections; add one of: "
+                              + ", ".join(bp.config_field for bp in discover().values()))
+        return available
+    by_name = {bp.name: bp for bp in available}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise ConfigError(
+            f"--stack {', '.join(unknown)}: not a stack of {config.name}; allowed: {', '.join(by_name) or '(none)'}"
+        )
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
+def build_template(config: EnvironmentConfig, blueprint: str | Blueprint) -> StackTemplate:
+    """Build one stack's template (a troposphere Template inside ``.template``)."""
+    bp = discover()[blueprint] if isinstance(blueprint, str) else blueprint
+    section = bp.section(config)
+    if section is None:
+        raise ConfigError(f"{config.name} has no {bp.config_field} section, so it has no {bp.name} stack")
+    return bp.build(config, section)
+
+
+def render_stack(config: EnvironmentConfig, blueprint: str | Blueprint, fmt: Format = "yaml") -> RenderedStack:
+    bp = discover()[blueprint] if isinstance(blueprint, str) else blueprint
+    stack_template = build_template(config, bp)
+    body = stack_template.to_dict()
+    return RenderedStack(
+        blueprint=bp.name,
+        region=bp.region(config),
+        filename=f"{bp.name}{EXTENSIONS[fmt]}",
+        text=render(body, fmt),
+        resource_count=len(body["Resources"]),
+    )
+
+
+def render_environment(
+    config: EnvironmentConfig, stacks: Sequence[str] | None = None, fmt: Format = "yaml"
+) -> list[RenderedStack]:
+    """Render every selected stack in memory; nothing touches the disk."""
+    return [render_stack(config, bp, fmt) for bp in select_blueprints(config, stacks)]
+
+
+def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bool = True) -> list[StackReport]:
+    """Our rules (always) and cfn-lint (unless ``lint`` is False) on each rendered template."""
+    reports = []
+    for stack in rendered:
+        started = time.perf_counter()
+        findings = validate(stack.text, region=stack.region, filename=str(label_dir / stack.filename), lint=lint)
+        reports.append(StackReport(stack, findings, time.perf_counter() - started))
+    return reports
+
+
+def build(
+    config: EnvironmentConfig,
+    *,
+    out_dir: str | Path = DEFAULT_OUT,
+    stacks: Sequence[str] | None = None,
+    fmt: Format = "yaml",
+    lint: bool = True,
+) -> BuildReport:
+    """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
+
+    With findings, the previous files stay whole and the rejected renders go to
+    ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
+    """
+    out_dir = Path(out_dir)
+    target = out_dir / config.name
+    rendered = render_environment(config, stacks, fmt)
+    report = BuildReport(environment=config.name, out_dir=target)
+    report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+    files = {stack.filename: stack.text for stack in rendered}
+    if report.ok:
+        write_tree_atomically(target, files)
+        report.written = True
+    else:
+        rejected = out_dir / REJECTED_DIR / config.name
+        write_tree_atomically(rejected, files)
+        for stack_report in report.stacks:
+            path = str(rejected / stack_report.stack.filename)
+            stack_report.findings = [replace(f, file=path) for f in stack_report.findings]
+    return report
