@@ -81,7 +81,12 @@ def write_tree_atomically(target: Path, files: Mapping[str, str]) -> None:
             if retired.exists():
                 shutil.rmtree(retired)
             os.replace(target, retired)
-        os.replace(staging, target)
+        try:
+            os.replace(staging, target)
+        except BaseException:
+            if retired is not None:
+                os.replace(retired, target)  # put the previous files back
+            raise
         if retired is not None:
             shutil.rmtree(retired)
     except BaseException:
