@@ -11,26 +11,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, validate
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, render, write_tree_atomically
+from streamflix.render import EXTENSIONS, Format, RenderedStack, render, write_tree_atomically
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
 REJECTED_DIR = ".rejected"
-
-
-@dataclass(frozen=True)
-class RenderedStack:
-    """One rendered template and where it belongs under ``out/<env>/``."""
-
-    blueprint: str
-    region: str
-    filename: str
-    text: str
-    resource_count: int
 
 
 @dataclass
@@ -45,11 +35,12 @@ class BuildReport:
     environment: str
     out_dir: Path
     stacks: list[StackReport] = field(default_factory=list)
+    gate_findings: list[Finding] = field(default_factory=list)
     written: bool = False
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for report in self.stacks for f in report.findings]
+        return [f for report in self.stacks for f in report.findings] + self.gate_findings
 
     @property
     def ok(self) -> bool:
@@ -102,6 +93,17 @@ def render_environment(
     return [render_stack(config, bp, fmt) for bp in select_blueprints(config, stacks)]
 
 
+def render_artifacts(config: EnvironmentConfig, rendered: Sequence[RenderedStack]) -> dict[str, str]:
+    """Every file of ``out/<env>/``: the templates, then each producer's files, in order."""
+    files = {stack.filename: stack.text for stack in rendered}
+    for produce in PRODUCERS:
+        for relative, content in produce(config, rendered, dict(files)).items():
+            if relative in files:
+                raise ValueError(f"two artifacts claim {relative}")
+            files[relative] = content
+    return files
+
+
 def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bool = True) -> list[StackReport]:
     """Our rules (always) and cfn-lint (unless ``lint`` is False) on each rendered template."""
     reports = []
@@ -130,7 +132,9 @@ def build(
     rendered = render_environment(config, stacks, fmt)
     report = BuildReport(environment=config.name, out_dir=target)
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
-    files = {stack.filename: stack.text for stack in rendered}
+    for gate in ENVIRONMENT_GATES:
+        report.gate_findings += gate(config, rendered, target)
+    files = render_artifacts(config, rendered)
     if report.ok:
         write_tree_atomically(target, files)
         report.written = True
@@ -140,4 +144,5 @@ def build(
         for stack_report in report.stacks:
             path = str(rejected / stack_report.stack.filename)
             stack_report.findings = [replace(f, file=path) for f in stack_report.findings]
+        report.gate_findings = [replace(f, file=f.file.replace(str(target), str(rejected), 1)) for f in report.gate_findings]
     return report

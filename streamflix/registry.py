@@ -32,6 +32,7 @@ class Blueprint:
     config_field: str
     description: str
     build: Callable[[EnvironmentConfig, StackConfig], StackTemplate]
+    region_of: Callable[[StackConfig], str] = lambda section: section.region  # type: ignore[attr-defined]
 
     def section(self, config: EnvironmentConfig) -> StackConfig | None:
         return getattr(config, self.config_field, None)
@@ -40,7 +41,7 @@ class Blueprint:
         section = self.section(config)
         if section is None:
             raise KeyError(f"{config.name} has no {self.config_field} section")
-        return section.region
+        return self.region_of(section)
 
 
 _REGISTRY: dict[str, Blueprint] = {}

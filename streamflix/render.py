@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -14,6 +15,17 @@ from cfnlint.decode import decode_str
 
 Format = Literal["yaml", "json"]
 EXTENSIONS: dict[str, str] = {"yaml": ".yaml", "json": ".json"}
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """One rendered template and where it belongs under ``out/<env>/``."""
+
+    blueprint: str
+    region: str
+    filename: str
+    text: str
+    resource_count: int
 
 
 def render(template: Mapping[str, Any], fmt: Format = "yaml") -> str:

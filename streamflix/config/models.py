@@ -321,9 +321,11 @@ class ObservabilityConfig(StrictModel):
 
 
 class StackConfig(StrictModel):
-    """Base of every stack section: each stack deploys to one region."""
+    """Base of every stack-family section of an EnvironmentConfig.
 
-    region: str
+    A section may feed more than one blueprint (the DR pair shares one), so the
+    region each stack deploys to is the blueprint's ``region_of`` to say.
+    """
 
 
 class HaDatabaseStackConfig(StackConfig):
