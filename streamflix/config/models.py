@@ -196,6 +196,14 @@ class AuroraConfig(StrictModel):
         60, description="Enhanced Monitoring granularity."
     )
 
+    @field_validator("engine_version")
+    @classmethod
+    def _provisioned_release(cls, value: str) -> str:
+        # '-limitless' builds only run in Aurora Limitless (sharded) clusters; this is a provisioned cluster.
+        if not re.fullmatch(r"\d+\.\d+", value):
+            raise ValueError("a provisioned Aurora cluster needs a plain release like '16.15' (no '-limitless' builds)")
+        return value
+
     @model_validator(mode="after")
     def _windows_do_not_overlap(self) -> "AuroraConfig":
         if _window_minutes(self.preferred_backup_window) < 30:
