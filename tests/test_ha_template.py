@@ -51,7 +51,8 @@ def test_exports_cover_what_other_stacks_need(ha):
     expected = {
         "VpcId", "AppSubnetIds", "DataSubnetIds", "DatabaseWriterEndpoint", "DatabaseReaderEndpoint", "DatabasePort",
         "DatabaseMasterSecretArn", "CachePrimaryEndpoint", "CachePort", "EventStreamName", "EcsClusterName",
-        "ServiceSecurityGroupId", "DatabaseClusterName", "EnvironmentSuffix",
+        "ServiceSecurityGroupId", "DatabaseSecurityGroupId", "CacheSecurityGroupId", "DatabaseClusterName",
+        "EnvironmentSuffix", "DataKeyArn", "AlarmTopicArn",
     }
     assert expected <= set(ha["prod"]["Outputs"])
 

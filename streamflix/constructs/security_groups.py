@@ -49,6 +49,8 @@ def add_tier_security_groups(
     cache = _locked_group(t, CACHE_SECURITY_GROUP, "Cache: reachable only from the service", network, name_prefix, "cache")
     _allow(t, "ServiceToDatabase", service, database, database_port, "PostgreSQL")
     _allow(t, "ServiceToCache", service, cache, cache_port, "Cache (TLS)")
+    t.add_output("DatabaseSecurityGroupId", Ref(database), "Security group of the database (ingress from the service only)")
+    t.add_output("CacheSecurityGroupId", Ref(cache), "Security group of the cache (ingress from the service only)")
     return TierSecurityGroups(service=Ref(service), database=Ref(database), cache=Ref(cache))
 
 
