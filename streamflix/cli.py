@@ -34,21 +34,51 @@ def _fail(exc: StreamflixError) -> None:
               show_default=True, help="Folder for rendered artifacts; each environment gets a sub-folder.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint (our own rules still run).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if OUT/<env>/ differs from what the config renders now, or on findings.")
 @click.pass_context
-def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint) -> None:
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only) -> None:
     """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
     if ctx.invoked_subcommand is not None:
         return
     try:
-        if env and config_file:
-            raise click.UsageError("give --env or --config, not both")
-        config = load_config(config_file, env=None if config_file else env)
-        report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+        config = _load_selected_config(env, config_file)
+        if check_only:
+            checked = pipeline.check(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+        else:
+            report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
     except StreamflixError as exc:
         _fail(exc)
         return
+    if check_only:
+        _print_check(checked, lint=not no_lint)
+        sys.exit(0 if checked.ok else 1)
     _print_report(report, lint=not no_lint)
     sys.exit(0 if report.ok else 1)
+
+
+def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
+    if env and config_file:
+        raise click.UsageError("give --env or --config, not both")
+    return load_config(config_file, env=None if config_file else env)
+
+
+def _print_check(checked: pipeline.CheckReport, *, lint: bool) -> None:
+    for finding in checked.build.findings:
+        click.echo(str(finding))
+    target = checked.build.out_dir
+    for line in checked.drift.lines(target):
+        click.echo(line)
+    if not lint:
+        console.print("cfn-lint skipped (--no-lint); our rules ran.")
+    if checked.drift.clean:
+        console.print(f"{target}: up to date with the config")
+    else:
+        count = len(checked.drift.missing) + len(checked.drift.changed) + len(checked.drift.extra)
+        console.print(f"{target}: {count} file(s) differ from what the config renders; "
+                      f"run the same command without --check to rebuild, then commit")
+    if checked.build.findings:
+        console.print(f"{len(checked.build.findings)} finding(s): a build would be rejected")
 
 
 def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
