@@ -99,6 +99,44 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
                       f"them under {report.out_dir.parent / pipeline.REJECTED_DIR}")
 
 
+@main.command("diff")
+@click.option("--against", "against", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A previous build's out/ folder (holds one sub-folder per environment).")
+@click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset to compare (default: dev).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
+@click.option("--stack", "stacks", multiple=True, help="Compare only this stack (repeatable).")
+@click.option("--allow-replacement", is_flag=True, help="Exit 0 even when stateful resources would be lost.")
+@click.option("--json", "as_json", is_flag=True, help="Print deterministic JSON instead of text.")
+@click.pass_context
+def diff_command(ctx: click.Context, against, env, config_file, stacks, allow_replacement, as_json) -> None:
+    """Compare what the config renders now with a previous build, offline.
+
+    Lists added, removed and modified resources per stack with the changed
+    property paths and whether CloudFormation will replace each one. Exit 1 when
+    a stateful resource (database, cache, file system, stream, key, secret,
+    bucket, log group) would be removed or replaced, unless --allow-replacement.
+    """
+    from streamflix.diff import describe, diff_environment
+
+    group = ctx.parent.params if ctx.parent else {}
+    env = env or (None if config_file else group.get("env"))
+    config_file = config_file or (None if env else group.get("config_file"))
+    stacks = stacks or group.get("stacks") or ()
+    try:
+        config = _load_selected_config(env, config_file)
+        result = diff_environment(config, against, stacks=stacks)
+    except StreamflixError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        for line in describe(result, allow_replacement=allow_replacement):
+            out.print(line)
+    sys.exit(result.exit_code(allow_replacement=allow_replacement))
+
+
 @main.command()
 def schema() -> None:
     """Print the config's JSON Schema (for editor completion and checking)."""
