@@ -428,16 +428,23 @@ def _pointer_text(parts: Sequence[str]) -> str:
     return "/".join(parts).replace("/*", "[*]")
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """Every reason an update replaces (or may replace) one resource; the strongest one wins."""
+
+    replacement: Replacement
+    reasons: tuple[str, ...]
+
+
 def _replacement(
-    logical_id: str,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
     region: str,
     dirty: Mapping[str, Replacement],
-) -> Verdict | None:
-    """Whether updating ``before`` to ``after`` replaces the resource, and the strongest reason(s)."""
+) -> Assessment | None:
+    """Whether updating ``before`` to ``after`` replaces the resource, and why (None: updated in place)."""
     if before["Type"] != after["Type"]:
-        return Verdict("always", f"Type changes from {before['Type']} to {after['Type']}")
+        return Assessment("always", (f"Type changes from {before['Type']} to {after['Type']}",))
     resource_type = after["Type"]
     rules = type_rules(region, resource_type)
     old_props, new_props = before.get("Properties") or {}, after.get("Properties") or {}
@@ -469,9 +476,8 @@ def _replacement(
             verdicts.append(Verdict(replacement, f"{prop} changes{via}: {verdict.reason}"))
     if not verdicts:
         return None
-    strongest = max(_STRENGTH[v.replacement] for v in verdicts)
-    level: Replacement = next(k for k, v in _STRENGTH.items() if v == strongest)
-    return Verdict(level, "; ".join(v.reason for v in verdicts))
+    level = max((v.replacement for v in verdicts), key=_STRENGTH.__getitem__)
+    return Assessment(level, tuple(v.reason for v in verdicts))
 
 
 # -- stacks ---------------------------------------------------------------------------
@@ -513,6 +519,83 @@ def _changed_parameter_defaults(before: Mapping[str, Any], after: Mapping[str, A
     }
 
 
+def _assess_replacements(
+    old_resources: Mapping[str, Any], new_resources: Mapping[str, Any], region: str, changed_parameters: Mapping[str, Replacement]
+) -> dict[str, Assessment]:
+    """Replacement verdicts of every resource in both templates, following references to a fixed point.
+
+    A replaced resource changes every value that refers to it, which may replace
+    its dependants in turn: repeat until no verdict grows (verdicts only grow,
+    so this ends after at most one round per level of the dependency graph).
+    """
+    common = [logical_id for logical_id in new_resources if logical_id in old_resources]
+    dirty = dict(changed_parameters)
+    assessments: dict[str, Assessment] = {}
+    while True:
+        for logical_id in common:
+            assessment = _replacement(old_resources[logical_id], new_resources[logical_id], region, dirty)
+            if assessment is not None:
+                assessments[logical_id] = assessment
+        grown = {logical_id: a.replacement for logical_id, a in assessments.items() if dirty.get(logical_id) != a.replacement}
+        if not grown:
+            return assessments
+        dirty.update(grown)
+
+
+def _removal(logical_id: str, resource: Mapping[str, Any], new_resources: Mapping[str, Any], added: Sequence[str]) -> ResourceChange:
+    stateful = _is_stateful(resource)
+    notes = []
+    renamed_to = [a for a in added if new_resources[a].get("Type") == resource.get("Type")]
+    if renamed_to:
+        notes.append(f"same type added as {', '.join(renamed_to)}: if this is a rename, CloudFormation creates "
+                     f"the new resource and deletes {logical_id}; keep the old logical ID instead")
+    if stateful:
+        notes.append(f"holds {DATA_LOSS_TYPES[resource['Type']]}")
+        notes.append(_policy_note(resource, "DeletionPolicy", "removal"))
+    return ResourceChange(logical_id, "remove", resource.get("Type", "?"), stateful=stateful, notes=tuple(notes))
+
+
+def _modification(
+    logical_id: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    assessment: Assessment | None,
+    region: str,
+    dirty: Mapping[str, Replacement],
+) -> ResourceChange | None:
+    path_changes: list[PropertyChange] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        path_changes += _property_changes(old.get(key, MISSING), new.get(key, MISSING), key, dirty)
+    if not path_changes and assessment is None:
+        return None
+    stateful = _is_stateful(old) or _is_stateful(new)
+    notes = []
+    if assessment is not None:
+        name_parts = type_rules(region, new["Type"]).name_property
+        old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
+        if (
+            name_parts
+            and assessment.replacement == "always"
+            and _values_at(new_props, name_parts) != [MISSING]
+            and _differs(_values_at(old_props, name_parts), _values_at(new_props, name_parts), dirty)[0] == "never"
+        ):
+            notes.append(f"custom-named ({'/'.join(name_parts)} is set and unchanged): CloudFormation cannot "
+                         "replace a custom-named resource, so this update FAILS and rolls back")
+        if stateful:
+            notes.append(f"holds {DATA_LOSS_TYPES[old['Type'] if _is_stateful(old) else new['Type']]}")
+            notes.append(_policy_note(old, "UpdateReplacePolicy", "replacement"))
+    return ResourceChange(
+        logical_id,
+        "modify",
+        new.get("Type", "?"),
+        assessment.replacement if assessment else "never",
+        assessment.reasons if assessment else (),
+        tuple(path_changes),
+        stateful,
+        tuple(notes),
+    )
+
+
 def diff_templates(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
@@ -527,74 +610,25 @@ def diff_templates(
     after = after or {}
     old_resources: Mapping[str, Any] = before.get("Resources") or {}
     new_resources: Mapping[str, Any] = after.get("Resources") or {}
-    common = [logical_id for logical_id in new_resources if logical_id in old_resources]
 
     dirty: dict[str, Replacement] = _changed_parameter_defaults(before.get("Parameters") or {}, after.get("Parameters") or {})
-    verdicts: dict[str, Verdict] = {}
-    # A replaced resource changes every value that refers to it, which may
-    # replace its dependants in turn: repeat until nothing new is replaced.
-    while True:
-        for logical_id in common:
-            verdict = _replacement(logical_id, old_resources[logical_id], new_resources[logical_id], region, dirty)
-            if verdict is not None:
-                verdicts[logical_id] = verdict
-        grown = {logical_id: v.replacement for logical_id, v in verdicts.items()}
-        if all(dirty.get(logical_id) == level for logical_id, level in grown.items()):
-            break
-        dirty.update(grown)
+    assessments = _assess_replacements(old_resources, new_resources, region, dirty)
+    dirty.update({logical_id: a.replacement for logical_id, a in assessments.items()})
 
-    changes: list[ResourceChange] = []
     added = [logical_id for logical_id in new_resources if logical_id not in old_resources]
     removed = [logical_id for logical_id in old_resources if logical_id not in new_resources]
-    for logical_id in removed:
-        resource = old_resources[logical_id]
-        stateful = _is_stateful(resource)
-        notes = []
-        renamed_to = [a for a in added if new_resources[a].get("Type") == resource.get("Type")]
-        if renamed_to:
-            notes.append(f"same type added as {', '.join(renamed_to)}: if this is a rename, CloudFormation creates "
-                         f"the new resource and deletes {logical_id}; keep the old logical ID instead")
-        if stateful:
-            notes.append(f"holds {DATA_LOSS_TYPES[resource['Type']]}")
-            notes.append(_policy_note(resource, "DeletionPolicy", "removal"))
-        changes.append(ResourceChange(logical_id, "remove", resource.get("Type", "?"), "never", (), (), stateful,
-                                      tuple(notes)))
-    for logical_id in added:
-        resource = new_resources[logical_id]
-        changes.append(ResourceChange(logical_id, "add", resource.get("Type", "?"), stateful=_is_stateful(resource)))
-    for logical_id in common:
-        old, new = old_resources[logical_id], new_resources[logical_id]
-        path_changes: list[PropertyChange] = []
-        for key in list(old) + [k for k in new if k not in old]:
-            path_changes += _property_changes(old.get(key, MISSING), new.get(key, MISSING), key, dirty)
-        verdict = verdicts.get(logical_id)
-        if not path_changes and verdict is None:
-            continue
-        stateful = _is_stateful(old) or _is_stateful(new)
-        notes = []
-        if verdict is not None:
-            rules = type_rules(region, new["Type"])
-            name_parts = rules.name_property
-            props = new.get("Properties") or {}
-            if name_parts and verdict.replacement == "always" and _values_at(props, name_parts) != [MISSING] and \
-                    _differs(_values_at(old.get("Properties") or {}, name_parts), _values_at(props, name_parts), dirty)[0] == "never":
-                notes.append(f"custom-named ({'/'.join(name_parts)} is set and unchanged): CloudFormation cannot "
-                             "replace a custom-named resource, so this update FAILS and rolls back")
-            if stateful:
-                notes.append(f"holds {DATA_LOSS_TYPES[old['Type'] if _is_stateful(old) else new['Type']]}")
-                notes.append(_policy_note(old, "UpdateReplacePolicy", "replacement"))
-        changes.append(
-            ResourceChange(
-                logical_id,
-                "modify",
-                new.get("Type", "?"),
-                verdict.replacement if verdict else "never",
-                tuple(verdict.reason.split("; ")) if verdict else (),
-                tuple(path_changes),
-                stateful,
-                tuple(notes),
-            )
-        )
+    changes = [_removal(logical_id, old_resources[logical_id], new_resources, added) for logical_id in removed]
+    changes += [
+        ResourceChange(logical_id, "add", new_resources[logical_id].get("Type", "?"),
+                       stateful=_is_stateful(new_resources[logical_id]))
+        for logical_id in added
+    ]
+    for logical_id in new_resources:
+        if logical_id in old_resources:
+            modified = _modification(logical_id, old_resources[logical_id], new_resources[logical_id],
+                                     assessments.get(logical_id), region, dirty)
+            if modified is not None:
+                changes.append(modified)
     order = {"remove": 0, "modify": 1, "add": 2}
     changes.sort(key=lambda c: (not c.data_loss, order[c.action], c.logical_id))
     return StackDiff(
@@ -613,12 +647,22 @@ def diff_templates(
 _TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
+def _is_template(document: Mapping[str, Any]) -> bool:
+    resources = document.get("Resources")
+    return isinstance(resources, dict) and bool(resources) and all(
+        isinstance(body, dict) and isinstance(body.get("Type"), str) for body in resources.values()
+    )
+
+
 def previous_templates(folder: Path) -> dict[str, tuple[str, dict[str, Any]]]:
     """Templates of a previous build's ``<env>/`` folder: stack name -> (file name, parsed template).
 
-    A file is a template when it parses as one and has ``AWSTemplateFormatVersion``
-    and ``Resources`` (other artifacts, e.g. reports, are skipped); the stack
-    name is ``Metadata.StreamFlix.Blueprint``, else the file's stem.
+    A file is a template when its ``Resources`` map logical IDs to typed
+    resources (other artifacts, e.g. JSON reports, are skipped; the format
+    version is not required, older templates lacked it); the stack
+    name is ``Metadata.StreamFlix.Blueprint``, else the file's stem. A YAML/JSON
+    file that does not parse is an error, not a skip: silently missing a stack
+    would hide its data loss.
     """
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for path in sorted(folder.iterdir()):
@@ -626,9 +670,9 @@ def previous_templates(folder: Path) -> dict[str, tuple[str, dict[str, Any]]]:
             continue
         try:
             template = load_template(path.read_text("utf-8"))
-        except (TemplateParseError, UnicodeDecodeError):
-            continue
-        if "AWSTemplateFormatVersion" not in template or "Resources" not in template:
+        except (TemplateParseError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot compare against it: {exc}") from None
+        if not _is_template(template):
             continue
         name = str(((template.get("Metadata") or {}).get("StreamFlix") or {}).get("Blueprint") or path.stem)
         if name in found:
@@ -652,6 +696,9 @@ def diff_environment(
         raise ConfigError(f"--against {against}: no folder {config.name}/ in it; give a previous out/ folder "
                           f"(it holds one sub-folder per environment)")
     previous = previous_templates(folder)
+    if not previous:
+        raise ConfigError(f"--against {against}: {folder} holds no CloudFormation templates; "
+                          "give the out/ folder of a previous build")
     current = {stack.blueprint: stack for stack in render_environment(config, stacks)}
     names = list(current) + ([] if stacks else sorted(name for name in previous if name not in current))
     diffs = []

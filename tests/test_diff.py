@@ -317,3 +317,13 @@ def test_cli_against_a_folder_without_the_environment_exits_2(tmp_path):
     result = cli("diff", "--against", str(tmp_path), "--env", "staging")
     assert result.exit_code == 2
     assert "no folder staging/" in result.output
+
+
+def test_cli_refuses_a_previous_build_it_cannot_read(tmp_path):
+    (tmp_path / "dev").mkdir()
+    empty = cli("diff", "--against", str(tmp_path))
+    assert empty.exit_code == 2 and "holds no CloudFormation templates" in empty.output
+    (tmp_path / "dev" / "ha-database.yaml").write_text("Resources: [unclosed\n")
+    broken = cli("diff", "--against", str(tmp_path))
+    assert broken.exit_code == 2 and "ha-database.yaml: cannot compare against it" in broken.output
+    assert "Traceback" not in broken.output
