@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from streamflix.manifest import produce_manifest
+
 if TYPE_CHECKING:
     from streamflix.checks.findings import Finding
     from streamflix.config.models import EnvironmentConfig
@@ -21,8 +23,9 @@ if TYPE_CHECKING:
 Producer = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Mapping[str, str]], dict[str, str]]
 Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Finding"]]
 
-#: In order; later producers see earlier producers' files.
-PRODUCERS: tuple[Producer, ...] = ()
+#: In order; later producers see earlier producers' files. The manifest hashes
+#: every other file, so it stays LAST: add new producers before it.
+PRODUCERS: tuple[Producer, ...] = (produce_manifest,)
 
 #: Environment-wide checks run after the per-template rules and cfn-lint.
 ENVIRONMENT_GATES: tuple[Gate, ...] = ()

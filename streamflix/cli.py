@@ -34,21 +34,51 @@ def _fail(exc: StreamflixError) -> None:
               show_default=True, help="Folder for rendered artifacts; each environment gets a sub-folder.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint (our own rules still run).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if OUT/<env>/ differs from what the config renders now, or on findings.")
 @click.pass_context
-def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint) -> None:
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only) -> None:
     """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
     if ctx.invoked_subcommand is not None:
         return
     try:
-        if env and config_file:
-            raise click.UsageError("give --env or --config, not both")
-        config = load_config(config_file, env=None if config_file else env)
-        report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+        config = _load_selected_config(env, config_file)
+        if check_only:
+            checked = pipeline.check(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+        else:
+            report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
     except StreamflixError as exc:
         _fail(exc)
         return
+    if check_only:
+        _print_check(checked, lint=not no_lint)
+        sys.exit(0 if checked.ok else 1)
     _print_report(report, lint=not no_lint)
     sys.exit(0 if report.ok else 1)
+
+
+def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
+    if env and config_file:
+        raise click.UsageError("give --env or --config, not both")
+    return load_config(config_file, env=None if config_file else env)
+
+
+def _print_check(checked: pipeline.CheckReport, *, lint: bool) -> None:
+    for finding in checked.build.findings:
+        click.echo(str(finding))
+    target = checked.build.out_dir
+    for line in checked.drift.lines(target):
+        click.echo(line)
+    if not lint:
+        console.print("cfn-lint skipped (--no-lint); our rules ran.")
+    if checked.drift.clean:
+        console.print(f"{target}: up to date with the config")
+    else:
+        count = len(checked.drift.missing) + len(checked.drift.changed) + len(checked.drift.extra)
+        console.print(f"{target}: {count} file(s) differ from what the config renders; "
+                      f"run the same command without --check to rebuild, then commit")
+    if checked.build.findings:
+        console.print(f"{len(checked.build.findings)} finding(s): a build would be rejected")
 
 
 def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
@@ -67,6 +97,44 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
     if not report.ok:
         console.print(f"{len(report.findings)} finding(s): previous files left whole; rejected renders are beside "
                       f"them under {report.out_dir.parent / pipeline.REJECTED_DIR}")
+
+
+@main.command("diff")
+@click.option("--against", "against", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A previous build's out/ folder (holds one sub-folder per environment).")
+@click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset to compare (default: dev).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
+@click.option("--stack", "stacks", multiple=True, help="Compare only this stack (repeatable).")
+@click.option("--allow-replacement", is_flag=True, help="Exit 0 even when stateful resources would be lost.")
+@click.option("--json", "as_json", is_flag=True, help="Print deterministic JSON instead of text.")
+@click.pass_context
+def diff_command(ctx: click.Context, against, env, config_file, stacks, allow_replacement, as_json) -> None:
+    """Compare what the config renders now with a previous build, offline.
+
+    Lists added, removed and modified resources per stack with the changed
+    property paths and whether CloudFormation will replace each one. Exit 1 when
+    a stateful resource (database, cache, file system, stream, key, secret,
+    bucket, log group) would be removed or replaced, unless --allow-replacement.
+    """
+    from streamflix.diff import describe, diff_environment
+
+    group = ctx.parent.params if ctx.parent else {}
+    env = env or (None if config_file else group.get("env"))
+    config_file = config_file or (None if env else group.get("config_file"))
+    stacks = stacks or group.get("stacks") or ()
+    try:
+        config = _load_selected_config(env, config_file)
+        result = diff_environment(config, against, stacks=stacks)
+    except StreamflixError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        for line in describe(result, allow_replacement=allow_replacement):
+            out.print(line)
+    sys.exit(result.exit_code(allow_replacement=allow_replacement))
 
 
 @main.command()

@@ -17,6 +17,7 @@ from typing import Sequence
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, is_cached, validate
 from streamflix.config.models import EnvironmentConfig
+from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
 from streamflix.render import EXTENSIONS, Format, RenderedStack, render, write_tree_atomically
@@ -131,6 +132,24 @@ def _check_one(job: tuple[str, str, str, bool]) -> tuple[list[Finding], float]:
     return findings, time.perf_counter() - started
 
 
+def assemble(
+    config: EnvironmentConfig,
+    *,
+    out_dir: str | Path = DEFAULT_OUT,
+    stacks: Sequence[str] | None = None,
+    fmt: Format = "yaml",
+    lint: bool = True,
+) -> tuple[BuildReport, dict[str, str]]:
+    """Everything a build decides, in memory: the checked report and every file of ``out_dir/<env>/``."""
+    target = Path(out_dir) / config.name
+    rendered = render_environment(config, stacks, fmt)
+    report = BuildReport(environment=config.name, out_dir=target)
+    report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+    for gate in ENVIRONMENT_GATES:
+        report.gate_findings += gate(config, rendered, target)
+    return report, render_artifacts(config, rendered)
+
+
 def build(
     config: EnvironmentConfig,
     *,
@@ -141,25 +160,53 @@ def build(
 ) -> BuildReport:
     """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
 
+    A build of the whole environment (no ``stacks``) leaves exactly its files in
+    ``out_dir/<env>/``: stale files (a removed stack, the other format) go. A
+    ``stacks`` build replaces those stacks' files and keeps the rest.
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
     """
     out_dir = Path(out_dir)
-    target = out_dir / config.name
-    rendered = render_environment(config, stacks, fmt)
-    report = BuildReport(environment=config.name, out_dir=target)
-    report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
-    for gate in ENVIRONMENT_GATES:
-        report.gate_findings += gate(config, rendered, target)
-    files = render_artifacts(config, rendered)
+    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint)
+    target = report.out_dir
     if report.ok:
-        write_tree_atomically(target, files)
+        write_tree_atomically(target, files, prune=not stacks)
         report.written = True
     else:
         rejected = out_dir / REJECTED_DIR / config.name
-        write_tree_atomically(rejected, files)
+        write_tree_atomically(rejected, files, prune=True)
         for stack_report in report.stacks:
             path = str(rejected / stack_report.stack.filename)
             stack_report.findings = [replace(f, file=path) for f in stack_report.findings]
         report.gate_findings = [replace(f, file=f.file.replace(str(target), str(rejected), 1)) for f in report.gate_findings]
     return report
+
+
+@dataclass
+class CheckReport:
+    """``build.py --check``: the build's findings plus how ``out_dir/<env>/`` differs from the render."""
+
+    build: BuildReport
+    drift: TreeDrift
+
+    @property
+    def ok(self) -> bool:
+        return self.build.ok and self.drift.clean
+
+
+def check(
+    config: EnvironmentConfig,
+    *,
+    out_dir: str | Path = DEFAULT_OUT,
+    stacks: Sequence[str] | None = None,
+    fmt: Format = "yaml",
+    lint: bool = True,
+) -> CheckReport:
+    """Would ``build`` with these arguments change ``out_dir/<env>/``, or fail? Writes nothing.
+
+    Files the render does not produce count as drift for a whole-environment
+    check (a build would remove them) and are ignored for a ``stacks`` check
+    (a partial build keeps them).
+    """
+    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint)
+    return CheckReport(report, compare_tree(report.out_dir, files, report_extra=not stacks))

@@ -62,11 +62,12 @@ def load_template(text: str) -> dict[str, Any]:
     return template
 
 
-def write_tree_atomically(target: Path, files: Mapping[str, str]) -> None:
+def write_tree_atomically(target: Path, files: Mapping[str, str], *, prune: bool = False) -> None:
     """Replace files under ``target`` so that readers never see a half-written set.
 
     Everything is written into a sibling staging folder first; files already in
-    ``target`` that are not being replaced are carried over; then the staging
+    ``target`` that are not being replaced are carried over (unless ``prune``:
+    then ``target`` ends up holding exactly ``files``); then the staging
     folder takes ``target``'s place with two renames. If anything fails before
     the swap, ``target`` is untouched.
     """
@@ -74,7 +75,7 @@ def write_tree_atomically(target: Path, files: Mapping[str, str]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=target.parent))
     try:
-        if target.is_dir():
+        if target.is_dir() and not prune:
             for existing in target.rglob("*"):
                 relative = existing.relative_to(target)
                 if existing.is_file() and str(relative) not in files:
