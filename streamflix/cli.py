@@ -71,7 +71,10 @@ def _print_check(checked: pipeline.CheckReport, *, lint: bool) -> None:
         click.echo(line)
     if not lint:
         console.print("cfn-lint skipped (--no-lint); our rules ran.")
-    if checked.drift.clean:
+    if checked.drift.tools_only:
+        console.print(f"{target}: every artifact is up to date; only the manifest's tool versions differ "
+                      "(rebuild to record them)")
+    elif checked.drift.clean:
         console.print(f"{target}: up to date with the config")
     else:
         count = len(checked.drift.missing) + len(checked.drift.changed) + len(checked.drift.extra)

@@ -26,8 +26,16 @@ class TreeDrift:
     manifest_keys: tuple[str, ...] = ()
 
     @property
+    def tools_only(self) -> bool:
+        """Only the manifest's tool versions differ: no artifact changed."""
+        return self.changed == (MANIFEST_FILE,) and self.manifest_keys == ("tools",) and not (self.missing or self.extra)
+
+    @property
     def clean(self) -> bool:
-        return not (self.missing or self.changed or self.extra)
+        """No artifact differs. A tools-only manifest change counts as clean: a patch
+        release of a dependency that changes no template must not turn CI red; the
+        check still prints it so the next rebuild records the new versions."""
+        return self.tools_only or not (self.missing or self.changed or self.extra)
 
     def lines(self, folder: str | Path | None = None) -> list[str]:
         """One line per differing file, ``changed|missing|extra  path`` (under ``folder`` if given)."""

@@ -70,9 +70,20 @@ def test_check_names_what_differs_in_the_manifest(tmp_path, monkeypatch):
     built(tmp_path)
     monkeypatch.setattr(manifest, "tool_versions", lambda: {"cfn-lint": "9.9.9"})
     result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check")
-    assert result.exit_code == 1
+    # A dependency release that changed no artifact is reported, not failed.
+    assert result.exit_code == 0
     assert "manifest.json  (differs in: tools)" in result.output
+    assert "only the manifest's tool versions differ" in result.output
     assert "ha-database.yaml" not in result.output  # no template changed
+
+
+def test_check_fails_when_the_manifest_differs_beyond_tools(tmp_path, monkeypatch):
+    built(tmp_path)
+    monkeypatch.setattr(manifest, "tool_versions", lambda: {"cfn-lint": "9.9.9"})
+    (tmp_path / "dev" / "ha-database.yaml").write_text("AWSTemplateFormatVersion: '2010-09-09'\n")
+    result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check")
+    assert result.exit_code == 1
+    assert "ha-database.yaml" in result.output
 
 
 def test_check_fails_when_the_build_would_be_rejected(tmp_path, monkeypatch):
