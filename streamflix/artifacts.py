@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from streamflix.wiring import produce_wiring, wired_outputs_exist
+
 if TYPE_CHECKING:
     from streamflix.checks.findings import Finding
     from streamflix.config.models import EnvironmentConfig
@@ -22,7 +24,7 @@ Producer = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Mapping[str
 Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Finding"]]
 
 #: In order; later producers see earlier producers' files.
-PRODUCERS: tuple[Producer, ...] = ()
+PRODUCERS: tuple[Producer, ...] = (produce_wiring,)
 
 #: Environment-wide checks run after the per-template rules and cfn-lint.
-ENVIRONMENT_GATES: tuple[Gate, ...] = ()
+ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist,)

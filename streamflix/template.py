@@ -39,7 +39,11 @@ SECTION_ORDER = (
 RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "Properties")
 
 #: Resources whose tag property has another name (same Key/Value list shape).
-_TAG_PROPERTY_ALIASES = {"AWS::EFS::FileSystem": "FileSystemTags", "AWS::EFS::AccessPoint": "AccessPointTags"}
+_TAG_PROPERTY_ALIASES = {
+    "AWS::EFS::FileSystem": "FileSystemTags",
+    "AWS::EFS::AccessPoint": "AccessPointTags",
+    "AWS::Route53::HealthCheck": "HealthCheckTags",
+}
 
 #: How a wired parameter's value is read from its source stack (see streamflix.wiring).
 WIRE_FROM_OUTPUT = "stack-output"

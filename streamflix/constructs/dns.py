@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import Ref, Sub, route53
+from troposphere import Ref, Sub, Tags, route53
 
 from streamflix.config.models import DnsFailoverConfig
 from streamflix.template import StackTemplate
@@ -54,7 +54,7 @@ def add_failover_records(
                 FailureThreshold=cfg.health_check_failure_threshold,
                 **({"EnableSNI": True} if https else {}),
             ),
-            HealthCheckTags=[route53.HealthCheckTag(Key="Name", Value=Sub(f"{name_prefix}-primary"))],
+            HealthCheckTags=Tags(Name=Sub(f"{name_prefix}-primary")),
         )
     )
     for logical_id, role, endpoint, health_check in (
