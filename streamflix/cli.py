@@ -127,6 +127,33 @@ def catalog_refresh(regions: tuple[str, ...], snapshot_date: str) -> None:
     click.echo(f"wrote {target} ({len(result.refreshed)} regions refreshed)")
 
 
+@main.command()
+@click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset the stack was built from.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
+@click.option("--stack", "stack", required=True, help="Blueprint of the deployed stack, e.g. ha-database.")
+@click.option("--stack-name", help="Deployed stack name (default: <project>-<suffix>-<stack>).")
+@click.option("--file", "outputs_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("cfn-outputs") / "flat-outputs.json", show_default=True)
+def outputs(env, config_file, stack, stack_name, outputs_file) -> None:
+    """Write a deployed stack's outputs as a flat JSON object (for the integration tests)."""
+    import boto3
+
+    from streamflix.config.naming import stack_name as default_stack_name
+    from streamflix.outputs import fetch_outputs, write_flat_outputs
+
+    try:
+        config = load_config(config_file, env=None if config_file else env)
+        blueprint = pipeline.select_blueprints(config, [stack])[0]
+        region = blueprint.region(config)
+        name = stack_name or default_stack_name(config.project, config.environment_suffix, blueprint.name)
+        values = fetch_outputs(boto3.client("cloudformation", region_name=region), name)
+    except StreamflixError as exc:
+        _fail(exc)
+        return
+    path = write_flat_outputs(values, outputs_file)
+    click.echo(f"wrote {len(values)} outputs of {name} ({region}) to {path}")
+
+
 @main.command("wiring")
 @click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset (default: dev).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")

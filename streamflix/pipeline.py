@@ -6,13 +6,16 @@ is a thin layer over ``build``.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
-from streamflix.checks import Finding, validate
+from streamflix.checks import Finding, is_cached, validate
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
@@ -105,13 +108,27 @@ def render_artifacts(config: EnvironmentConfig, rendered: Sequence[RenderedStack
 
 
 def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bool = True) -> list[StackReport]:
-    """Our rules (always) and cfn-lint (unless ``lint`` is False) on each rendered template."""
-    reports = []
-    for stack in rendered:
-        started = time.perf_counter()
-        findings = validate(stack.text, region=stack.region, filename=str(label_dir / stack.filename), lint=lint)
-        reports.append(StackReport(stack, findings, time.perf_counter() - started))
-    return reports
+    """Our rules (always) and cfn-lint (unless ``lint`` is False) on each rendered template.
+
+    Templates without a cached verdict are checked in parallel, one process
+    per core (cfn-lint is CPU-bound and holds the GIL).
+    """
+    jobs = [(stack.text, stack.region, str(label_dir / stack.filename), lint) for stack in rendered]
+    cold = [job for job in jobs if not is_cached(job[0], job[1], lint)]
+    workers = min(len(cold), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            outcomes = list(pool.map(_check_one, jobs))
+    else:
+        outcomes = [_check_one(job) for job in jobs]
+    return [StackReport(stack, findings, seconds) for stack, (findings, seconds) in zip(rendered, outcomes)]
+
+
+def _check_one(job: tuple[str, str, str, bool]) -> tuple[list[Finding], float]:
+    text, region, filename, lint = job
+    started = time.perf_counter()
+    findings = validate(text, region=region, filename=filename, lint=lint)
+    return findings, time.perf_counter() - started
 
 
 def build(

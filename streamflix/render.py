@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import cfn_flip
-from cfnlint.decode import decode_str
 
 Format = Literal["yaml", "json"]
 EXTENSIONS: dict[str, str] = {"yaml": ".yaml", "json": ".json"}
@@ -54,6 +53,8 @@ def load_template(text: str) -> dict[str, Any]:
     every mapping remembers its line (``node.start_mark.line``, 0-based) so
     findings can point at the file.
     """
+    from cfnlint.decode import decode_str  # deferred: cfn-lint costs ~0.5 s to import
+
     template, problems = decode_str(text)
     if problems or not isinstance(template, dict):
         detail = "; ".join(str(p.message) for p in problems) or "not a mapping"

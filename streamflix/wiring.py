@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from botocore.exceptions import BotoCoreError, ClientError
 
 from streamflix.checks.findings import Finding
+from streamflix.config.naming import stack_name
 from streamflix.errors import StreamflixError
 from streamflix.render import load_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
@@ -57,7 +58,7 @@ class WiredParameter:
 
 def default_stack_name(config: "EnvironmentConfig", blueprint: str) -> str:
     """The CloudFormation stack name the README's deploy commands use."""
-    return f"{config.project}-{config.environment_suffix}-{blueprint}"
+    return stack_name(config.project, config.environment_suffix, blueprint)
 
 
 def wired_parameters(rendered: Sequence["RenderedStack"]) -> list[WiredParameter]:

@@ -8,6 +8,14 @@ from streamflix import load_config, load_template, parse_config, render_environm
 from streamflix.config import PRESETS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_lint_cache(tmp_path_factory):
+    """Tests never read or write the user's lint cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMFLIX_CACHE_DIR", str(tmp_path_factory.mktemp("lint-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def configs():
     return {env: load_config(env=env) for env in PRESETS}

@@ -6,6 +6,7 @@ import pytest
 
 from streamflix.checks import run_cfn_lint
 from streamflix.config import PRESETS
+from streamflix.testing import Match, Template
 
 STANDARD_TAGS = {"Project", "Environment", "EnvironmentSuffix", "ManagedBy"}
 
@@ -50,7 +51,8 @@ def test_exports_cover_what_other_stacks_need(ha):
     expected = {
         "VpcId", "AppSubnetIds", "DataSubnetIds", "DatabaseWriterEndpoint", "DatabaseReaderEndpoint", "DatabasePort",
         "DatabaseMasterSecretArn", "CachePrimaryEndpoint", "CachePort", "EventStreamName", "EcsClusterName",
-        "ServiceSecurityGroupId", "DatabaseClusterName", "EnvironmentSuffix",
+        "ServiceSecurityGroupId", "DatabaseSecurityGroupId", "CacheSecurityGroupId", "DatabaseClusterName",
+        "EnvironmentSuffix", "DataKeyArn", "AlarmTopicArn",
     }
     assert expected <= set(ha["prod"]["Outputs"])
 
@@ -124,20 +126,36 @@ def test_aurora_instances_spread_over_azs(ha, env, instances):
     assert ha[env]["Resources"]["AuroraWriterInstance"]["Properties"]["PromotionTier"] == 0
 
 
-def test_cache_replication_group(ha):
-    group = props(ha["prod"], "CacheReplicationGroup")
-    assert group["Engine"] == "valkey" and group["EngineVersion"] == "8.2"
-    assert group["NumCacheClusters"] == 3
-    assert group["MultiAZEnabled"] is True and group["AutomaticFailoverEnabled"] is True
-    assert group["AtRestEncryptionEnabled"] is True and group["KmsKeyId"] == {"Ref": "DataKey"}
-    assert group["TransitEncryptionEnabled"] is True and group["TransitEncryptionMode"] == "required"
-    assert group["UserGroupIds"] == [{"Ref": "CacheUserGroup"}]
-    assert "AuthToken" not in group
-    assert group["SnapshotRetentionLimit"] == 5
-    app_user = props(ha["prod"], "CacheAppUser")
-    assert app_user["AuthenticationMode"] == {"Type": "iam"}
-    assert app_user["UserId"] == app_user["UserName"]
-    assert props(ha["prod"], "CacheDefaultUser")["AccessString"].startswith("off")
+def test_cache_replication_group(rendered):
+    prod = Template.from_stack(rendered["prod"]["ha-database"])
+    prod.has_resource(
+        "AWS::ElastiCache::ReplicationGroup",
+        {
+            "DeletionPolicy": "Snapshot",
+            "UpdateReplacePolicy": "Snapshot",
+            "Properties": {
+                "Engine": "valkey",
+                "EngineVersion": "8.2",
+                "NumCacheClusters": 3,
+                "MultiAZEnabled": True,
+                "AutomaticFailoverEnabled": True,
+                "AtRestEncryptionEnabled": True,
+                "KmsKeyId": {"Ref": "DataKey"},
+                "TransitEncryptionEnabled": True,
+                "TransitEncryptionMode": "required",
+                "UserGroupIds": [{"Ref": "CacheUserGroup"}],
+                "AuthToken": Match.absent(),
+                "SnapshotRetentionLimit": 5,
+            },
+        },
+    )
+    prod.has_resource_properties(
+        "AWS::ElastiCache::User", {"AuthenticationMode": {"Type": "iam"}, "AccessString": Match.string_like_regexp("^on ")}
+    )
+    prod.has_resource_properties("AWS::ElastiCache::User", {"UserName": "default", "AccessString": Match.string_like_regexp("^off")})
+    app_user = prod.find_resources("AWS::ElastiCache::User", {"Properties": {"AuthenticationMode": {"Type": "iam"}}})
+    (user,) = app_user.values()
+    assert user["Properties"]["UserId"] == user["Properties"]["UserName"]
 
 
 def test_prod_has_a_nat_gateway_per_az_and_each_app_route_uses_its_own(ha):
@@ -224,15 +242,21 @@ def test_iam_is_least_privilege(ha):
     assert {"rds-db:connect", "elasticache:Connect", "kinesis:PutRecords"} <= task_actions
 
 
-def test_stream_is_encrypted(ha):
-    stream = props(ha["prod"], "EventStream")
-    assert stream["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": {"Ref": "DataKey"}}
-    assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
-
-
-def test_key_rotates(ha):
-    key = props(ha["prod"], "DataKey")
-    assert key["EnableKeyRotation"] is True
+@pytest.mark.parametrize("env", PRESETS)
+def test_stream_and_key(rendered, env):
+    template = Template.from_stack(rendered[env]["ha-database"])
+    template.has_resource(
+        "AWS::Kinesis::Stream",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": {
+                "StreamEncryption": Match.object_equals({"EncryptionType": "KMS", "KeyId": {"Ref": "DataKey"}}),
+                "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            },
+        },
+    )
+    template.all_resources_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.all_resources_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": Match.any_value()})
 
 
 def test_alarms_with_thresholds_from_config(ha):

@@ -64,11 +64,12 @@ def refresh_catalog(session: Any, regions: Iterable[str], snapshot_date: str, ba
         for engine, versions in fresh.items():
             engine_versions.setdefault(engine, {})[region] = versions
         result.refreshed.append(region)
-    source = base.source
-    if result.refreshed:
-        source = (
-            f"AWS APIs (DescribeDBEngineVersions, DescribeCacheEngineVersions) for {len(result.refreshed)} "
-            f"region(s) on {snapshot_date}; other data as before: {base.source}"
-        )
+    if not result.refreshed:
+        # Nothing new was read: the catalogue must not claim a newer date than its data.
+        return result
+    source = (
+        f"AWS APIs (DescribeDBEngineVersions, DescribeCacheEngineVersions) for {len(result.refreshed)} "
+        f"region(s) on {snapshot_date}; other data as before: {base.source}"
+    )
     result.catalog = replace(base, snapshot_date=snapshot_date, source=source, engine_versions=engine_versions)
     return result

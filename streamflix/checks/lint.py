@@ -1,26 +1,35 @@
-"""cfn-lint, run in this process on rendered text, for the template's own region."""
+"""cfn-lint, run in this process on rendered text, for the template's own region.
+
+cfn-lint is imported lazily (about half a second) and its rules are loaded once
+per process rather than once per template.
+"""
 
 from __future__ import annotations
 
-from cfnlint.api import lint
-from cfnlint.config import ManualArgs
+from functools import lru_cache
+from typing import Any
 
 from streamflix.checks.findings import Finding
 
 _SEVERITY = {"E": "error", "W": "warning", "I": "informational"}
 
 
+@lru_cache(maxsize=1)
+def _rules() -> Any:
+    """cfn-lint's default rule set (errors and warnings), built once per process."""
+    from cfnlint.core import get_rules
+
+    return get_rules([], [], [])
+
+
 def run_cfn_lint(text: str, *, region: str, filename: str) -> list[Finding]:
     """Errors and warnings (cfn-lint's default set), with line numbers into ``text``."""
-    matches = lint(text, config=ManualArgs(regions=[region]))
-    findings = [
-        Finding(
-            file=filename,
-            line=match.linenumber,
-            rule=match.rule.id,
-            severity=_SEVERITY.get(match.rule.id[0], "error"),
-            message=match.message,
-        )
-        for match in matches
-    ]
-    return sorted(findings)
+    from cfnlint.api import lint
+    from cfnlint.config import ManualArgs
+
+    matches = lint(text, rules=_rules(), config=ManualArgs(regions=[region]))
+    return sorted(
+        Finding(filename, m.linenumber, m.rule.id, _SEVERITY[m.rule.id[0]], m.message)  # type: ignore[arg-type]
+        for m in matches
+        if m.rule.id[0] in ("E", "W")
+    )

@@ -220,6 +220,14 @@ class AuroraConfig(PostgresSettings):
     instance_class: str = Field("db.r6g.large", description="Instance class of the writer and every reader.")
     reader_count: int = Field(2, ge=0, le=15, description="Aurora Replicas besides the writer. Prod needs at least 2.")
 
+    @field_validator("engine_version")
+    @classmethod
+    def _provisioned_release(cls, value: str) -> str:
+        # '-limitless' builds only run in Aurora Limitless (sharded) clusters; this is a provisioned cluster.
+        if not re.fullmatch(r"\d+\.\d+", value):
+            raise ValueError("a provisioned Aurora cluster needs a plain release like '16.15' (no '-limitless' builds)")
+        return value
+
 
 class PostgresConfig(PostgresSettings):
     """RDS for PostgreSQL DB instance (Multi-AZ), the DR pair's database.

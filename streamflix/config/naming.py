@@ -70,3 +70,8 @@ def name_violations(project: str, suffix: str, rules: list[str] | None = None) -
                 f"{rule.aws_field} {name!r} is {len(name)} characters; AWS allows {rule.max_length}"
             )
     return problems
+
+
+def stack_name(project: str, suffix: str, blueprint: str) -> str:
+    """The CloudFormation stack name runbooks and helpers use: ``streamflix-prod-ha-database``."""
+    return f"{project}-{suffix}-{blueprint}"

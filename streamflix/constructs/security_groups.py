@@ -94,6 +94,11 @@ def add_tier_security_groups(
             source_label="service",
             target_label=tier.label,
         )
+    for tier in tiers:
+        t.add_output(
+            f"{tier.name}SecurityGroupId", groups[tier.name],
+            f"Security group of the {tier.label} (ingress from the service only)",
+        )
     return TierSecurityGroups(service=Ref(service), tiers=groups)
 
 

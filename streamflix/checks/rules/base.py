@@ -63,3 +63,19 @@ def ref_target(value: Any) -> str | None:
             if isinstance(target, str):
                 return target.split(".")[0]
     return None
+
+
+def is_true(value: Any) -> bool:
+    """CloudFormation accepts true and "true" (any case) for a Boolean property."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def as_int(value: Any) -> int | None:
+    """CloudFormation accepts 30 and "30" for an Integer property."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -29,10 +29,11 @@ class ComputeSubnetsHaveEgress(Rule):
             if properties(r).get("DestinationCidrBlock") == "0.0.0.0/0"
             and any(properties(r).get(target) for target in _EGRESS_TARGETS)
         }
+        subnets_here = {logical_id for logical_id, _ in resources(template, "AWS::EC2::Subnet")}
         for owner, node, subnets in _compute_subnets(template):
             for subnet in subnets:
                 subnet_id = ref_target(subnet)
-                if subnet_id is None:
+                if subnet_id not in subnets_here:
                     yield node, f"{owner} runs in a subnet not defined in this template; egress cannot be proven"
                     continue
                 table = table_of.get(subnet_id)
@@ -67,7 +68,8 @@ def _endpoints_cover(template: dict[str, Any], subnet_id: str, table: str) -> bo
     for _, endpoint in resources(template, "AWS::EC2::VPCEndpoint"):
         props = properties(endpoint)
         service = _service_name(props)
-        if props.get("VpcEndpointType") == "Gateway" and service.endswith(".s3"):
+        # Gateway is CloudFormation's default endpoint type.
+        if props.get("VpcEndpointType", "Gateway") == "Gateway" and service.endswith(".s3"):
             gateway_s3 = gateway_s3 or table in {ref_target(t) for t in props.get("RouteTableIds") or []}
         elif subnet_id in {ref_target(s) for s in props.get("SubnetIds") or []}:
             interface.update(n for n in REQUIRED_INTERFACE_ENDPOINTS if service.endswith("." + n))

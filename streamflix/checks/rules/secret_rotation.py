@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, properties, ref_target, resources
+from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, ref_target, resources
 
 MAX_ROTATION_DAYS = 30
 
@@ -37,7 +37,7 @@ class CredentialsRotate(Rule):
             props = properties(db)
             if "MasterUserPassword" in props:
                 yield db, f"{logical_id} sets MasterUserPassword; use ManageMasterUserPassword (RDS rotates it)"
-            elif not _inherits_credentials(props) and props.get("ManageMasterUserPassword") is not True:
+            elif not _inherits_credentials(props) and not is_true(props.get("ManageMasterUserPassword")):
                 yield db, f"{logical_id} has no RDS-managed, rotating master secret (ManageMasterUserPassword: true)"
         for logical_id, group in resources(template, "AWS::ElastiCache::ReplicationGroup"):
             if "AuthToken" in properties(group):
@@ -49,8 +49,8 @@ def _inherits_credentials(props: dict[str, Any]) -> bool:
 
 
 def _rotation_days(rules: dict[str, Any]) -> int | None:
-    days = rules.get("AutomaticallyAfterDays")
-    if isinstance(days, int):
+    days = as_int(rules.get("AutomaticallyAfterDays"))
+    if days is not None:
         return days
     expression = rules.get("ScheduleExpression")
     if isinstance(expression, str):
