@@ -130,6 +130,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         environment={**database.environment(), **cache.environment(), **files.environment()},
         load_balancer=balancer.target,
         volumes=[files.volume()],
+        role_purpose="connect to the database and cache, mount the shared file system",
         desired_count=Ref(task_count),
     )
 

@@ -251,3 +251,23 @@ def test_names_and_key_are_its_own(dr):
     }
     assert props(template, "DataKeyAlias")["AliasName"] == {"Fn::Sub": "alias/streamflix-${EnvironmentSuffix}-dr-primary-data"}
     assert template["Metadata"]["StreamFlix"]["Region"] == "eu-west-2"
+
+
+def keys_anywhere(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from keys_anywhere(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keys_anywhere(item)
+
+
+@pytest.mark.parametrize("env", PRESETS)
+def test_no_credentials_in_either_template(dr, env):
+    for name in ("dr-primary", "dr-recovery"):
+        keys = set(keys_anywhere(dr[env][name]["Resources"]))
+        assert not keys & {"MasterUserPassword", "AuthToken", "SecretString", "Password"}, name
+    assert "ManageMasterUserPassword" in set(keys_anywhere(dr[env]["dr-primary"]["Resources"]))
+    task_role = props(dr[env]["dr-primary"], "TaskRole")
+    assert task_role["Description"] == "The application: connect to the database and cache, mount the shared file system"

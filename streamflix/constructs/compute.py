@@ -92,12 +92,14 @@ def add_fargate_service(
     load_balancer: LoadBalancerTarget | None = None,
     volumes: Sequence[EfsVolume] = (),
     desired_count: Any = None,
+    role_purpose: str = "connect to the database and cache, write events",
 ) -> Service:
     """The cluster, roles, task definition and an auto-scaled service.
 
     ``desired_count`` overrides ``cfg.desired_count`` (e.g. with a parameter, so
     a recovery stack can be scaled up by a stack update); it is also the
-    auto-scaling minimum.
+    auto-scaling minimum. ``role_purpose`` completes the task role's description
+    ("The application: ...") and should say what ``grants`` allow.
     """
     tasks = cfg.desired_count if desired_count is None else desired_count
     cluster = t.add_resource(
@@ -135,7 +137,7 @@ def add_fargate_service(
     task_role = t.add_resource(
         iam.Role(
             TASK_ROLE,
-            Description="The application: connect to the database and cache, write events",
+            Description=f"The application: {role_purpose}",
             AssumeRolePolicyDocument=service_trust("ecs-tasks.amazonaws.com"),
             Policies=[inline_policy("application", list(grants))],
         )
