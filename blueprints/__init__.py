@@ -1,3 +1,3 @@
 """StreamFlix stack blueprints. Importing this package registers them all."""
 
-from blueprints import ha_database  # noqa: F401  (registers on import)
+from blueprints import dr_primary, dr_recovery, ha_database  # noqa: F401  (registers on import)

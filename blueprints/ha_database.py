@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 from streamflix.config.models import EnvironmentConfig, HaDatabaseStackConfig
-from streamflix.constructs.cache import CACHE_PORT, add_cache, watch_cache
+from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
 from streamflix.constructs.compute import add_fargate_service, watch_service
-from streamflix.constructs.database import POSTGRES_PORT, add_aurora_cluster, watch_aurora
+from streamflix.constructs.database import DATABASE_TIER, add_aurora_cluster, watch_aurora
 from streamflix.constructs.keys import add_data_key
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
@@ -44,14 +44,12 @@ def build(env: EnvironmentConfig, stack: HaDatabaseStackConfig) -> StackTemplate
 
     key = add_data_key(t, alias=f"{prefix}-ha-data", purpose="HA database stack")
     network = add_network(t, stack.network, name_prefix=prefix, key=key)
-    firewall = add_tier_security_groups(
-        t, network, name_prefix=prefix, database_port=POSTGRES_PORT, cache_port=CACHE_PORT
-    )
+    firewall = add_tier_security_groups(t, network, name_prefix=prefix, tiers=[DATABASE_TIER, CACHE_TIER])
     database = add_aurora_cluster(
-        t, stack.database, project=env.project, network=network, security_group=firewall.database, key=key
+        t, stack.database, project=env.project, network=network, security_group=firewall.group(DATABASE_TIER), key=key
     )
     cache = add_cache(
-        t, stack.cache, project=env.project, network=network, security_group=firewall.cache, key=key,
+        t, stack.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,
         log_retention_days=stack.compute.log_retention_days,
     )
     stream = add_event_stream(t, stack.streaming, project=env.project, key=key)

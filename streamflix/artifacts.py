@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from streamflix.manifest import produce_manifest
+from streamflix.wiring import produce_wiring, wired_outputs_exist
 
 if TYPE_CHECKING:
     from streamflix.checks.findings import Finding
@@ -25,7 +26,7 @@ Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Fi
 
 #: In order; later producers see earlier producers' files. The manifest hashes
 #: every other file, so it stays LAST: add new producers before it.
-PRODUCERS: tuple[Producer, ...] = (produce_manifest,)
+PRODUCERS: tuple[Producer, ...] = (produce_wiring, produce_manifest)
 
 #: Environment-wide checks run after the per-template rules and cfn-lint.
-ENVIRONMENT_GATES: tuple[Gate, ...] = ()
+ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist,)

@@ -16,7 +16,7 @@ from rich.table import Table
 from streamflix import pipeline
 from streamflix.config import PRESETS, load_config
 from streamflix.config.models import EnvironmentConfig
-from streamflix.errors import StreamflixError
+from streamflix.errors import ConfigError, StreamflixError
 
 console = Console(stderr=True, highlight=False)
 
@@ -223,3 +223,46 @@ def outputs(env, config_file, stack, stack_name, outputs_file) -> None:
         return
     path = write_flat_outputs(values, outputs_file)
     click.echo(f"wrote {len(values)} outputs of {name} ({region}) to {path}")
+
+
+@main.command("wiring")
+@click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset (default: dev).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
+@click.option("--stack", "stack", required=True, help="The stack about to be deployed, e.g. dr-recovery.")
+@click.option("--stack-name", "stack_names", multiple=True, metavar="BLUEPRINT=NAME",
+              help="Deployed name of a source stack (repeatable); default <project>-<suffix>-<blueprint>.")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the parameters file here instead of printing it.")
+def wiring(env, config_file, stack: str, stack_names: tuple[str, ...], output: Path | None) -> None:
+    """Resolve STACK's cross-region parameters from the deployed source stacks (needs AWS credentials).
+
+    Prints the `aws cloudformation create-stack --parameters file://...` JSON.
+    """
+    from streamflix import wiring as wiring_module
+
+    try:
+        if env and config_file:
+            raise click.UsageError("give --env or --config, not both")
+        config = load_config(config_file, env=None if config_file else env)
+        names = {}
+        for pair in stack_names:
+            blueprint, separator, name = pair.partition("=")
+            if not separator or not blueprint or not name:
+                raise click.BadParameter(f"{pair!r}: expected BLUEPRINT=NAME", param_hint="--stack-name")
+            names[blueprint] = name
+        description = wiring_module.wiring_description(config, pipeline.render_environment(config))
+        if description is None or stack not in description["stacks"]:
+            wired = ", ".join(description["stacks"]) if description else "(none)"
+            raise ConfigError(f"--stack {stack}: not a wired stack of {config.name}; allowed: {wired}")
+        values = wiring_module.resolve_parameters(
+            description, stack, session=wiring_module.new_session(), stack_names=names
+        )
+    except StreamflixError as exc:
+        _fail(exc)
+        return
+    text = json.dumps(wiring_module.cloudformation_parameters(values), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+        console.print(f"wrote {len(values)} parameter(s) for {stack} to {output}")

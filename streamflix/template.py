@@ -39,7 +39,16 @@ SECTION_ORDER = (
 RESOURCE_KEY_ORDER = ("Type", "Condition", "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "Metadata", "Properties")
 
 #: Resources whose tag property has another name (same Key/Value list shape).
-_TAG_PROPERTY_ALIASES = {"AWS::EFS::FileSystem": "FileSystemTags", "AWS::EFS::AccessPoint": "AccessPointTags"}
+_TAG_PROPERTY_ALIASES = {
+    "AWS::EFS::FileSystem": "FileSystemTags",
+    "AWS::EFS::AccessPoint": "AccessPointTags",
+    "AWS::Route53::HealthCheck": "HealthCheckTags",
+}
+
+#: How a wired parameter's value is read from its source stack (see streamflix.wiring).
+WIRE_FROM_OUTPUT = "stack-output"
+WIRE_FROM_EFS_REPLICATION = "efs-replication-destination"
+WIRE_RESOLVERS = (WIRE_FROM_OUTPUT, WIRE_FROM_EFS_REPLICATION)
 
 _OUTPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,254}$")
 
@@ -72,6 +81,8 @@ class StackTemplate:
         self._parameter_groups: dict[str, list[str]] = {}
         self._parameter_labels: dict[str, str] = {}
         self._lint_suppressions: dict[str, dict[str, str]] = {}
+        self._wiring: dict[str, dict[str, str]] = {}
+        self._security_notes: list[str] = []
         self.suffix = self.add_parameter(
             Parameter(
                 SUFFIX_PARAMETER,
@@ -98,6 +109,37 @@ class StackTemplate:
         self._parameter_groups.setdefault(group, []).append(parameter.title)
         self._parameter_labels[parameter.title] = label
         return parameter
+
+    def add_wired_parameter(
+        self,
+        parameter: Parameter,
+        *,
+        source_blueprint: str,
+        source_output: str,
+        resolve: str = WIRE_FROM_OUTPUT,
+        group: str,
+        label: str,
+    ) -> Parameter:
+        """A parameter whose value another stack produces (CloudFormation exports do not cross regions).
+
+        The source is recorded in ``Metadata.StreamFlix.Wiring``; the build turns
+        it into ``wiring.json`` and ``streamflix.wiring`` resolves it from the
+        deployed source stack. ``resolve`` says how the output becomes the value:
+        the output itself, or (``efs-replication-destination``) the destination
+        of the EFS replication whose source file system the output names. A
+        parameter with a Default is optional wiring: the stack deploys without it.
+        """
+        if resolve not in WIRE_RESOLVERS:
+            raise ValueError(f"resolve {resolve!r}; allowed: {', '.join(WIRE_RESOLVERS)}")
+        self.add_parameter(parameter, group=group, label=label)
+        self._wiring[parameter.title] = {"FromStack": source_blueprint, "Output": source_output, "Resolve": resolve}
+        return parameter
+
+    def add_security_note(self, note: str) -> None:
+        """A deliberate, reviewable weakening (e.g. plain HTTP), kept in the template's metadata."""
+        if not note.strip():
+            raise ValueError("a security note needs text")
+        self._security_notes.append(note)
 
     def add_resource(self, resource: AWSObject) -> AWSObject:
         self.template.add_resource(resource)
@@ -154,6 +196,16 @@ class StackTemplate:
         return {key: raw[key] for key in SECTION_ORDER if key in raw}
 
     def _metadata(self) -> dict[str, Any]:
+        streamflix: dict[str, Any] = {
+            "Blueprint": self.identity.blueprint,
+            "Environment": self.identity.environment,
+            "Region": self.identity.region,
+            "CatalogSnapshot": self.identity.catalog_snapshot,
+        }
+        if self._wiring:
+            streamflix["Wiring"] = dict(self._wiring)
+        if self._security_notes:
+            streamflix["SecurityNotes"] = list(self._security_notes)
         return {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
@@ -162,12 +214,7 @@ class StackTemplate:
                 ],
                 "ParameterLabels": {name: {"default": label} for name, label in self._parameter_labels.items()},
             },
-            "StreamFlix": {
-                "Blueprint": self.identity.blueprint,
-                "Environment": self.identity.environment,
-                "Region": self.identity.region,
-                "CatalogSnapshot": self.identity.catalog_snapshot,
-            },
+            "StreamFlix": streamflix,
         }
 
     def _apply_tags(self) -> None:
@@ -177,9 +224,6 @@ class StackTemplate:
             if prop not in resource.props:
                 continue
             existing = resource.properties.get(prop)
-            if prop != "Tags":
-                # EFS tag lists are typed objects; constructs set those themselves.
-                continue
             expected_type = resource.props[prop][0]
             if expected_type is dict or (isinstance(expected_type, tuple) and dict in expected_type and Tags not in expected_type):
                 merged = dict(standard)

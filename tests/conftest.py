@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamflix import load_config, load_template, render_environment
+from streamflix import load_config, load_template, parse_config, render_environment, validate
 from streamflix.config import PRESETS
 
 
@@ -31,3 +31,57 @@ def rendered(configs):
 def ha(rendered):
     """{env: parsed HA database template} (intrinsics in long form)."""
     return {env: load_template(stacks["ha-database"].text) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def dr(rendered):
+    """{env: {"dr-primary": template, "dr-recovery": template}} parsed with the CFN-aware loader."""
+    return {
+        env: {name: load_template(stacks[name].text) for name in ("dr-primary", "dr-recovery")}
+        for env, stacks in rendered.items()
+    }
+
+
+#: A DR variant the presets do not ship: HTTPS on both ALBs and Route 53 failover.
+#: (The presets have no real hosted zone or certificates to name.)
+DR_VARIANT_YAML = """\
+name: drvariant
+tier: staging
+environment_suffix: drv
+dr:
+  dns:
+    hosted_zone_id: Z0123456789ABCDEFGHIJ
+    record_name: app.streamflix.example
+    health_check_interval_seconds: 10
+    health_check_failure_threshold: 3
+  load_balancer:
+    primary_certificate_arn: arn:aws:acm:eu-west-2:123456789012:certificate/11111111-2222-3333-4444-555555555555
+    recovery_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/66666666-7777-8888-9999-000000000000
+  standby:
+    mode: hot_standby
+"""
+
+
+@pytest.fixture(scope="session")
+def dr_variant_stacks():
+    """{blueprint: RenderedStack} of the HTTPS + DNS failover variant."""
+    return {stack.blueprint: stack for stack in render_environment(parse_config(DR_VARIANT_YAML, source="variant.yaml"))}
+
+
+@pytest.fixture(scope="session")
+def dr_variant(dr_variant_stacks):
+    return {name: load_template(stack.text) for name, stack in dr_variant_stacks.items()}
+
+
+@pytest.fixture(scope="session")
+def findings_of():
+    """``findings_of(stack)``: every finding (our rules + cfn-lint in the stack's own region), computed once."""
+    cache: dict[tuple[str, str], list] = {}
+
+    def run(stack):
+        key = (stack.region, stack.text)
+        if key not in cache:
+            cache[key] = validate(stack.text, region=stack.region, filename=stack.filename)
+        return cache[key]
+
+    return run

@@ -54,7 +54,7 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path):
 def test_unknown_stack_exits_2(tmp_path):
     result = run("--stack", "nope", "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert "allowed: ha-database" in result.output
+    assert "allowed: dr-primary, dr-recovery, ha-database" in result.output
 
 
 def test_env_and_config_together_is_a_usage_error(tmp_path):

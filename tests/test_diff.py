@@ -284,8 +284,8 @@ def test_cli_json_is_deterministic_and_complete(tmp_path, ha):
     del before["Resources"]["AuroraReaderInstance1"]
     props(before, "AuroraCluster")["Engine"] = "postgres"
     previous = write_previous(tmp_path, before)
-    first = cli("diff", "--against", str(previous), "--json")
-    second = cli("diff", "--against", str(previous), "--json")
+    first = cli("diff", "--against", str(previous), "--json", "--stack", "ha-database")
+    second = cli("diff", "--against", str(previous), "--json", "--stack", "ha-database")
     assert first.exit_code == 1 and first.output == second.output
     report = json.loads(first.output)
     assert report["data_loss"] == [
@@ -306,7 +306,9 @@ def test_a_stack_the_config_no_longer_renders_is_all_removed(tmp_path, ha):
     result = cli("diff", "--against", str(previous), "--json")
     assert result.exit_code == 1
     stacks = {s["stack"]: s for s in json.loads(result.output)["stacks"]}
-    assert set(stacks) == {"ha-database", "retired-stack"}
+    # the DR stacks are new against this previous build; the retired one is all removed
+    assert set(stacks) == {"ha-database", "retired-stack", "dr-primary", "dr-recovery"}
+    assert stacks["dr-primary"]["before_file"] is None
     assert stacks["retired-stack"]["after_file"] is None
     assert stacks["retired-stack"]["summary"]["removed"] == len(ha["dev"]["Resources"])
     # --stack limits the comparison to the named stacks

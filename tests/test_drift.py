@@ -108,9 +108,12 @@ def test_check_lints_unless_told_not_to(tmp_path, monkeypatch):
         return []
 
     monkeypatch.setattr(pipeline, "validate", record)
+    # one worker: the checks run in this process, where the recorder can see them
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 1)
     assert run("--env", "dev", "--out", str(tmp_path), "--check").exit_code == 0
+    stacks = len(seen)
     assert run("--env", "dev", "--out", str(tmp_path), "--check", "--no-lint").exit_code == 0
-    assert seen == [True, False]
+    assert stacks == 3 and seen == [True] * stacks + [False] * stacks
 
 
 def test_full_build_prunes_stale_files_and_stack_build_keeps_others(tmp_path):
@@ -122,7 +125,8 @@ def test_full_build_prunes_stale_files_and_stack_build_keeps_others(tmp_path):
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--stack", "ha-database").exit_code == 0
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check").exit_code == 1
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint").exit_code == 0
-    assert sorted(p.name for p in env_dir.iterdir()) == ["ha-database.yaml", "manifest.json"]
+    assert "old-stack.yaml" not in {p.name for p in env_dir.iterdir()}
+    assert {"ha-database.yaml", "dr-primary.yaml", "dr-recovery.yaml", "manifest.json"} <= {p.name for p in env_dir.iterdir()}
 
 
 def test_format_switch_is_drift(tmp_path):

@@ -41,7 +41,11 @@ def test_manifest_lists_every_other_file_with_its_hash(tmp_path):
     for path, data in on_disk.items():
         assert listed[path]["sha256"] == hashlib.sha256(data).hexdigest(), path
         assert listed[path]["bytes"] == len(data)
-    assert manifest["stacks"] == [{"name": "ha-database", "region": "eu-central-1", "file": "ha-database.yaml"}]
+    assert manifest["stacks"] == [
+        {"file": "dr-primary.yaml", "name": "dr-primary", "region": "eu-west-2"},
+        {"file": "dr-recovery.yaml", "name": "dr-recovery", "region": "us-east-1"},
+        {"file": "ha-database.yaml", "name": "ha-database", "region": "eu-central-1"},
+    ]
     assert manifest["environment"] == "prod"
 
 

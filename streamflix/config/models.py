@@ -161,17 +161,15 @@ class NetworkConfig(StrictModel):
         return self
 
 
-class AuroraConfig(StrictModel):
-    """Aurora PostgreSQL cluster: one writer and readers spread over the AZs."""
+class PostgresSettings(StrictModel):
+    """What every StreamFlix PostgreSQL shares, Aurora or RDS: users, backups, windows, monitoring.
 
-    engine_version: str = Field(
-        AURORA_DEFAULT_VERSION,
-        description="aurora-postgresql version, quoted. Must exist in the stack's region per the catalogue.",
-    )
-    instance_class: str = Field("db.r6g.large", description="Instance class of the writer and every reader.")
-    reader_count: int = Field(2, ge=0, le=15, description="Aurora Replicas besides the writer. Prod needs at least 2.")
+    A base, never used on its own: AuroraConfig and PostgresConfig add the engine
+    and the shape (cluster or instance).
+    """
+
     database_name: str = Field(
-        "streamflix", pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Initial database created in the cluster."
+        "streamflix", pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Initial database created on the server."
     )
     master_username: str = Field(
         "streamflix_admin",
@@ -196,16 +194,8 @@ class AuroraConfig(StrictModel):
         60, description="Enhanced Monitoring granularity."
     )
 
-    @field_validator("engine_version")
-    @classmethod
-    def _provisioned_release(cls, value: str) -> str:
-        # '-limitless' builds only run in Aurora Limitless (sharded) clusters; this is a provisioned cluster.
-        if not re.fullmatch(r"\d+\.\d+", value):
-            raise ValueError("a provisioned Aurora cluster needs a plain release like '16.15' (no '-limitless' builds)")
-        return value
-
     @model_validator(mode="after")
-    def _windows_do_not_overlap(self) -> "AuroraConfig":
+    def _windows_do_not_overlap(self) -> "PostgresSettings":
         if _window_minutes(self.preferred_backup_window) < 30:
             raise RuleViolation(
                 "preferred_backup_window", self.preferred_backup_window, "RDS needs a window of at least 30 minutes"
@@ -216,6 +206,66 @@ class AuroraConfig(StrictModel):
                 self.preferred_maintenance_window,
                 f"overlaps the backup window {self.preferred_backup_window}",
                 allowed="a weekly window outside the backup window",
+            )
+        return self
+
+
+class AuroraConfig(PostgresSettings):
+    """Aurora PostgreSQL cluster: one writer and readers spread over the AZs."""
+
+    engine_version: str = Field(
+        AURORA_DEFAULT_VERSION,
+        description="aurora-postgresql version, quoted. Must exist in the stack's region per the catalogue.",
+    )
+    instance_class: str = Field("db.r6g.large", description="Instance class of the writer and every reader.")
+    reader_count: int = Field(2, ge=0, le=15, description="Aurora Replicas besides the writer. Prod needs at least 2.")
+
+    @field_validator("engine_version")
+    @classmethod
+    def _provisioned_release(cls, value: str) -> str:
+        # '-limitless' builds only run in Aurora Limitless (sharded) clusters; this is a provisioned cluster.
+        if not re.fullmatch(r"\d+\.\d+", value):
+            raise ValueError("a provisioned Aurora cluster needs a plain release like '16.15' (no '-limitless' builds)")
+        return value
+
+
+class PostgresConfig(PostgresSettings):
+    """RDS for PostgreSQL DB instance (Multi-AZ), the DR pair's database.
+
+    Defaults follow the DR post-mortem: db.t3.medium, Multi-AZ, 7-day backups in
+    the 03:00-05:00 UTC window. The cross-region read replica in the recovery
+    region uses the same instance class, so it can take the full load after promotion.
+    """
+
+    engine_version: str = Field(
+        POSTGRES_DEFAULT_VERSION,
+        description="postgres version, quoted. Must exist in BOTH DR regions per the catalogue.",
+    )
+    instance_class: str = Field(
+        "db.t3.medium", description="Instance class of the primary and of its cross-region replica (both regions must offer it)."
+    )
+    multi_az: bool = Field(
+        True, description="Synchronous standby in a second AZ, for the primary and the replica. Prod requires it."
+    )
+    allocated_storage_gib: int = Field(100, ge=20, le=65536, description="Initial gp3 storage, GiB.")
+    max_allocated_storage_gib: int = Field(
+        500, ge=21, le=65536, description="Storage autoscaling ceiling, GiB; above allocated_storage_gib."
+    )
+    preferred_backup_window: DailyWindow = Field(
+        "03:00-05:00", description="Daily backup window, UTC, at least 30 minutes (off-peak for StreamFlix)."
+    )
+    preferred_maintenance_window: WeeklyWindow = Field(
+        "sun:05:30-sun:06:30", description="Weekly maintenance window, UTC; must not overlap the backup window."
+    )
+
+    @model_validator(mode="after")
+    def _storage_can_grow(self) -> "PostgresConfig":
+        if self.max_allocated_storage_gib <= self.allocated_storage_gib:
+            raise RuleViolation(
+                "max_allocated_storage_gib",
+                self.max_allocated_storage_gib,
+                f"must exceed allocated_storage_gib ({self.allocated_storage_gib}) for storage autoscaling",
+                allowed=f"> {self.allocated_storage_gib}",
             )
         return self
 
@@ -309,14 +359,24 @@ class StreamingConfig(StrictModel):
 class AlarmThresholds(StrictModel):
     """Thresholds of the alarms the observability construct creates."""
 
-    db_cpu_percent: int = Field(80, ge=1, le=100, description="Aurora CPUUtilization, per instance, average over 5 minutes.")
-    db_freeable_memory_mib: int = Field(512, ge=64, description="Aurora FreeableMemory floor, per instance.")
-    db_replica_lag_ms: int = Field(1000, ge=10, description="AuroraReplicaLagMaximum ceiling.")
+    db_cpu_percent: int = Field(80, ge=1, le=100, description="Database CPUUtilization, per instance, average over 5 minutes.")
+    db_freeable_memory_mib: int = Field(512, ge=64, description="Database FreeableMemory floor, per instance.")
+    db_replica_lag_ms: int = Field(1000, ge=10, description="AuroraReplicaLagMaximum ceiling (Aurora readers, same region).")
+    db_replica_lag_seconds: int = Field(
+        300, ge=1, le=86400,
+        description="ReplicaLag ceiling of a cross-region RDS read replica, seconds; at most the DR pair's RPO.",
+    )
     db_connections: int = Field(1000, ge=1, description="DatabaseConnections ceiling on the writer.")
     cache_cpu_percent: int = Field(75, ge=1, le=100, description="EngineCPUUtilization ceiling per node.")
     cache_memory_percent: int = Field(80, ge=1, le=100, description="DatabaseMemoryUsagePercentage ceiling per node.")
     cache_evictions: int = Field(100, ge=0, description="Evictions per 5 minutes per node.")
     stream_iterator_age_ms: int = Field(60000, ge=1000, description="GetRecords.IteratorAgeMilliseconds ceiling.")
+    file_system_io_limit_percent: int = Field(
+        90, ge=1, le=100, description="EFS PercentIOLimit ceiling (General Purpose file systems)."
+    )
+    target_response_ms: int = Field(
+        1000, ge=1, le=600000, description="ALB TargetResponseTime ceiling (average over 5 minutes), milliseconds."
+    )
 
 
 class ObservabilityConfig(StrictModel):
@@ -369,6 +429,305 @@ class HaDatabaseStackConfig(StackConfig):
         return self
 
 
+#: EFS replication is designed for a 15-minute RPO for most file systems (AWS EFS user guide).
+EFS_REPLICATION_RPO_MINUTES = 15
+#: Months-to-days choices EFS lifecycle policies accept for TransitionToIA.
+EfsTransitionDays = Literal[1, 7, 14, 30, 60, 90, 180, 270, 365]
+
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+
+
+class EfsConfig(StrictModel):
+    """Shared EFS file system of the DR service, replicated to the recovery region."""
+
+    throughput_mode: Literal["elastic", "bursting"] = Field(
+        "elastic", description="'elastic' scales with the workload; 'bursting' earns credits with size."
+    )
+    transition_to_ia_days: EfsTransitionDays = Field(
+        30, description="Days without access before a file moves to Infrequent Access storage."
+    )
+    automatic_backups: bool = Field(True, description="AWS Backup's daily EFS backup plan (35-day retention).")
+    mount_path: str = Field(
+        "/mnt/shared",
+        pattern=r"^/[a-z0-9][a-z0-9_\-/]{0,126}$",
+        description="Where the container sees the file system (the only writable path: its root file system is read-only).",
+    )
+    root_directory: str = Field(
+        "/streamflix",
+        pattern=r"^/[a-z0-9][a-z0-9_\-/]{0,99}$",
+        description="Directory of the file system the service is confined to (the access point's root).",
+    )
+
+
+class LoadBalancerConfig(StrictModel):
+    """Internet-facing ALB in front of the service, one per DR region."""
+
+    primary_certificate_arn: str | None = Field(
+        None,
+        description="ACM certificate in the primary region: HTTPS on 443 and HTTP redirects to it. None serves plain HTTP.",
+    )
+    recovery_certificate_arn: str | None = Field(
+        None, description="ACM certificate in the recovery region (ACM certificates are regional). Set with the primary's."
+    )
+    ssl_policy: str = Field(
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        pattern=r"^ELBSecurityPolicy-[A-Za-z0-9-]+$",
+        description="TLS policy of the HTTPS listener (TLS 1.3 and 1.2 only).",
+    )
+    health_check_path: str = Field(
+        "/",
+        pattern=r"^/[A-Za-z0-9._~/\-]*$",
+        description="Path the target group and the Route 53 failover health check request; must answer 2xx/3xx.",
+    )
+    deletion_protection: bool = Field(True, description="ALB deletion protection. Prod requires it.")
+    access_log_retention_days: int = Field(
+        90, ge=1, le=3650, description="Days the access-log bucket keeps ALB access logs."
+    )
+
+    @model_validator(mode="after")
+    def _certificates(self) -> "LoadBalancerConfig":
+        for field in ("primary_certificate_arn", "recovery_certificate_arn"):
+            arn = getattr(self, field)
+            if arn is not None and not _ACM_ARN.match(arn):
+                raise RuleViolation(
+                    field, arn, "not an ACM certificate ARN", "arn:aws:acm:<region>:<account>:certificate/<uuid>"
+                )
+        if (self.primary_certificate_arn is None) != (self.recovery_certificate_arn is None):
+            missing = "recovery_certificate_arn" if self.recovery_certificate_arn is None else "primary_certificate_arn"
+            raise RuleViolation(
+                missing,
+                None,
+                "set both certificates or neither: a failover must not downgrade HTTPS to HTTP (or the reverse)",
+                allowed="an ACM certificate ARN in that stack's region",
+            )
+        return self
+
+    @property
+    def https(self) -> bool:
+        return self.primary_certificate_arn is not None
+
+
+class DnsFailoverConfig(StrictModel):
+    """Route 53 failover: PRIMARY record on the primary ALB (health-checked), SECONDARY on the recovery ALB."""
+
+    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Public hosted zone that holds the record.")
+    record_name: str = Field(
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
+        description="Fully qualified name users resolve, e.g. app.streamflix.example.",
+    )
+    health_check_interval_seconds: Literal[10, 30] = Field(
+        30, description="Seconds between Route 53 health checks of the primary ALB (10 costs more)."
+    )
+    health_check_failure_threshold: int = Field(
+        3, ge=1, le=10, description="Consecutive failed checks before Route 53 fails over."
+    )
+
+    @property
+    def detection_seconds(self) -> int:
+        """How long an outage lasts before Route 53 declares the primary unhealthy."""
+        return self.health_check_interval_seconds * self.health_check_failure_threshold
+
+
+class StandbyConfig(StrictModel):
+    """How much of the service runs in the recovery region before a failover."""
+
+    mode: Literal["warm_standby", "hot_standby"] = Field(
+        "warm_standby",
+        description=(
+            "'warm_standby': a few tasks run (and the cache, the replica) and the service scales up at "
+            "failover; 'hot_standby': the recovery service runs at full size all the time."
+        ),
+    )
+    task_count: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description=(
+            "Tasks the recovery service runs before failover. Default: 1 for warm_standby; "
+            "hot_standby always runs compute.desired_count."
+        ),
+    )
+
+
+class DrStackConfig(StackConfig):
+    """The disaster-recovery pair: a primary region and a warm recovery region.
+
+    One section feeds two blueprints (``dr-primary`` and ``dr-recovery``). Every
+    fact that must hold in BOTH regions (engine versions, instance classes, node
+    types, certificates) is checked here, before anything renders.
+    """
+
+    primary_region: str = Field("eu-west-2", description="Region that serves traffic (dr-primary stack).")
+    recovery_region: str = Field(
+        "us-east-1", description="Region the data is replicated to and the service fails over to (dr-recovery stack)."
+    )
+    data_residency: Literal["eu", "unrestricted"] = Field(
+        "unrestricted",
+        description=(
+            "Where this pair's data may live. The DR pair copies the database and the file system to the "
+            "recovery region BY DESIGN, so this is stated for the pair itself: 'unrestricted' accepts a "
+            "recovery region outside the EU (the default us-east-1); 'eu' requires both regions in the EU."
+        ),
+    )
+    rto_minutes: int = Field(
+        15, ge=5, le=1440, description="Recovery time objective: minutes from outage to serving from the recovery region."
+    )
+    rpo_minutes: int = Field(
+        EFS_REPLICATION_RPO_MINUTES,
+        ge=1,
+        le=1440,
+        description=(
+            "Recovery point objective, minutes of data the pair may lose. At least 15: EFS replication is "
+            "designed for a 15-minute RPO; the database replica usually lags by seconds."
+        ),
+    )
+    dns: DnsFailoverConfig | None = Field(
+        None, description="Route 53 failover records and the primary health check. Omit to switch DNS by hand."
+    )
+    standby: StandbyConfig = Field(default_factory=StandbyConfig, description="What runs in the recovery region at rest.")
+    primary_network: NetworkConfig = Field(
+        default_factory=lambda: NetworkConfig(vpc_cidr="10.50.0.0/16"), description="VPC of the primary region."
+    )
+    recovery_network: NetworkConfig = Field(
+        default_factory=lambda: NetworkConfig(vpc_cidr="10.60.0.0/16"),
+        description="VPC of the recovery region; must not overlap the primary's (so the two can be peered).",
+    )
+    database: PostgresConfig = Field(default_factory=PostgresConfig, description="RDS PostgreSQL and its replica.")
+    cache: CacheConfig = Field(
+        default_factory=lambda: CacheConfig(node_type="cache.t3.micro", replicas=1),
+        description="ElastiCache replication group, one per region (the recovery one starts empty: a warm cache).",
+    )
+    file_system: EfsConfig = Field(default_factory=EfsConfig, description="EFS file system, replicated to the recovery region.")
+    compute: ComputeConfig = Field(
+        default_factory=lambda: ComputeConfig(desired_count=2, max_count=6),
+        description="ECS Fargate service; desired_count is the primary's size and the recovery's size after failover.",
+    )
+    load_balancer: LoadBalancerConfig = Field(
+        default_factory=LoadBalancerConfig, description="The ALB of each region and its access logs."
+    )
+    observability: ObservabilityConfig = Field(
+        default_factory=ObservabilityConfig, description="Alarms and dashboards of both stacks."
+    )
+
+    @property
+    def standby_task_count(self) -> int:
+        """Tasks the recovery service runs before failover."""
+        if self.standby.mode == "hot_standby":
+            return self.compute.desired_count
+        return self.standby.task_count or 1
+
+    @model_validator(mode="after")
+    def _regions(self) -> "DrStackConfig":
+        check_region(self.primary_region, "primary_region")
+        check_region(self.recovery_region, "recovery_region")
+        if self.primary_region == self.recovery_region:
+            raise RuleViolation(
+                "recovery_region",
+                self.recovery_region,
+                "must differ from primary_region: a regional outage would take both stacks",
+                allowed=f"any catalogued region except {self.primary_region}",
+            )
+        if self.data_residency == "eu":
+            for field in ("primary_region", "recovery_region"):
+                region = getattr(self, field)
+                if region not in EU_REGIONS:
+                    raise RuleViolation(
+                        field,
+                        region,
+                        "data_residency is 'eu': the DR pair replicates its data into both regions, so both stay in the EU",
+                        allowed=", ".join(EU_REGIONS) + " (or set data_residency: unrestricted)",
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _both_regions_offer_the_engines(self) -> "DrStackConfig":
+        regions = (self.primary_region, self.recovery_region)
+        check_version_in_regions("postgres", regions, self.database.engine_version, "database.engine_version")
+        check_version_in_regions(self.cache.engine, regions, self.cache.version, "cache.engine_version")
+        for region in regions:
+            check_instance_class("postgres", region, self.database.instance_class, "database.instance_class")
+            check_node_type(region, self.cache.node_type, "cache.node_type")
+        if self.cache.replicas < 1 or min(self.primary_network.az_count, self.recovery_network.az_count) < 2:
+            raise RuleViolation("cache.replicas", self.cache.replicas, "Multi-AZ needs a replica in a second AZ", ">= 1")
+        return self
+
+    @model_validator(mode="after")
+    def _certificates_live_in_their_region(self) -> "DrStackConfig":
+        for field, region in (
+            ("load_balancer.primary_certificate_arn", self.primary_region),
+            ("load_balancer.recovery_certificate_arn", self.recovery_region),
+        ):
+            arn = getattr(self.load_balancer, field.split(".")[1])
+            if arn is not None and _ACM_ARN.match(arn).group("region") != region:
+                raise RuleViolation(
+                    field, arn, f"an ALB can only use an ACM certificate from its own region ({region})",
+                    allowed=f"a certificate ARN in {region}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _networks_do_not_overlap(self) -> "DrStackConfig":
+        primary = ipaddress.IPv4Network(self.primary_network.vpc_cidr)
+        recovery = ipaddress.IPv4Network(self.recovery_network.vpc_cidr)
+        if primary.overlaps(recovery):
+            raise RuleViolation(
+                "recovery_network.vpc_cidr",
+                self.recovery_network.vpc_cidr,
+                f"overlaps primary_network.vpc_cidr {self.primary_network.vpc_cidr}; the two VPCs could never be peered",
+                allowed="a private range disjoint from the primary's, e.g. 10.60.0.0/16",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _objectives_are_reachable(self) -> "DrStackConfig":
+        if self.rpo_minutes < EFS_REPLICATION_RPO_MINUTES:
+            raise RuleViolation(
+                "rpo_minutes",
+                self.rpo_minutes,
+                f"EFS replication is designed for an RPO of {EFS_REPLICATION_RPO_MINUTES} minutes; "
+                "a tighter target cannot be promised for the file system",
+                allowed=f">= {EFS_REPLICATION_RPO_MINUTES}",
+            )
+        lag = self.observability.thresholds.db_replica_lag_seconds
+        if lag > self.rpo_minutes * 60:
+            raise RuleViolation(
+                "observability.thresholds.db_replica_lag_seconds",
+                lag,
+                f"the ReplicaLag alarm would fire only after the RPO ({self.rpo_minutes} min) is already lost",
+                allowed=f"<= {self.rpo_minutes * 60}",
+            )
+        if self.dns is not None and self.dns.detection_seconds >= self.rto_minutes * 60:
+            raise RuleViolation(
+                "dns.health_check_failure_threshold",
+                self.dns.health_check_failure_threshold,
+                f"Route 53 would need {self.dns.detection_seconds} s to detect the outage, beyond the "
+                f"RTO of {self.rto_minutes} minutes",
+                allowed=f"interval x threshold < {self.rto_minutes * 60} s",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _standby_fits_the_service(self) -> "DrStackConfig":
+        count = self.standby.task_count
+        if count is None:
+            return self
+        if self.standby.mode == "hot_standby" and count != self.compute.desired_count:
+            raise RuleViolation(
+                "standby.task_count", count, "hot_standby runs the full compute.desired_count",
+                allowed=f"omit it or {self.compute.desired_count}",
+            )
+        if self.standby.mode == "warm_standby" and count >= self.compute.desired_count:
+            raise RuleViolation(
+                "standby.task_count",
+                count,
+                f"a warm standby runs fewer tasks than the primary ({self.compute.desired_count}); "
+                "for full size choose mode: hot_standby",
+                allowed=f"1..{self.compute.desired_count - 1}",
+            )
+        return self
+
+
 def check_region(region: str, path: str) -> None:
     regions = load_catalog().regions
     if region not in regions:
@@ -386,6 +745,22 @@ def check_engine_version(engine: str, region: str, version: str, path: str) -> N
             f"{engine} {version} cannot create new clusters in {region} "
             f"(catalogue of {catalog.snapshot_date})",
             allowed="nearest available: " + ", ".join(near),
+        )
+
+
+def check_version_in_regions(engine: str, regions: tuple[str, ...], version: str, path: str) -> None:
+    """Refuse a version that some of ``regions`` cannot create, naming those that all of them can."""
+    catalog = load_catalog()
+    lacking = [region for region in regions if not catalog.has_version(engine, region, version)]
+    if lacking:
+        common = set.intersection(*(set(catalog.versions(engine, region)) for region in regions))
+        near = nearest_versions(version, common)
+        raise RuleViolation(
+            path,
+            version,
+            f"{engine} {version} cannot create new instances in {', '.join(lacking)} "
+            f"(catalogue of {catalog.snapshot_date}); it must exist in {' and '.join(regions)}",
+            allowed="available in both: " + (", ".join(near) or "none"),
         )
 
 
@@ -430,6 +805,10 @@ class EnvironmentConfig(StrictModel):
     ha_database: HaDatabaseStackConfig | None = Field(
         None, description="The HA database stack (eu-central-1 by default). Omit to not build it."
     )
+    dr: DrStackConfig | None = Field(
+        None,
+        description="The disaster-recovery pair (eu-west-2 primary, us-east-1 recovery by default). Omit to not build it.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -455,6 +834,10 @@ class EnvironmentConfig(StrictModel):
             )
         if self.tier == "prod" and self.ha_database is not None:
             _require_prod_grade_ha(self.ha_database)
+        if self.tier == "prod" and self.dr is not None:
+            _require_prod_grade_dr(self.dr)
+        if self.ha_database is not None and self.dr is not None:
+            _stacks_do_not_share_a_region(self.ha_database, self.dr)
         return self
 
     @property
@@ -485,3 +868,42 @@ def _require_prod_grade_ha(stack: HaDatabaseStackConfig) -> None:
         )
     if stack.network.az_count < 3:
         raise RuleViolation("ha_database.network.az_count", stack.network.az_count, "prod spans 3 AZs", "3")
+
+
+def _require_prod_grade_dr(dr: DrStackConfig) -> None:
+    """The HA stack's production rules, for the DR pair.
+
+    Both networks follow them: after a failover the recovery region IS production,
+    and there is no time during an incident to add NAT gateways or AZs.
+    """
+    if not dr.database.deletion_protection:
+        raise RuleViolation("dr.database.deletion_protection", False, "prod databases keep deletion protection on", "true")
+    if not dr.database.multi_az:
+        raise RuleViolation("dr.database.multi_az", False, "prod databases run Multi-AZ", "true")
+    if not dr.load_balancer.deletion_protection:
+        raise RuleViolation("dr.load_balancer.deletion_protection", False, "prod load balancers keep deletion protection on", "true")
+    for field in ("primary_network", "recovery_network"):
+        network: NetworkConfig = getattr(dr, field)
+        if network.nat_gateways != "per_az":
+            raise RuleViolation(
+                f"dr.{field}.nat_gateways",
+                network.nat_gateways,
+                "prod needs a NAT gateway per AZ so an AZ outage does not cut egress",
+                "per_az",
+            )
+        if network.az_count < 3:
+            raise RuleViolation(f"dr.{field}.az_count", network.az_count, "prod spans 3 AZs", "3")
+
+
+def _stacks_do_not_share_a_region(ha: HaDatabaseStackConfig, dr: DrStackConfig) -> None:
+    """Both stack families derive the same regional physical names (ECS cluster, cache group and
+    users) from project and suffix, so two of them in one region would collide at deploy time."""
+    for field in ("primary_region", "recovery_region"):
+        region = getattr(dr, field)
+        if region == ha.region:
+            raise RuleViolation(
+                f"dr.{field}",
+                region,
+                f"the HA database stack already deploys to {region} with the same physical names",
+                allowed=f"a region other than {ha.region}",
+            )

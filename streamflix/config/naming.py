@@ -47,6 +47,9 @@ NAMES: dict[str, NameRule] = {
     "alb": NameRule("{project}-{suffix}-alb", 32, "LoadBalancer Name"),
     "target_group": NameRule("{project}-{suffix}-tg", 32, "TargetGroup Name"),
     "dashboard": NameRule("{project}-{suffix}-dashboard", 255, "DashboardName"),
+    # CloudWatch dashboard names are account-wide (not regional), so each DR stack has its own.
+    "dr_primary_dashboard": NameRule("{project}-{suffix}-dr-primary", 255, "DashboardName"),
+    "dr_recovery_dashboard": NameRule("{project}-{suffix}-dr-recovery", 255, "DashboardName"),
 }
 
 

@@ -19,9 +19,12 @@ from streamflix.constructs.iam_policies import allow
 from streamflix.constructs.keys import Key
 from streamflix.constructs.network import Network
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
+from streamflix.constructs.security_groups import Tier
 from streamflix.template import StackTemplate, protect
 
 CACHE_PORT = 6379
+#: The cache's place in the tier firewall: only the service reaches it, TLS on 6379.
+CACHE_TIER = Tier(name="Cache", label="cache", port=CACHE_PORT, protocol="Cache (TLS)")
 
 CACHE_SUBNET_GROUP = "CacheSubnetGroup"
 CACHE_DEFAULT_USER = "CacheDefaultUser"

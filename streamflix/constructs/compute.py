@@ -3,7 +3,10 @@
 The service runs in the private app subnets, spread over the AZs, with the
 deployment circuit breaker rolling back a failed deploy. Permissions come in
 as ``grants`` from the constructs that own the resources (CDK style), so this
-module never needs to know what a database or a stream is.
+module never needs to know what a database or a stream is. Optionally the
+service sits behind a load balancer's target group and mounts EFS volumes;
+both arrive as small specs (``LoadBalancerTarget``, ``EfsVolume``) that the
+owning constructs build.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ SERVICE_SCALABLE_TARGET = "ServiceScalableTarget"
 SERVICE_CPU_SCALING = "ServiceCpuScalingPolicy"
 
 CONTAINER_NAME = "app"
+#: The unprivileged user the container runs as; EFS access points enforce the same identity.
+CONTAINER_UID = 1000
 _PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)")
 
 
@@ -42,6 +47,36 @@ class Service:
     cluster_name: Ref
     service_name: GetAtt
     desired_count: int
+
+
+@dataclass(frozen=True)
+class LoadBalancerTarget:
+    """Where the service registers its tasks: a target group and the listener that makes it live.
+
+    ECS refuses a target group that no listener forwards to yet, hence ``listener``
+    (a logical ID the service depends on).
+    """
+
+    target_group_arn: Ref
+    listener: str
+    health_check_grace_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class EfsVolume:
+    """An EFS mount for the task: always over TLS and with the task role's IAM identity.
+
+    ``access_point_id`` confines the task to the access point's root and POSIX
+    identity; without one, ``root_directory`` chooses the directory mounted.
+    ``depends_on`` are the logical IDs (mount targets) that must exist first.
+    """
+
+    name: str
+    file_system_id: Any
+    container_path: str
+    access_point_id: Any = None
+    root_directory: str | None = None
+    depends_on: tuple[str, ...] = ()
 
 
 def add_fargate_service(
@@ -54,7 +89,19 @@ def add_fargate_service(
     key: Key,
     grants: Sequence[Statement],
     environment: Mapping[str, Any],
+    load_balancer: LoadBalancerTarget | None = None,
+    volumes: Sequence[EfsVolume] = (),
+    desired_count: Any = None,
+    role_purpose: str = "connect to the database and cache, write events",
 ) -> Service:
+    """The cluster, roles, task definition and an auto-scaled service.
+
+    ``desired_count`` overrides ``cfg.desired_count`` (e.g. with a parameter, so
+    a recovery stack can be scaled up by a stack update); it is also the
+    auto-scaling minimum. ``role_purpose`` completes the task role's description
+    ("The application: ...") and should say what ``grants`` allow.
+    """
+    tasks = cfg.desired_count if desired_count is None else desired_count
     cluster = t.add_resource(
         ecs.Cluster(
             ECS_CLUSTER,
@@ -90,11 +137,19 @@ def add_fargate_service(
     task_role = t.add_resource(
         iam.Role(
             TASK_ROLE,
-            Description="The application: connect to the database and cache, write events",
+            Description=f"The application: {role_purpose}",
             AssumeRolePolicyDocument=service_trust("ecs-tasks.amazonaws.com"),
             Policies=[inline_policy("application", list(grants))],
         )
     )
+    container_extras: dict[str, Any] = {}
+    task_extras: dict[str, Any] = {}
+    if volumes:
+        task_extras["Volumes"] = [_efs_volume(volume) for volume in volumes]
+        container_extras["MountPoints"] = [
+            ecs.MountPoint(SourceVolume=volume.name, ContainerPath=volume.container_path, ReadOnly=False)
+            for volume in volumes
+        ]
     task_definition = t.add_resource(
         ecs.TaskDefinition(
             TASK_DEFINITION,
@@ -113,8 +168,9 @@ def add_fargate_service(
                     Essential=True,
                     ReadonlyRootFilesystem=True,
                     Privileged=False,
-                    User="1000",
+                    User=str(CONTAINER_UID),
                     PortMappings=[ecs.PortMapping(ContainerPort=cfg.container_port, Protocol="tcp")],
+                    **container_extras,
                     Environment=[
                         ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())
                     ],
@@ -128,8 +184,23 @@ def add_fargate_service(
                     ),
                 )
             ],
+            **task_extras,
         )
     )
+    service_extras: dict[str, Any] = {}
+    depends_on = [name for volume in volumes for name in volume.depends_on]
+    if load_balancer is not None:
+        service_extras["LoadBalancers"] = [
+            ecs.LoadBalancer(
+                ContainerName=CONTAINER_NAME,
+                ContainerPort=cfg.container_port,
+                TargetGroupArn=load_balancer.target_group_arn,
+            )
+        ]
+        service_extras["HealthCheckGracePeriodSeconds"] = load_balancer.health_check_grace_seconds
+        depends_on.append(load_balancer.listener)
+    if depends_on:
+        service_extras["DependsOn"] = list(dict.fromkeys(depends_on))
     service = t.add_resource(
         ecs.Service(
             SERVICE,
@@ -137,7 +208,7 @@ def add_fargate_service(
             LaunchType="FARGATE",
             PlatformVersion="LATEST",
             TaskDefinition=Ref(task_definition),
-            DesiredCount=cfg.desired_count,
+            DesiredCount=tasks,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
             DeploymentConfiguration=ecs.DeploymentConfiguration(
@@ -150,6 +221,7 @@ def add_fargate_service(
                     AssignPublicIp="DISABLED", Subnets=list(subnets), SecurityGroups=[security_group]
                 )
             ),
+            **service_extras,
         )
     )
     target = t.add_resource(
@@ -158,7 +230,7 @@ def add_fargate_service(
             ServiceNamespace="ecs",
             ScalableDimension="ecs:service:DesiredCount",
             ResourceId=Sub("service/${Cluster}/${ServiceName}", Cluster=Ref(cluster), ServiceName=GetAtt(service, "Name")),
-            MinCapacity=cfg.desired_count,
+            MinCapacity=tasks,
             MaxCapacity=cfg.max_count,
         )
     )
@@ -185,13 +257,33 @@ def add_fargate_service(
     return handle
 
 
-def watch_service(monitoring: Monitoring, service: Service) -> None:
+def _efs_volume(volume: EfsVolume) -> ecs.Volume:
+    config: dict[str, Any] = {
+        "FilesystemId": volume.file_system_id,
+        "TransitEncryption": "ENABLED",
+        "AuthorizationConfig": ecs.AuthorizationConfig(
+            IAM="ENABLED", **({"AccessPointId": volume.access_point_id} if volume.access_point_id is not None else {})
+        ),
+    }
+    if volume.root_directory is not None:
+        config["RootDirectory"] = volume.root_directory
+    return ecs.Volume(Name=volume.name, EFSVolumeConfiguration=ecs.EFSVolumeConfiguration(**config))
+
+
+def watch_service(monitoring: Monitoring, service: Service, *, floor: int | None = None) -> None:
+    """Page when fewer than ``floor`` tasks run (default: the desired count).
+
+    A floor of 1 is the "service is down" alarm, for services whose size changes
+    (a warm standby scaled up at failover).
+    """
+    minimum = service.desired_count if floor is None else floor
     dims = (("ClusterName", service.cluster_name), ("ServiceName", service.service_name))
     running = Metric("ECS/ContainerInsights", "RunningTaskCount", dims, "Minimum", 60)
+    described = "(desired count)" if floor is None else "(the service is down)" if minimum == 1 else ""
     monitoring.watch(
         "ECS service",
-        [MetricAlarm("ServiceRunningTasksAlarm", running, "<", service.desired_count,
-                     f"Fewer than {service.desired_count} tasks running (desired count)",
+        [MetricAlarm("ServiceRunningTasksAlarm", running, "<", minimum,
+                     f"Fewer than {minimum} tasks running {described}".rstrip(),
                      evaluation_periods=5, treat_missing_data="breaching")],
         [Metric("AWS/ECS", "CPUUtilization", dims), Metric("AWS/ECS", "MemoryUtilization", dims)],
     )

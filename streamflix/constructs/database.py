@@ -1,32 +1,46 @@
-"""Aurora PostgreSQL: an encrypted cluster with a writer and readers over the AZs.
+"""PostgreSQL on RDS: an Aurora cluster (HA stack) or a Multi-AZ DB instance and its
+cross-region read replica (DR pair).
 
-TLS is forced by the cluster parameter group, the master secret belongs to
+TLS is forced by the (cluster) parameter group, the master secret belongs to
 RDS (see ``secrets``), the service connects with IAM database authentication,
-and the cluster is snapshotted on deletion and on replacement. Member
-instances hold no data of their own (storage is the cluster's), so they carry
-no Snapshot policy; the cluster does.
+and every data holder is snapshotted on deletion and on replacement. Aurora
+member instances hold no data of their own (storage is the cluster's), so they
+carry no Snapshot policy; the cluster does. A read replica cannot take a final
+snapshot (RDS refuses one when deleting a replica), so it is retained instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from awacs import rds_db
 from awacs.aws import Statement
-from troposphere import GetAtt, Ref, Sub, Tags, iam, rds
+from troposphere import GetAtt, If, NoValue, Ref, Sub, Tags, iam, rds
 
 from streamflix.catalog.engines import major_of
-from streamflix.config.models import AlarmThresholds, AuroraConfig
+from streamflix.config.models import AlarmThresholds, AuroraConfig, PostgresConfig
 from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow, service_trust
 from streamflix.constructs.keys import Key
 from streamflix.constructs.network import Network, availability_zone
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
 from streamflix.constructs.secrets import managed_master_credentials
+from streamflix.constructs.security_groups import Tier
 from streamflix.template import StackTemplate, protect
 
 AURORA_ENGINE = "aurora-postgresql"
+POSTGRES_ENGINE = "postgres"
 POSTGRES_PORT = 5432
+#: The database's place in the tier firewall: only the service reaches it.
+DATABASE_TIER = Tier(name="Database", label="database", port=POSTGRES_PORT, protocol="PostgreSQL")
+
+POSTGRES_SUBNET_GROUP = "PostgresSubnetGroup"
+POSTGRES_PARAMETER_GROUP = "PostgresParameterGroup"
+POSTGRES_PRIMARY = "PostgresPrimaryInstance"
+POSTGRES_REPLICA = "PostgresReplicaInstance"
+#: Logs an RDS for PostgreSQL instance ships to CloudWatch Logs.
+POSTGRES_LOG_EXPORTS = ["postgresql", "upgrade"]
 
 AURORA_SUBNET_GROUP = "AuroraSubnetGroup"
 AURORA_PARAMETER_GROUP = "AuroraClusterParameterGroup"
@@ -65,16 +79,7 @@ class AuroraCluster:
 
     def grant_connect(self) -> Statement:
         """IAM database authentication as the application user (no password)."""
-        return allow(
-            [rds_db.connect],
-            [
-                Sub(
-                    "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ResourceId}/"
-                    + self.app_username,
-                    ResourceId=self.resource_id,
-                )
-            ],
-        )
+        return iam_connect(self.resource_id, self.app_username)
 
     def environment(self) -> dict[str, object]:
         return {
@@ -84,6 +89,19 @@ class AuroraCluster:
             "DB_USER": self.app_username,
             "DB_SSLMODE": "verify-full",
         }
+
+
+def iam_connect(resource_id: Any, username: str) -> Statement:
+    """``rds-db:connect`` as one database user of one cluster or instance (by its resource id)."""
+    return allow(
+        [rds_db.connect],
+        [
+            Sub(
+                "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ResourceId}/" + username,
+                ResourceId=resource_id,
+            )
+        ],
+    )
 
 
 def add_monitoring_role(t: StackTemplate) -> GetAtt:
@@ -220,3 +238,251 @@ def watch_aurora(monitoring: Monitoring, db: AuroraCluster, th: AlarmThresholds)
                         ">", th.db_replica_lag_ms, f"Aurora replica lag above {th.db_replica_lag_ms} ms"),
         ]
     monitoring.watch("Aurora PostgreSQL", alarms)
+
+
+# -- RDS for PostgreSQL DB instance and its cross-region read replica ---------
+
+
+@dataclass(frozen=True)
+class PostgresInstance:
+    """Handle on a DB instance: the primary, or the replica (read-only until promoted)."""
+
+    instance: Ref
+    identifier_pattern: str
+    arn: GetAtt
+    endpoint: GetAtt
+    port: int
+    resource_id: GetAtt
+    app_username: str
+
+    def grant_connect(self) -> Statement:
+        """IAM database authentication as the application user (no password)."""
+        return iam_connect(self.resource_id, self.app_username)
+
+    def environment(self) -> dict[str, object]:
+        return {
+            "DB_HOST": self.endpoint,
+            "DB_PORT": str(self.port),
+            "DB_USER": self.app_username,
+            "DB_SSLMODE": "verify-full",
+        }
+
+
+@dataclass(frozen=True)
+class BackupReplication:
+    """Automated backups copied to another region (point-in-time restore there).
+
+    The KMS key must live in the destination region, so it arrives as a
+    parameter; ``condition`` names the template condition that is true when
+    that parameter is set.
+    """
+
+    region: str
+    kms_key_arn: Any
+    condition: str
+    retention_days: int
+
+
+def _postgres_placement(t: StackTemplate, cfg: PostgresConfig, network: Network) -> tuple[Ref, Ref, GetAtt]:
+    """Subnet group, TLS-only parameter group and the Enhanced Monitoring role of a region."""
+    subnet_group = t.add_resource(
+        rds.DBSubnetGroup(
+            POSTGRES_SUBNET_GROUP,
+            DBSubnetGroupDescription="Isolated data subnets for RDS PostgreSQL",
+            SubnetIds=network.data_subnets,
+        )
+    )
+    parameter_group = t.add_resource(
+        rds.DBParameterGroup(
+            POSTGRES_PARAMETER_GROUP,
+            Description="StreamFlix RDS PostgreSQL: TLS only, connection logging",
+            Family=f"postgres{major_of(cfg.engine_version)}",
+            Parameters=dict(POSTGRES_PARAMETERS),
+        )
+    )
+    return Ref(subnet_group), Ref(parameter_group), add_monitoring_role(t)
+
+
+def _instance_properties(
+    cfg: PostgresConfig, *, key: Key, security_group: Ref, subnet_group: Ref, parameter_group: Ref, monitoring_role: GetAtt
+) -> dict[str, Any]:
+    """What the primary and the replica share: placement, TLS, IAM auth, monitoring, logs."""
+    return {
+        "DBInstanceClass": cfg.instance_class,
+        "MultiAZ": cfg.multi_az,
+        "StorageType": "gp3",
+        "MaxAllocatedStorage": cfg.max_allocated_storage_gib,
+        "Port": str(POSTGRES_PORT),
+        "DBSubnetGroupName": subnet_group,
+        "DBParameterGroupName": parameter_group,
+        "VPCSecurityGroups": [security_group],
+        "PubliclyAccessible": False,
+        "CACertificateIdentifier": CA_CERTIFICATE,
+        "EnableIAMDatabaseAuthentication": True,
+        "DeletionProtection": cfg.deletion_protection,
+        "AutoMinorVersionUpgrade": True,
+        "CopyTagsToSnapshot": True,
+        "EnableCloudwatchLogsExports": list(POSTGRES_LOG_EXPORTS),
+        "EnablePerformanceInsights": True,
+        "PerformanceInsightsKMSKeyId": key.arn,
+        "PerformanceInsightsRetentionPeriod": cfg.performance_insights_retention_days,
+        "MonitoringInterval": cfg.monitoring_interval_seconds,
+        "MonitoringRoleArn": monitoring_role,
+    }
+
+
+def add_postgres_instance(
+    t: StackTemplate,
+    cfg: PostgresConfig,
+    *,
+    project: str,
+    network: Network,
+    security_group: Ref,
+    key: Key,
+    backup_replication: BackupReplication | None = None,
+) -> PostgresInstance:
+    """The primary: Multi-AZ, encrypted with the stack key, snapshotted on delete and replace."""
+    subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
+    identifier = NAMES["postgres_primary"].sub_pattern(project)
+    props = _instance_properties(
+        cfg, key=key, security_group=security_group, subnet_group=subnet_group,
+        parameter_group=parameter_group, monitoring_role=monitoring_role,
+    )
+    if backup_replication is not None:
+        enabled = backup_replication.condition
+        props.update(
+            AutomaticBackupReplicationRegion=If(enabled, backup_replication.region, NoValue),
+            AutomaticBackupReplicationKmsKeyId=If(enabled, backup_replication.kms_key_arn, NoValue),
+            AutomaticBackupReplicationRetentionPeriod=If(enabled, backup_replication.retention_days, NoValue),
+        )
+    instance = t.add_resource(
+        rds.DBInstance(
+            POSTGRES_PRIMARY,
+            DBInstanceIdentifier=Sub(identifier),
+            Engine=POSTGRES_ENGINE,
+            EngineVersion=cfg.engine_version,
+            DBName=cfg.database_name,
+            **managed_master_credentials(cfg.master_username, key),
+            AllocatedStorage=str(cfg.allocated_storage_gib),
+            StorageEncrypted=True,
+            KmsKeyId=key.ref,
+            BackupRetentionPeriod=cfg.backup_retention_days,
+            PreferredBackupWindow=cfg.preferred_backup_window,
+            PreferredMaintenanceWindow=cfg.preferred_maintenance_window,
+            Tags=Tags(Role="primary"),
+            **props,
+        )
+    )
+    protect(instance, "Snapshot")
+    handle = _instance_handle(instance, identifier, cfg)
+    t.add_output("DatabaseInstanceArn", handle.arn, "ARN of the primary DB instance (source of the cross-region replica)")
+    t.add_output("DatabaseInstanceIdentifier", handle.instance, "Identifier of the primary DB instance")
+    t.add_output("DatabaseEndpoint", handle.endpoint, "Primary DB endpoint (TLS required)")
+    t.add_output("DatabasePort", GetAtt(instance, "Endpoint.Port"), "PostgreSQL port")
+    t.add_output(
+        "DatabaseMasterSecretArn",
+        GetAtt(instance, "MasterUserSecret.SecretArn"),
+        "Secrets Manager ARN of the RDS-managed, rotating master secret",
+    )
+    return handle
+
+
+def add_postgres_read_replica(
+    t: StackTemplate,
+    cfg: PostgresConfig,
+    *,
+    project: str,
+    source_arn: Any,
+    source_region: str,
+    network: Network,
+    security_group: Ref,
+    key: Key,
+) -> PostgresInstance:
+    """A cross-region read replica of ``source_arn``, encrypted with THIS region's key.
+
+    Engine, version, storage size and master credentials come from the source.
+    Promoting it (``aws rds promote-read-replica``) makes it a standalone
+    primary with the same endpoint, so the service needs no redeploy.
+    """
+    subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
+    identifier = NAMES["postgres_replica"].sub_pattern(project)
+    replica = t.add_resource(
+        rds.DBInstance(
+            POSTGRES_REPLICA,
+            DBInstanceIdentifier=Sub(identifier),
+            SourceDBInstanceIdentifier=source_arn,
+            SourceRegion=source_region,
+            # A cross-region replica of an encrypted source must name a key of its own region.
+            KmsKeyId=key.arn,
+            Tags=Tags(Role="replica"),
+            **_instance_properties(
+                cfg, key=key, security_group=security_group, subnet_group=subnet_group,
+                parameter_group=parameter_group, monitoring_role=monitoring_role,
+            ),
+        )
+    )
+    # troposphere's client-side DBInstance checks predate Multi-AZ replicas and demand
+    # StorageEncrypted with KmsKeyId, which CloudFormation forbids on a replica (it is
+    # inherited); cfn-lint validates the rendered resource against the current schema.
+    replica.no_validation()
+    # RDS cannot take a final snapshot of a read replica (DeleteDBInstance refuses
+    # FinalDBSnapshotIdentifier for replicas), so Snapshot would make the stack
+    # undeletable. Retain keeps it instead: after a failover it IS the database,
+    # and even before one it is the only copy outside the primary region.
+    protect(replica, "Retain")
+    handle = _instance_handle(replica, identifier, cfg)
+    t.add_output("ReplicaInstanceArn", handle.arn, "ARN of the cross-region read replica")
+    t.add_output("ReplicaInstanceIdentifier", handle.instance, "Identifier of the replica (promote this at failover)")
+    t.add_output("ReplicaEndpoint", handle.endpoint, "Replica endpoint: read-only until promoted, then the writer")
+    t.add_output("DatabasePort", GetAtt(replica, "Endpoint.Port"), "PostgreSQL port")
+    return handle
+
+
+def _instance_handle(instance: rds.DBInstance, identifier: str, cfg: PostgresConfig) -> PostgresInstance:
+    return PostgresInstance(
+        instance=Ref(instance),
+        identifier_pattern=identifier,
+        arn=GetAtt(instance, "DBInstanceArn"),
+        endpoint=GetAtt(instance, "Endpoint.Address"),
+        port=POSTGRES_PORT,
+        resource_id=GetAtt(instance, "DbiResourceId"),
+        app_username=cfg.app_username,
+    )
+
+
+def replica_lag_metric(replica_identifier: Any, region: str | None = None) -> Metric:
+    """RDS ReplicaLag (seconds) of a read replica; ``region`` when it lives in another region."""
+    return Metric("AWS/RDS", "ReplicaLag", (("DBInstanceIdentifier", replica_identifier),), "Maximum", 60, region)
+
+
+def watch_postgres(
+    monitoring: Monitoring,
+    db: PostgresInstance,
+    th: AlarmThresholds,
+    *,
+    title: str,
+    is_replica: bool = False,
+    extra_metrics: tuple[Metric, ...] = (),
+) -> None:
+    """CPU, memory and connections; on a replica also ReplicaLag against the RPO-bound threshold."""
+
+    def of_instance(name: str, statistic: str = "Average") -> Metric:
+        return Metric("AWS/RDS", name, (("DBInstanceIdentifier", db.instance),), statistic)
+
+    alarms = [
+        MetricAlarm("DatabaseCpuAlarm", of_instance("CPUUtilization"), ">", th.db_cpu_percent,
+                    f"Database CPU above {th.db_cpu_percent}% for 15 minutes"),
+        MetricAlarm("DatabaseFreeableMemoryAlarm", of_instance("FreeableMemory", "Minimum"), "<",
+                    th.db_freeable_memory_mib * 1024 * 1024,
+                    f"Database freeable memory below {th.db_freeable_memory_mib} MiB"),
+        MetricAlarm("DatabaseConnectionsAlarm", of_instance("DatabaseConnections", "Maximum"), ">",
+                    th.db_connections, f"Database connections above {th.db_connections}"),
+    ]
+    if is_replica:
+        # Missing data means replication is not reporting at all: that is the DR risk itself.
+        alarms.append(
+            MetricAlarm("ReplicaLagAlarm", replica_lag_metric(db.instance), ">", th.db_replica_lag_seconds,
+                        f"Cross-region replica more than {th.db_replica_lag_seconds} s behind the primary (RPO at risk)",
+                        evaluation_periods=5, treat_missing_data="breaching")
+        )
+    monitoring.watch(title, alarms, extra_metrics)

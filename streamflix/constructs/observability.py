@@ -32,11 +32,15 @@ _COMPARISONS = {
 
 @dataclass(frozen=True)
 class Metric:
+    """A CloudWatch metric. ``region`` is for dashboard widgets only (a metric another
+    region publishes, e.g. a cross-region replica's lag); alarms watch their own region."""
+
     namespace: str
     name: str
     dimensions: tuple[tuple[str, Any], ...]
     statistic: str = "Average"
     period: int = 300
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,19 @@ class Monitoring:
 
 
 def add_observability(
-    t: StackTemplate, cfg: ObservabilityConfig, *, project: str, key: Key, monitoring: Monitoring
+    t: StackTemplate,
+    cfg: ObservabilityConfig,
+    *,
+    project: str,
+    key: Key,
+    monitoring: Monitoring,
+    dashboard_name: str = "dashboard",
 ) -> Ref:
+    """The alarm topic, every alarm ``monitoring`` collected, and the dashboard.
+
+    ``dashboard_name`` is the config.naming key of the dashboard's name: dashboard
+    names are account-wide, so stacks that share an account need different keys.
+    """
     topic = t.add_resource(
         sns.Topic(
             ALARM_TOPIC,
@@ -87,7 +102,7 @@ def add_observability(
     t.add_resource(
         cloudwatch.Dashboard(
             DASHBOARD,
-            DashboardName=Sub(NAMES["dashboard"].sub_pattern(project)),
+            DashboardName=Sub(NAMES[dashboard_name].sub_pattern(project)),
             DashboardBody=_dashboard_body(monitoring.sections),
         )
     )
@@ -97,6 +112,8 @@ def add_observability(
 
 
 def _alarm(spec: MetricAlarm, topic: Ref) -> cloudwatch.Alarm:
+    if spec.metric.region is not None:
+        raise ValueError(f"{spec.logical_id}: an alarm cannot watch another region's metric ({spec.metric.region})")
     if spec.comparison not in _COMPARISONS:
         raise ValueError(f"comparison {spec.comparison!r}; allowed: {', '.join(_COMPARISONS)}")
     return cloudwatch.Alarm(
@@ -147,11 +164,11 @@ def _dashboard_body(sections: Sequence[DashboardSection]) -> Sub:
                     "width": 8,
                     "height": 6,
                     "properties": {
-                        "title": metric.name,
+                        "title": metric.name + (f" ({metric.region})" if metric.region else ""),
                         "metrics": [row],
                         "stat": metric.statistic,
                         "period": metric.period,
-                        "region": "${AWS::Region}",
+                        "region": metric.region or "${AWS::Region}",
                         "view": "timeSeries",
                     },
                 }

@@ -1,0 +1,163 @@
+"""The DR pair's primary stack (eu-west-2 by default): it serves, and it replicates.
+
+    VPC (public / app / data subnets, NAT or endpoints, flow logs)
+      -> tier security groups (service -> database, cache, file system; ALB -> service)
+      -> RDS PostgreSQL, Multi-AZ            -> cross-region read replica (dr-recovery)
+                                             -> automated backups copied (once wired)
+      -> ElastiCache replication group (Multi-AZ)
+      -> EFS (IA lifecycle, access point)    -> EFS replication to the recovery region
+      -> ECS Fargate service (mounts EFS) behind an internet-facing ALB
+      -> alarms + dashboard -> encrypted SNS topic
+
+The recovery point: the database replica lags by seconds (alarmed in the
+recovery stack above the configured threshold, at most the RPO); EFS
+replication is designed for 15 minutes. CloudFormation exports do not cross
+regions, so every value the recovery stack needs is an output here and a
+wired parameter there (see streamflix.wiring).
+"""
+
+from __future__ import annotations
+
+from troposphere import Equals, Not, Parameter, Ref, Sub
+
+from streamflix.config.models import EFS_REPLICATION_RPO_MINUTES, DrStackConfig, EnvironmentConfig
+from streamflix.config.naming import NAMES
+from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
+from streamflix.constructs.compute import add_fargate_service, watch_service
+from streamflix.constructs.database import (
+    DATABASE_TIER,
+    BackupReplication,
+    add_postgres_instance,
+    replica_lag_metric,
+    watch_postgres,
+)
+from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_file_system, watch_file_system
+from streamflix.constructs.keys import add_data_key
+from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
+from streamflix.constructs.network import add_network
+from streamflix.constructs.observability import Monitoring, add_observability
+from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
+from streamflix.registry import Blueprint, register
+from streamflix.template import StackTemplate, create_template
+
+NAME = "dr-primary"
+#: The stack that produces this one's optional wiring (the backup key of its region).
+RECOVERY_BLUEPRINT = "dr-recovery"
+#: Physical names this stack derives from the suffix (bounds its length). The
+#: replica's name is here too: the dashboard charts its lag from the other region.
+NAME_KEYS = ["postgres_primary", "postgres_replica", "cache_group", "cache_app_user", "cache_default_user",
+             "cache_user_group", "ecs_cluster", "alb", "target_group", "dr_primary_dashboard"]
+
+RECOVERY_BACKUP_KEY = "RecoveryBackupKmsKeyArn"
+REPLICATE_BACKUPS = "ReplicateBackupsToRecoveryRegion"
+
+
+def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
+    region, recovery = dr.primary_region, dr.recovery_region
+    t = create_template(
+        env,
+        blueprint=NAME,
+        region=region,
+        description=(
+            f"StreamFlix DR primary ({env.name}, {region}): RDS PostgreSQL Multi-AZ, ElastiCache, EFS and ECS "
+            f"Fargate behind an ALB, replicating to {recovery} (RTO {dr.rto_minutes} min, RPO {dr.rpo_minutes} min)."
+        ),
+        name_keys=NAME_KEYS,
+    )
+    prefix = f"{env.project}-${{EnvironmentSuffix}}"
+
+    key = add_data_key(t, alias=f"{prefix}-dr-primary-data", purpose="DR primary stack")
+    network = add_network(t, dr.primary_network, name_prefix=prefix, key=key)
+    firewall = add_tier_security_groups(
+        t, network, name_prefix=prefix, tiers=[DATABASE_TIER, CACHE_TIER, FILE_SYSTEM_TIER]
+    )
+
+    # Copying automated backups needs a key in the recovery region, which exists only once
+    # dr-recovery is deployed: optional wiring, applied by a second deploy of this stack.
+    t.add_wired_parameter(
+        Parameter(
+            RECOVERY_BACKUP_KEY,
+            Type="String",
+            Default="",
+            AllowedPattern=rf"^$|^arn:aws[a-z-]*:kms:{recovery}:[0-9]{{12}}:key/[0-9a-f-]{{36}}$",
+            ConstraintDescription=f"empty, or the ARN of a KMS key in {recovery} (the recovery stack's DataKeyArn)",
+            Description=(
+                f"KMS key in {recovery} for the copies of the database's automated backups. Empty until "
+                "dr-recovery exists; then its DataKeyArn turns on cross-region backup replication."
+            ),
+        ),
+        source_blueprint=RECOVERY_BLUEPRINT,
+        source_output="DataKeyArn",
+        group="Cross-region wiring",
+        label=f"Backup key in {recovery}",
+    )
+    t.template.add_condition(REPLICATE_BACKUPS, Not(Equals(Ref(RECOVERY_BACKUP_KEY), "")))
+
+    database = add_postgres_instance(
+        t, dr.database, project=env.project, network=network, security_group=firewall.group(DATABASE_TIER), key=key,
+        backup_replication=BackupReplication(
+            region=recovery, kms_key_arn=Ref(RECOVERY_BACKUP_KEY), condition=REPLICATE_BACKUPS,
+            retention_days=dr.database.backup_retention_days,
+        ),
+    )
+    cache = add_cache(
+        t, dr.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,
+        log_retention_days=dr.compute.log_retention_days,
+    )
+    files = add_file_system(
+        t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key,
+        replicate_to=recovery, name_prefix=prefix,
+    )
+    balancer = add_load_balancer(
+        t, dr.load_balancer, project=env.project, region=region, network=network,
+        certificate_arn=dr.load_balancer.primary_certificate_arn, container_port=dr.compute.container_port,
+        service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
+    )
+    service = add_fargate_service(
+        t, dr.compute, project=env.project, subnets=network.app_subnets, security_group=firewall.service, key=key,
+        grants=[database.grant_connect(), cache.grant_connect(), files.grant_mount()],
+        environment={**database.environment(), **cache.environment(), **files.environment()},
+        load_balancer=balancer.target,
+        volumes=[files.volume()],
+        role_purpose="connect to the database and cache, mount the shared file system",
+    )
+
+    monitoring = Monitoring()
+    thresholds = dr.observability.thresholds
+    replica_name = Sub(NAMES["postgres_replica"].sub_pattern(env.project))
+    watch_postgres(monitoring, database, thresholds, title="RDS PostgreSQL (primary; replica lag from the recovery region)",
+                   extra_metrics=(replica_lag_metric(replica_name, region=recovery),))
+    watch_cache(monitoring, cache, thresholds)
+    watch_file_system(monitoring, files, thresholds)
+    watch_service(monitoring, service, floor=1)
+    watch_load_balancer(monitoring, balancer, thresholds)
+    add_observability(
+        t, dr.observability, project=env.project, key=key, monitoring=monitoring, dashboard_name="dr_primary_dashboard"
+    )
+
+    t.add_output("RecoveryRegion", recovery, "Region of the dr-recovery stack")
+    t.add_output("RecoveryTimeObjectiveMinutes", str(dr.rto_minutes), "RTO the pair is built for, minutes")
+    t.add_output("RecoveryPointObjectiveMinutes", str(dr.rpo_minutes), "RPO the pair is built for, minutes")
+    t.add_output(
+        "RecoveryPointMechanism",
+        (
+            f"Database: asynchronous RDS cross-region read replica in {recovery}, alarmed when ReplicaLag exceeds "
+            f"{thresholds.db_replica_lag_seconds} s; automated backups copied to {recovery} once "
+            f"{RECOVERY_BACKUP_KEY} is set. Files: EFS replication to {recovery}, designed for a "
+            f"{EFS_REPLICATION_RPO_MINUTES}-minute RPO. Cache: not replicated (warm, rebuilt from the database)."
+        ),
+        "How the recovery point objective is met",
+    )
+    t.add_output("EnvironmentSuffix", t.suffix.ref(), "Environment suffix used for this deployment")
+    return t
+
+
+BLUEPRINT = register(
+    Blueprint(
+        name=NAME,
+        config_field="dr",
+        description="DR primary: RDS PostgreSQL Multi-AZ, ElastiCache, EFS, ECS Fargate behind an ALB, replicating out",
+        build=build,
+        region_of=lambda section: section.primary_region,  # type: ignore[attr-defined]
+    )
+)

@@ -1,0 +1,81 @@
+"""Route 53 failover: one name, answered by the primary while it is healthy, else by the secondary.
+
+The health check probes the primary's load balancer over the public internet,
+the way users reach it. Both records are aliases with EvaluateTargetHealth, so
+a secondary with no healthy targets is not advertised either. Route 53's
+control plane lives in us-east-1, so the records belong in the recovery stack,
+away from the region that may be failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import Ref, Sub, Tags, route53
+
+from streamflix.config.models import DnsFailoverConfig
+from streamflix.template import StackTemplate
+
+PRIMARY_HEALTH_CHECK = "PrimaryHealthCheck"
+PRIMARY_RECORD = "PrimaryFailoverRecord"
+SECONDARY_RECORD = "SecondaryFailoverRecord"
+
+
+@dataclass(frozen=True)
+class AliasEndpoint:
+    """A load balancer as an alias target: its DNS name and its canonical hosted zone."""
+
+    dns_name: Any
+    hosted_zone_id: Any
+
+
+def add_failover_records(
+    t: StackTemplate,
+    cfg: DnsFailoverConfig,
+    *,
+    primary: AliasEndpoint,
+    secondary: AliasEndpoint,
+    protocol: str,
+    health_check_path: str,
+    name_prefix: str,
+) -> Ref:
+    """The primary's health check and the PRIMARY/SECONDARY alias records; returns the check."""
+    https = protocol == "HTTPS"
+    check = t.add_resource(
+        route53.HealthCheck(
+            PRIMARY_HEALTH_CHECK,
+            HealthCheckConfig=route53.HealthCheckConfig(
+                Type=protocol,
+                FullyQualifiedDomainName=primary.dns_name,
+                Port=443 if https else 80,
+                ResourcePath=health_check_path,
+                RequestInterval=cfg.health_check_interval_seconds,
+                FailureThreshold=cfg.health_check_failure_threshold,
+                **({"EnableSNI": True} if https else {}),
+            ),
+            HealthCheckTags=Tags(Name=Sub(f"{name_prefix}-primary")),
+        )
+    )
+    for logical_id, role, endpoint, health_check in (
+        (PRIMARY_RECORD, "PRIMARY", primary, Ref(check)),
+        (SECONDARY_RECORD, "SECONDARY", secondary, None),
+    ):
+        extra = {"HealthCheckId": health_check} if health_check is not None else {}
+        t.add_resource(
+            route53.RecordSetType(
+                logical_id,
+                HostedZoneId=cfg.hosted_zone_id,
+                Name=cfg.record_name,
+                Type="A",
+                SetIdentifier=role.lower(),
+                Failover=role,
+                AliasTarget=route53.AliasTarget(
+                    DNSName=endpoint.dns_name, HostedZoneId=endpoint.hosted_zone_id, EvaluateTargetHealth=True
+                ),
+                **extra,
+            )
+        )
+    t.add_output("PrimaryHealthCheckId", Ref(check), "Route 53 health check of the primary load balancer")
+    t.add_output("FailoverRecordName", cfg.record_name, "Name users resolve; fails over from primary to recovery")
+    return Ref(check)

@@ -1,0 +1,285 @@
+"""Cross-region wiring: wiring.json from the rendered pair, the output gate, and the boto3 resolver (Stubber only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner
+
+from streamflix import load_template, pipeline, wiring
+from streamflix.cli import main
+from streamflix.config import PRESETS
+from streamflix.render import RenderedStack
+
+ACCOUNT = "123456789012"
+DB_ARN = f"arn:aws:rds:eu-west-2:{ACCOUNT}:db:streamflix-prod-pg-primary"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(scope="session")
+def artifacts(configs, rendered):
+    return {env: pipeline.render_artifacts(configs[env], list(rendered[env].values())) for env in PRESETS}
+
+
+@pytest.fixture(scope="session")
+def described(artifacts):
+    return {env: json.loads(files[wiring.WIRING_FILE]) for env, files in artifacts.items()}
+
+
+@pytest.mark.parametrize("env", PRESETS)
+def test_every_recovery_parameter_from_the_primary_is_wired_to_an_existing_output(dr, described, env):
+    recovery, primary = dr[env]["dr-recovery"], dr[env]["dr-primary"]
+    from_primary = {p["parameter"]: p["from"] for p in described[env]["parameters"] if p["stack"] == "dr-recovery"}
+    assert set(from_primary) == set(recovery["Parameters"]) - {"EnvironmentSuffix", "ServiceTaskCount"}
+    for parameter, source in from_primary.items():
+        assert source["stack"] == "dr-primary"
+        assert source["output"] in primary["Outputs"], parameter
+    assert from_primary["ReplicaFileSystemId"] == {
+        "stack": "dr-primary", "output": "FileSystemId", "resolve": "efs-replication-destination"
+    }
+
+
+def test_dns_parameters_are_wired_when_dns_is_configured(dr_variant, dr_variant_stacks):
+    wired = {w.parameter: w for w in wiring.wired_parameters(list(dr_variant_stacks.values()))}
+    for parameter, output in (("PrimaryLoadBalancerDnsName", "LoadBalancerDnsName"),
+                              ("PrimaryLoadBalancerHostedZoneId", "LoadBalancerHostedZoneId")):
+        assert wired[parameter].source_output == output and wired[parameter].required
+        assert output in dr_variant["dr-primary"]["Outputs"]
+
+
+def test_deploy_order_primary_recovery_then_primary_update(described):
+    steps = described["prod"]["deploy_order"]
+    assert [(s["action"], s["stack"]) for s in steps] == [
+        ("create", "dr-primary"), ("create", "dr-recovery"), ("update", "dr-primary")
+    ]
+    assert steps[1]["parameters"] == ["PrimaryDatabaseInstanceArn", "ReplicaFileSystemId"]
+    assert steps[2]["parameters"] == ["RecoveryBackupKmsKeyArn"]
+    stacks = described["prod"]["stacks"]
+    assert stacks["dr-recovery"] == {
+        "region": "us-east-1", "stack_name": "streamflix-prod-dr-recovery", "template": "dr-recovery.yaml"
+    }
+
+
+def test_required_wiring_cycle_is_refused():
+    loop = [wiring.WiredParameter("a", "X", "b", "O", "stack-output", True),
+            wiring.WiredParameter("b", "Y", "a", "O", "stack-output", True)]
+    with pytest.raises(ValueError, match="cycle"):
+        wiring.deploy_order(["a", "b"], loop)
+
+
+def test_wiring_file_is_deterministic_and_free_of_paths(configs, artifacts):
+    again = pipeline.render_artifacts(configs["prod"], pipeline.render_environment(configs["prod"]))
+    assert again[wiring.WIRING_FILE] == artifacts["prod"][wiring.WIRING_FILE]
+    assert "/work" not in artifacts["prod"][wiring.WIRING_FILE] and "/tmp" not in artifacts["prod"][wiring.WIRING_FILE]
+
+
+def test_no_wiring_file_without_wired_stacks(configs, rendered):
+    assert wiring.WIRING_FILE not in pipeline.render_artifacts(configs["dev"], [rendered["dev"]["ha-database"]])
+
+
+def test_gate_passes_the_real_pair(configs, rendered):
+    stacks = list(rendered["prod"].values())
+    assert wiring.wired_outputs_exist(configs["prod"], stacks, Path("out/prod")) == []
+
+
+def test_gate_catches_a_wired_output_the_primary_does_not_have(configs, rendered):
+    primary = rendered["prod"]["dr-primary"]
+    broken = RenderedStack(
+        primary.blueprint, primary.region, primary.filename,
+        primary.text.replace("  FileSystemId:\n", "  FileSystemIdRenamed:\n", 1), primary.resource_count,
+    )
+    assert "FileSystemId" not in load_template(broken.text)["Outputs"]
+    findings = wiring.wired_outputs_exist(configs["prod"], [broken, rendered["prod"]["dr-recovery"]], Path("out/prod"))
+    assert [(f.rule, f.file) for f in findings] == [(wiring.WIRING_RULE, "out/prod/dr-recovery.yaml")]
+    assert "ReplicaFileSystemId is wired from dr-primary output FileSystemId" in findings[0].message
+    assert rendered["prod"]["dr-recovery"].text.splitlines()[findings[0].line - 1] == "  ReplicaFileSystemId:"
+
+
+# -- resolver, with botocore's Stubber (never the network) --------------------
+
+
+class StubbedSession:
+    """Hands out pre-stubbed clients per (service, region) and fails on any other."""
+
+    def __init__(self):
+        self._clients = {}
+        self.stubbers = []
+
+    def stub(self, service, region):
+        client = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        ).client(service)
+        stubber = Stubber(client)
+        stubber.activate()
+        self._clients[(service, region)] = client
+        self.stubbers.append(stubber)
+        return stubber
+
+    def client(self, service, region_name):
+        return self._clients[(service, region_name)]
+
+    def verify(self):
+        for stubber in self.stubbers:
+            stubber.assert_no_pending_responses()
+
+
+def stack_response(name, outputs, status="CREATE_COMPLETE"):
+    return {
+        "Stacks": [
+            {
+                "StackName": name,
+                "CreationTime": "2026-11-23T00:00:00Z",
+                "StackStatus": status,
+                "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+            }
+        ]
+    }
+
+
+def replication_response(status="ENABLED", region="us-east-1"):
+    return {
+        "Replications": [
+            {
+                "SourceFileSystemId": "fs-0aaaaaaaaaaaaaaa1",
+                "SourceFileSystemRegion": "eu-west-2",
+                "SourceFileSystemArn": f"arn:aws:elasticfilesystem:eu-west-2:{ACCOUNT}:file-system/fs-0aaaaaaaaaaaaaaa1",
+                "OriginalSourceFileSystemArn": f"arn:aws:elasticfilesystem:eu-west-2:{ACCOUNT}:file-system/fs-0aaaaaaaaaaaaaaa1",
+                "CreationTime": "2026-11-23T00:00:00Z",
+                "Destinations": [{"Status": status, "FileSystemId": "fs-0bbbbbbbbbbbbbbb2", "Region": region}],
+            }
+        ]
+    }
+
+
+PRIMARY_OUTPUTS = {"DatabaseInstanceArn": DB_ARN, "FileSystemId": "fs-0aaaaaaaaaaaaaaa1", "VpcId": "vpc-1"}
+
+
+def test_resolves_the_recovery_parameters_from_the_deployed_primary(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS),
+        {"StackName": "streamflix-prod-dr-primary"},
+    )
+    session.stub("efs", "eu-west-2").add_response(
+        "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
+    )
+    values = wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2"}
+    assert wiring.cloudformation_parameters(values)[0] == {"ParameterKey": "PrimaryDatabaseInstanceArn", "ParameterValue": DB_ARN}
+    session.verify()
+
+
+def test_deployed_stack_names_can_be_overridden(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("sf-london", PRIMARY_OUTPUTS), {"StackName": "sf-london"}
+    )
+    session.stub("efs", "eu-west-2").add_response(
+        "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
+    )
+    values = wiring.resolve_parameters(described["prod"], "dr-recovery", session=session,
+                                       stack_names={"dr-primary": "sf-london"})
+    assert values["PrimaryDatabaseInstanceArn"] == DB_ARN
+    session.verify()
+
+
+def test_primary_not_deployed_is_a_clear_error(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id streamflix-prod-dr-primary does not exist"
+    )
+    with pytest.raises(wiring.WiringError, match="dr-recovery needs PrimaryDatabaseInstanceArn.*is not deployed; deploy dr-primary first"):
+        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+
+
+def test_primary_still_rolling_back_is_refused(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-primary", {}, status="ROLLBACK_FAILED")
+    )
+    with pytest.raises(wiring.WiringError, match="is ROLLBACK_FAILED"):
+        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+
+
+def test_replication_not_yet_enabled_is_refused(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS)
+    )
+    session.stub("efs", "eu-west-2").add_response("describe_replication_configurations", replication_response("ENABLING"))
+    with pytest.raises(wiring.WiringError, match="is ENABLING; wait until it is ENABLED"):
+        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+
+
+def test_replication_to_another_region_is_refused(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS)
+    )
+    session.stub("efs", "eu-west-2").add_response(
+        "describe_replication_configurations", replication_response(region="us-west-2")
+    )
+    with pytest.raises(wiring.WiringError, match="does not replicate to us-east-1"):
+        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+
+
+def test_optional_backup_key_is_skipped_until_the_recovery_stack_exists(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "us-east-1").add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id streamflix-prod-dr-recovery does not exist"
+    )
+    assert wiring.resolve_parameters(described["prod"], "dr-primary", session=session) == {}
+
+
+def test_backup_key_comes_from_the_recovery_stack_once_deployed(described):
+    session = StubbedSession()
+    session.stub("cloudformation", "us-east-1").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-recovery", {"DataKeyArn": KEY_ARN}, "UPDATE_COMPLETE"),
+        {"StackName": "streamflix-prod-dr-recovery"},
+    )
+    assert wiring.resolve_parameters(described["prod"], "dr-primary", session=session) == {
+        "RecoveryBackupKmsKeyArn": KEY_ARN
+    }
+
+
+def test_cli_prints_the_parameters_file(monkeypatch, tmp_path):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-stg-dr-primary", PRIMARY_OUTPUTS),
+        {"StackName": "streamflix-stg-dr-primary"},
+    )
+    session.stub("efs", "eu-west-2").add_response("describe_replication_configurations", replication_response())
+    monkeypatch.setattr(wiring, "new_session", lambda: session)
+    target = tmp_path / "recovery-parameters.json"
+    result = CliRunner().invoke(main, ["wiring", "--env", "staging", "--stack", "dr-recovery", "--output", str(target)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text()) == [
+        {"ParameterKey": "PrimaryDatabaseInstanceArn", "ParameterValue": DB_ARN},
+        {"ParameterKey": "ReplicaFileSystemId", "ParameterValue": "fs-0bbbbbbbbbbbbbbb2"},
+    ]
+    session.verify()
+
+
+def test_cli_reports_a_missing_primary_without_a_traceback(monkeypatch):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id streamflix-prod-dr-primary does not exist"
+    )
+    monkeypatch.setattr(wiring, "new_session", lambda: session)
+    result = CliRunner().invoke(main, ["wiring", "--env", "prod", "--stack", "dr-recovery"])
+    assert result.exit_code == 1
+    assert "deploy dr-primary first" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stack", "ha-database"], "allowed: dr-primary, dr-recovery"),
+    (["--stack", "dr-recovery", "--stack-name", "nonsense"], "expected BLUEPRINT=NAME"),
+])
+def test_cli_bad_input_exits_2(args, message):
+    result = CliRunner().invoke(main, ["wiring", "--env", "prod", *args])
+    assert result.exit_code == 2 and message in result.output
