@@ -13,6 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from streamflix.checks.scan import security_scan
+from streamflix.compliance import compliance_reports
+
 if TYPE_CHECKING:
     from streamflix.checks.findings import Finding
     from streamflix.config.models import EnvironmentConfig
@@ -22,7 +25,11 @@ Producer = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Mapping[str
 Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Finding"]]
 
 #: In order; later producers see earlier producers' files.
-PRODUCERS: tuple[Producer, ...] = ()
+PRODUCERS: tuple[Producer, ...] = (compliance_reports,)
 
-#: Environment-wide checks run after the per-template rules and cfn-lint.
-ENVIRONMENT_GATES: tuple[Gate, ...] = ()
+#: Environment-wide checks run after the per-template rules and cfn-lint. A gate is
+#: named by its function's ``__name__`` (``build(skip_gates=...)``, the summary's timings).
+ENVIRONMENT_GATES: tuple[Gate, ...] = (security_scan,)
+
+#: The checkov gate's name: ``--no-scan`` skips it for a quick local build; CI never does.
+SECURITY_SCAN_GATE = security_scan.__name__

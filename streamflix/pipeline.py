@@ -9,14 +9,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, validate
+from streamflix.checks.rules.quotas import s3_deploy_note
+from streamflix.checks.suppressions import Suppression, suppressions_in
 from streamflix.config.models import EnvironmentConfig
+from streamflix.config.naming import stack_name
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, RenderedStack, render, write_tree_atomically
+from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
@@ -36,6 +39,14 @@ class BuildReport:
     out_dir: Path
     stacks: list[StackReport] = field(default_factory=list)
     gate_findings: list[Finding] = field(default_factory=list)
+    #: seconds each environment gate took, by gate name (skipped gates are absent)
+    gate_seconds: dict[str, float] = field(default_factory=dict)
+    #: every cfn-lint ignore and checkov skip the templates carry, with its reason
+    suppressions: list[Suppression] = field(default_factory=list)
+    #: security floors lowered by the config's security_overrides: (floor, reason)
+    security_overrides: list[tuple[str, str]] = field(default_factory=list)
+    #: things to know before deploying (e.g. a body too large to pass inline); never failures
+    notes: list[str] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -121,19 +132,41 @@ def build(
     stacks: Sequence[str] | None = None,
     fmt: Format = "yaml",
     lint: bool = True,
+    skip_gates: Collection[str] = (),
 ) -> BuildReport:
     """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
 
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
+    ``skip_gates`` names environment gates not to run (``--no-scan``).
     """
     out_dir = Path(out_dir)
     target = out_dir / config.name
     rendered = render_environment(config, stacks, fmt)
     report = BuildReport(environment=config.name, out_dir=target)
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+    known = {gate.__name__ for gate in ENVIRONMENT_GATES}
+    unknown = sorted(set(skip_gates) - known)
+    if unknown:
+        raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
     for gate in ENVIRONMENT_GATES:
+        if gate.__name__ in skip_gates:
+            continue
+        started = time.perf_counter()
         report.gate_findings += gate(config, rendered, target)
+        report.gate_seconds[gate.__name__] = time.perf_counter() - started
+    report.suppressions = sorted(
+        s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
+    )
+    report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
+    report.notes = [
+        note
+        for stack in rendered
+        if (note := s3_deploy_note(
+            str(target / stack.filename), len(stack.text.encode("utf-8")),
+            stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
+        ))
+    ]
     files = render_artifacts(config, rendered)
     if report.ok:
         write_tree_atomically(target, files)

@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from streamflix.catalog import load_catalog, nearest_versions
 from streamflix.config import naming
 from streamflix.errors import RuleViolation
+from streamflix.floors import (
+    OVERRIDABLE,
+    PROD_MIN_AUDIT_LOG_RETENTION_DAYS,
+    PROD_MIN_BACKUP_RETENTION_DAYS,
+    OverridableFloor,
+)
 
 # Pinned defaults: the newest minor of the chosen major in the shipped catalogue.
 # tests/test_catalog.py fails when cfn-lint deprecates one of these or the
@@ -414,6 +420,24 @@ TagValue = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9 _.:/=+\-@]
 STANDARD_TAG_KEYS = ("Project", "Environment", "EnvironmentSuffix", "ManagedBy")
 
 
+class SecurityOverride(StrictModel):
+    """An explicit, reasoned exception to one production floor (see streamflix.floors).
+
+    It is rendered into the template's metadata, printed by the build and shown
+    in the first lines of every compliance report of the environment.
+    """
+
+    rule: OverridableFloor = Field(
+        description="The floor to lower: " + "; ".join(f"{k}: {v}" for k, v in OVERRIDABLE.items()) + "."
+    )
+    reason: str = Field(
+        min_length=20,
+        max_length=300,
+        pattern=r"^[^\n]+$",
+        description="Why, in one line an auditor can read (who decided, until when). Shown in the compliance report.",
+    )
+
+
 class EnvironmentConfig(StrictModel):
     """One environment (dev, staging, prod, or a user's own) and the stacks it builds."""
 
@@ -429,6 +453,13 @@ class EnvironmentConfig(StrictModel):
     )
     ha_database: HaDatabaseStackConfig | None = Field(
         None, description="The HA database stack (eu-central-1 by default). Omit to not build it."
+    )
+    security_overrides: list[SecurityOverride] = Field(
+        default_factory=list,
+        description=(
+            "Prod only: explicit exceptions to production floors (deletion protection, backup retention, "
+            "audit-log retention), each with a reason. Encryption and network isolation have no switch to override."
+        ),
     )
 
     @field_validator("tags")
@@ -453,8 +484,20 @@ class EnvironmentConfig(StrictModel):
                 "; ".join(problems),
                 allowed=f"a suffix of at most {room} characters with project {self.project!r}",
             )
+        _check_override_list(self.security_overrides, self.tier)
+        overridden = {o.rule for o in self.security_overrides}
+        weakened: dict[str, str] = {}
         if self.tier == "prod" and self.ha_database is not None:
             _require_prod_grade_ha(self.ha_database)
+            weakened.update(_weakened_floors(self.ha_database, "ha_database", overridden))
+        for index, override in enumerate(self.security_overrides):
+            if override.rule not in weakened:
+                raise RuleViolation(
+                    f"security_overrides.{index}.rule",
+                    override.rule,
+                    "nothing in this config lowers that floor, so the override would only hide a future change",
+                    allowed="remove the entry",
+                )
         return self
 
     @property
@@ -467,14 +510,50 @@ class EnvironmentConfig(StrictModel):
         }
 
 
+def _check_override_list(overrides: list[SecurityOverride], tier: str) -> None:
+    if overrides and tier != "prod":
+        raise RuleViolation(
+            "security_overrides",
+            [o.rule for o in overrides],
+            f"only prod enforces the production floors; tier {tier} needs no override",
+            allowed="remove security_overrides, or set tier: prod",
+        )
+    rules = [o.rule for o in overrides]
+    duplicates = sorted({r for r in rules if rules.count(r) > 1})
+    if duplicates:
+        raise RuleViolation("security_overrides", rules, f"listed more than once: {', '.join(duplicates)}")
+
+
+def _weakened_floors(stack: HaDatabaseStackConfig, prefix: str, overridden: set[str]) -> dict[str, str]:
+    """Prod floors this section lowers, as {floor: field path}; refuses any without an override."""
+    lowered = {}
+    if not stack.database.deletion_protection:
+        lowered["deletion-protection"] = (f"{prefix}.database.deletion_protection", False, "true")
+    if stack.database.backup_retention_days < PROD_MIN_BACKUP_RETENTION_DAYS:
+        lowered["backup-retention"] = (
+            f"{prefix}.database.backup_retention_days", stack.database.backup_retention_days,
+            f">= {PROD_MIN_BACKUP_RETENTION_DAYS}",
+        )
+    if stack.network.flow_log_retention_days < PROD_MIN_AUDIT_LOG_RETENTION_DAYS:
+        lowered["audit-log-retention"] = (
+            f"{prefix}.network.flow_log_retention_days", stack.network.flow_log_retention_days,
+            f">= {PROD_MIN_AUDIT_LOG_RETENTION_DAYS}",
+        )
+    for floor, (path, value, allowed) in lowered.items():
+        if floor not in overridden:
+            raise RuleViolation(
+                path,
+                value,
+                f"prod keeps {OVERRIDABLE[floor]}",
+                allowed=f"{allowed}, or a security_overrides entry {{rule: {floor}, reason: ...}}",
+            )
+    return {floor: path for floor, (path, _, _) in lowered.items()}
+
+
 def _require_prod_grade_ha(stack: HaDatabaseStackConfig) -> None:
     if stack.database.reader_count < 2:
         raise RuleViolation(
             "ha_database.database.reader_count", stack.database.reader_count, "prod needs at least 2 Aurora readers", ">= 2"
-        )
-    if not stack.database.deletion_protection:
-        raise RuleViolation(
-            "ha_database.database.deletion_protection", False, "prod databases keep deletion protection on", "true"
         )
     if stack.network.nat_gateways != "per_az":
         raise RuleViolation(
