@@ -146,9 +146,10 @@ def _needs_scoping(action: str) -> bool:
 def action_levels(action: str) -> tuple[tuple[str, bool], ...]:
     """(access level, accepts only '*') for the action, or every action its wildcard matches."""
     from policy_sentry.querying.actions import get_action_data, get_actions_for_service
+    from policy_sentry.querying.all import get_all_service_prefixes
 
     service, _, name = action.partition(":")
-    if not name:
+    if not name or service.lower() not in get_all_service_prefixes():
         return ()
     names = [name]
     if "*" in name or "?" in name:
