@@ -23,3 +23,13 @@ def rendered(configs):
 def ha(rendered):
     """{env: parsed HA database template} (intrinsics in long form)."""
     return {env: load_template(stacks["ha-database"].text) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def security_scan(rendered):
+    """One checkov run over every template of every preset (labels: '<env>/<file>')."""
+    from streamflix.checks.scan import ScannedTemplate, scan_templates
+
+    return scan_templates(
+        [ScannedTemplate(f"{env}/{stack.filename}", stack.text) for env, stacks in rendered.items() for stack in stacks.values()]
+    )

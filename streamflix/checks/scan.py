@@ -52,6 +52,8 @@ class ScanResult:
     #: checks skipped through a resource's Metadata.checkov.skip, with checkov's record of the comment
     skipped: list[Suppression] = field(default_factory=list)
     passed: int = 0
+    #: passed checks per template label, so a caller can see every template was scanned
+    passed_by_file: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     checkov_version: str = ""
 
@@ -115,6 +117,9 @@ def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
                     )
                 )
             result.passed += len(report.passed_checks)
+            for record in report.passed_checks:
+                label = label_of.get(record.file_path, record.file_path)
+                result.passed_by_file[label] = result.passed_by_file.get(label, 0) + 1
     result.findings.sort()
     result.skipped.sort()
     result.seconds = time.perf_counter() - started
