@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from streamflix.checks.scan import security_scan
+from streamflix.compliance import compliance_reports
 from streamflix.manifest import produce_manifest
 from streamflix.wiring import produce_wiring, wired_outputs_exist
 
@@ -26,7 +28,11 @@ Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Fi
 
 #: In order; later producers see earlier producers' files. The manifest hashes
 #: every other file, so it stays LAST: add new producers before it.
-PRODUCERS: tuple[Producer, ...] = (produce_wiring, produce_manifest)
+PRODUCERS: tuple[Producer, ...] = (produce_wiring, compliance_reports, produce_manifest)
 
-#: Environment-wide checks run after the per-template rules and cfn-lint.
-ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist,)
+#: Environment-wide checks run after the per-template rules and cfn-lint. A gate is
+#: named by its function's ``__name__`` (``build(skip_gates=...)``, the summary's timings).
+ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist, security_scan)
+
+#: The checkov gate's name: ``--no-scan`` skips it for a quick local build; CI never does.
+SECURITY_SCAN_GATE = security_scan.__name__

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamflix import pipeline
+from streamflix.artifacts import SECURITY_SCAN_GATE
 from streamflix.config import PRESETS, load_config
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError, StreamflixError
@@ -36,24 +37,31 @@ def _fail(exc: StreamflixError) -> None:
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint (our own rules still run).")
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 if OUT/<env>/ differs from what the config renders now, or on findings.")
+@click.option("--scan/--no-scan", default=True, show_default=True,
+              help="Run the checkov security scan gate (about a second per environment; CI always runs it).")
 @click.pass_context
-def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only) -> None:
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only, scan) -> None:
     """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
     if ctx.invoked_subcommand is not None:
         return
     try:
         config = _load_selected_config(env, config_file)
+        skip_gates = () if scan else (SECURITY_SCAN_GATE,)
         if check_only:
-            checked = pipeline.check(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+            checked = pipeline.check(
+                config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates
+            )
         else:
-            report = pipeline.build(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint)
+            report = pipeline.build(
+                config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates
+            )
     except StreamflixError as exc:
         _fail(exc)
         return
     if check_only:
         _print_check(checked, lint=not no_lint)
         sys.exit(0 if checked.ok else 1)
-    _print_report(report, lint=not no_lint)
+    _print_report(report, lint=not no_lint, scan=scan)
     sys.exit(0 if report.ok else 1)
 
 
@@ -84,7 +92,7 @@ def _print_check(checked: pipeline.CheckReport, *, lint: bool) -> None:
         console.print(f"{len(checked.build.findings)} finding(s): a build would be rejected")
 
 
-def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
+def _print_report(report: pipeline.BuildReport, *, lint: bool, scan: bool = True) -> None:
     for finding in report.findings:
         click.echo(str(finding))
     table = Table(title=f"{report.environment}: {'written to ' + str(report.out_dir) if report.written else 'NOT written'}")
@@ -95,8 +103,19 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool) -> None:
         table.add_row(stack.blueprint, stack.region, str(stack.resource_count), str(len(stack.text.encode())),
                       str(len(stack_report.findings)), f"{stack_report.seconds:.2f}")
     console.print(table)
+    for gate, seconds in report.gate_seconds.items():
+        console.print(f"gate {gate}: {seconds:.2f} s")
+    for floor, reason in report.security_overrides:
+        console.print(f"security override {floor}: {reason}")
+    console.print(f"suppressions: {len(report.suppressions)}" + ("" if report.suppressions else " (none)"))
+    for suppression in report.suppressions:
+        console.print(f"  {suppression}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", soft_wrap=True)
     if not lint:
         console.print("cfn-lint skipped (--no-lint); our rules ran.")
+    if not scan:
+        console.print("checkov security scan skipped (--no-scan); CI runs it.")
     if not report.ok:
         console.print(f"{len(report.findings)} finding(s): previous files left whole; rejected renders are beside "
                       f"them under {report.out_dir.parent / pipeline.REJECTED_DIR}")

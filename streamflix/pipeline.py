@@ -12,15 +12,18 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, is_cached, validate
+from streamflix.checks.rules.quotas import s3_deploy_note
+from streamflix.checks.suppressions import Suppression, suppressions_in
 from streamflix.config.models import EnvironmentConfig
+from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, RenderedStack, render, write_tree_atomically
+from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
@@ -40,6 +43,14 @@ class BuildReport:
     out_dir: Path
     stacks: list[StackReport] = field(default_factory=list)
     gate_findings: list[Finding] = field(default_factory=list)
+    #: seconds each environment gate took, by gate name (skipped gates are absent)
+    gate_seconds: dict[str, float] = field(default_factory=dict)
+    #: every cfn-lint ignore and checkov skip the templates carry, with its reason
+    suppressions: list[Suppression] = field(default_factory=list)
+    #: security floors lowered by the config's security_overrides: (floor, reason)
+    security_overrides: list[tuple[str, str]] = field(default_factory=list)
+    #: things to know before deploying (e.g. a body too large to pass inline); never failures
+    notes: list[str] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -139,14 +150,35 @@ def assemble(
     stacks: Sequence[str] | None = None,
     fmt: Format = "yaml",
     lint: bool = True,
+    skip_gates: Collection[str] = (),
 ) -> tuple[BuildReport, dict[str, str]]:
     """Everything a build decides, in memory: the checked report and every file of ``out_dir/<env>/``."""
     target = Path(out_dir) / config.name
+    known = {gate.__name__ for gate in ENVIRONMENT_GATES}
+    unknown = sorted(set(skip_gates) - known)
+    if unknown:
+        raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
     rendered = render_environment(config, stacks, fmt)
     report = BuildReport(environment=config.name, out_dir=target)
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
     for gate in ENVIRONMENT_GATES:
+        if gate.__name__ in skip_gates:
+            continue
+        started = time.perf_counter()
         report.gate_findings += gate(config, rendered, target)
+        report.gate_seconds[gate.__name__] = time.perf_counter() - started
+    report.suppressions = sorted(
+        s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
+    )
+    report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
+    report.notes = [
+        note
+        for stack in rendered
+        if (note := s3_deploy_note(
+            str(target / stack.filename), len(stack.text.encode("utf-8")),
+            stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
+        ))
+    ]
     return report, render_artifacts(config, rendered)
 
 
@@ -157,6 +189,7 @@ def build(
     stacks: Sequence[str] | None = None,
     fmt: Format = "yaml",
     lint: bool = True,
+    skip_gates: Collection[str] = (),
 ) -> BuildReport:
     """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
 
@@ -165,9 +198,10 @@ def build(
     ``stacks`` build replaces those stacks' files and keeps the rest.
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
+    ``skip_gates`` names environment gates not to run (``--no-scan``).
     """
     out_dir = Path(out_dir)
-    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint)
+    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
     target = report.out_dir
     if report.ok:
         write_tree_atomically(target, files, prune=not stacks)
@@ -201,6 +235,7 @@ def check(
     stacks: Sequence[str] | None = None,
     fmt: Format = "yaml",
     lint: bool = True,
+    skip_gates: Collection[str] = (),
 ) -> CheckReport:
     """Would ``build`` with these arguments change ``out_dir/<env>/``, or fail? Writes nothing.
 
@@ -208,5 +243,5 @@ def check(
     check (a build would remove them) and are ignored for a ``stacks`` check
     (a partial build keeps them).
     """
-    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint)
+    report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
     return CheckReport(report, compare_tree(report.out_dir, files, report_extra=not stacks))

@@ -51,6 +51,7 @@ WIRE_FROM_EFS_REPLICATION = "efs-replication-destination"
 WIRE_RESOLVERS = (WIRE_FROM_OUTPUT, WIRE_FROM_EFS_REPLICATION)
 
 _OUTPUT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,254}$")
+_CHECKOV_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,13 @@ class StackIdentity:
 
     blueprint: str
     environment: str
+    #: dev | staging | prod: the rules read it to know whether production floors apply.
+    tier: str
     region: str
     project: str
     catalog_snapshot: str
+    #: (floor, reason) pairs from the config's ``security_overrides``.
+    security_overrides: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -83,6 +88,7 @@ class StackTemplate:
         self._lint_suppressions: dict[str, dict[str, str]] = {}
         self._wiring: dict[str, dict[str, str]] = {}
         self._security_notes: list[str] = []
+        self._scan_suppressions: dict[str, dict[str, str]] = {}
         self.suffix = self.add_parameter(
             Parameter(
                 SUFFIX_PARAMETER,
@@ -160,9 +166,17 @@ class StackTemplate:
 
     def suppress_lint(self, resource: AWSObject, rule_id: str, reason: str) -> None:
         """Silence one cfn-lint rule on one resource, with the reason kept beside it."""
-        if not reason.strip():
-            raise ValueError("a lint suppression needs a reason")
-        self._lint_suppressions.setdefault(resource.title, {})[rule_id] = reason
+        self._lint_suppressions.setdefault(resource.title, {})[rule_id] = _one_line_reason(reason, rule_id)
+
+    def suppress_scan(self, resource: AWSObject, check_id: str, reason: str) -> None:
+        """Skip one checkov check on one resource because it truly does not apply.
+
+        Rendered as checkov's own ``Metadata.checkov.skip`` entry with the reason as
+        its comment, so the skip lives beside the resource and the build lists it.
+        """
+        if not _CHECKOV_ID.match(check_id):
+            raise ValueError(f"{check_id!r} is not a checkov check id (CKV_AWS_123, CKV2_AWS_5)")
+        self._scan_suppressions.setdefault(resource.title, {})[check_id] = _one_line_reason(reason, check_id)
 
     def standard_tags(self) -> dict[str, Any]:
         tags: dict[str, Any] = {
@@ -186,6 +200,9 @@ class StackTemplate:
             metadata = resource.setdefault("Metadata", {})
             metadata["cfn-lint"] = {"config": {"ignore_checks": sorted(reasons)}}
             metadata["StreamFlixLintSuppressions"] = dict(sorted(reasons.items()))
+        for logical_id, reasons in self._scan_suppressions.items():
+            metadata = raw["Resources"][logical_id].setdefault("Metadata", {})
+            metadata["checkov"] = {"skip": [{"id": check, "comment": reason} for check, reason in sorted(reasons.items())]}
         raw["Resources"] = {
             logical_id: {key: body[key] for key in RESOURCE_KEY_ORDER if key in body}
             for logical_id, body in raw["Resources"].items()
@@ -199,9 +216,14 @@ class StackTemplate:
         streamflix: dict[str, Any] = {
             "Blueprint": self.identity.blueprint,
             "Environment": self.identity.environment,
+            "Tier": self.identity.tier,
             "Region": self.identity.region,
             "CatalogSnapshot": self.identity.catalog_snapshot,
         }
+        if self.identity.security_overrides:
+            streamflix["SecurityOverrides"] = [
+                {"Rule": rule, "Reason": reason} for rule, reason in self.identity.security_overrides
+            ]
         if self._wiring:
             streamflix["Wiring"] = dict(self._wiring)
         if self._security_notes:
@@ -247,15 +269,23 @@ def create_template(
         identity=StackIdentity(
             blueprint=blueprint,
             environment=env.name,
+            tier=env.tier,
             region=region,
             project=env.project,
             catalog_snapshot=load_catalog().snapshot_date,
+            security_overrides=tuple((o.rule, o.reason) for o in env.security_overrides),
         ),
         description=description,
         suffix_default=env.environment_suffix,
         suffix_max_length=suffix_max_length(env.project, name_keys),
         extra_tags=dict(env.tags),
     )
+
+
+def _one_line_reason(reason: str, check: str) -> str:
+    if not reason.strip() or "\n" in reason:
+        raise ValueError(f"suppressing {check} needs a one-line reason")
+    return reason.strip()
 
 
 def protect(resource: AWSObject, policy: str = "Snapshot") -> AWSObject:

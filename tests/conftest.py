@@ -85,3 +85,13 @@ def findings_of():
         return cache[key]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def security_scan(rendered):
+    """One checkov run over every template of every preset (labels: '<env>/<file>')."""
+    from streamflix.checks.scan import ScannedTemplate, scan_templates
+
+    return scan_templates(
+        [ScannedTemplate(f"{env}/{stack.filename}", stack.text) for env, stacks in rendered.items() for stack in stacks.values()]
+    )

@@ -16,8 +16,11 @@ from streamflix.checks.rules import ALL_RULES, RuleContext
 from streamflix.render import load_template
 
 
-def run_rules(template: dict[str, Any], *, region: str, filename: str) -> list[Finding]:
-    ctx = RuleContext(filename=filename, region=region)
+def run_rules(
+    template: dict[str, Any], *, region: str, filename: str, body_bytes: int | None = None
+) -> list[Finding]:
+    """Every project rule on one parsed template; ``body_bytes`` is the rendered size (for SF2007)."""
+    ctx = RuleContext(filename=filename, region=region, body_bytes=body_bytes)
     return sorted(f for rule in ALL_RULES for f in rule.check(template, ctx))
 
 
@@ -26,7 +29,7 @@ def validate(text: str, *, region: str, filename: str, lint: bool = True, use_ca
     cached = load_verdict(text, region, lint) if use_cache else None
     if cached is not None:
         return sorted(Finding(**dict(item, file=filename)) for item in cached)
-    findings = run_rules(load_template(text), region=region, filename=filename)
+    findings = run_rules(load_template(text), region=region, filename=filename, body_bytes=len(text.encode("utf-8")))
     if lint:
         findings += run_cfn_lint(text, region=region, filename=filename)
     findings.sort()

@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from streamflix.catalog import load_catalog, nearest_versions
 from streamflix.config import naming
 from streamflix.errors import RuleViolation
+from streamflix.floors import (
+    OVERRIDABLE,
+    PROD_MIN_AUDIT_LOG_RETENTION_DAYS,
+    PROD_MIN_BACKUP_RETENTION_DAYS,
+    OverridableFloor,
+)
 
 # Pinned defaults: the newest minor of the chosen major in the shipped catalogue.
 # tests/test_catalog.py fails when cfn-lint deprecates one of these or the
@@ -789,6 +795,24 @@ TagValue = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9 _.:/=+\-@]
 STANDARD_TAG_KEYS = ("Project", "Environment", "EnvironmentSuffix", "ManagedBy")
 
 
+class SecurityOverride(StrictModel):
+    """An explicit, reasoned exception to one production floor (see streamflix.floors).
+
+    It is rendered into the template's metadata, printed by the build and shown
+    in the first lines of every compliance report of the environment.
+    """
+
+    rule: OverridableFloor = Field(
+        description="The floor to lower: " + "; ".join(f"{k}: {v}" for k, v in OVERRIDABLE.items()) + "."
+    )
+    reason: str = Field(
+        min_length=20,
+        max_length=300,
+        pattern=r"^[^\n]+$",
+        description="Why, in one line an auditor can read (who decided, until when). Shown in the compliance report.",
+    )
+
+
 class EnvironmentConfig(StrictModel):
     """One environment (dev, staging, prod, or a user's own) and the stacks it builds."""
 
@@ -808,6 +832,13 @@ class EnvironmentConfig(StrictModel):
     dr: DrStackConfig | None = Field(
         None,
         description="The disaster-recovery pair (eu-west-2 primary, us-east-1 recovery by default). Omit to not build it.",
+    )
+    security_overrides: list[SecurityOverride] = Field(
+        default_factory=list,
+        description=(
+            "Prod only: explicit exceptions to production floors (deletion protection, backup retention, "
+            "audit-log retention), each with a reason. Encryption and network isolation have no switch to override."
+        ),
     )
 
     @field_validator("tags")
@@ -832,12 +863,25 @@ class EnvironmentConfig(StrictModel):
                 "; ".join(problems),
                 allowed=f"a suffix of at most {room} characters with project {self.project!r}",
             )
+        _check_override_list(self.security_overrides, self.tier)
+        overridden = {o.rule for o in self.security_overrides}
+        weakened: dict[str, str] = {}
         if self.tier == "prod" and self.ha_database is not None:
             _require_prod_grade_ha(self.ha_database)
+            weakened.update(_enforce_floors(_ha_floors(self.ha_database), overridden))
         if self.tier == "prod" and self.dr is not None:
             _require_prod_grade_dr(self.dr)
+            weakened.update(_enforce_floors(_dr_floors(self.dr), overridden))
         if self.ha_database is not None and self.dr is not None:
             _stacks_do_not_share_a_region(self.ha_database, self.dr)
+        for index, override in enumerate(self.security_overrides):
+            if override.rule not in weakened:
+                raise RuleViolation(
+                    f"security_overrides.{index}.rule",
+                    override.rule,
+                    "nothing in this config lowers that floor, so the override would only hide a future change",
+                    allowed="remove the entry",
+                )
         return self
 
     @property
@@ -850,14 +894,75 @@ class EnvironmentConfig(StrictModel):
         }
 
 
+def _check_override_list(overrides: list[SecurityOverride], tier: str) -> None:
+    if overrides and tier != "prod":
+        raise RuleViolation(
+            "security_overrides",
+            [o.rule for o in overrides],
+            f"only prod enforces the production floors; tier {tier} needs no override",
+            allowed="remove security_overrides, or set tier: prod",
+        )
+    rules = [o.rule for o in overrides]
+    duplicates = sorted({r for r in rules if rules.count(r) > 1})
+    if duplicates:
+        raise RuleViolation("security_overrides", rules, f"listed more than once: {', '.join(duplicates)}")
+
+
+#: A prod floor a section lowers: (floor, field path, value, what is allowed).
+LoweredFloor = tuple[str, str, object, str]
+
+
+def _ha_floors(stack: HaDatabaseStackConfig) -> list[LoweredFloor]:
+    lowered: list[LoweredFloor] = []
+    if not stack.database.deletion_protection:
+        lowered.append(("deletion-protection", "ha_database.database.deletion_protection", False, "true"))
+    if stack.database.backup_retention_days < PROD_MIN_BACKUP_RETENTION_DAYS:
+        lowered.append(("backup-retention", "ha_database.database.backup_retention_days",
+                        stack.database.backup_retention_days, f">= {PROD_MIN_BACKUP_RETENTION_DAYS}"))
+    if stack.network.flow_log_retention_days < PROD_MIN_AUDIT_LOG_RETENTION_DAYS:
+        lowered.append(("audit-log-retention", "ha_database.network.flow_log_retention_days",
+                        stack.network.flow_log_retention_days, f">= {PROD_MIN_AUDIT_LOG_RETENTION_DAYS}"))
+    return lowered
+
+
+def _dr_floors(dr: DrStackConfig) -> list[LoweredFloor]:
+    lowered: list[LoweredFloor] = []
+    if not dr.database.deletion_protection:
+        lowered.append(("deletion-protection", "dr.database.deletion_protection", False, "true"))
+    if not dr.load_balancer.deletion_protection:
+        lowered.append(("deletion-protection", "dr.load_balancer.deletion_protection", False, "true"))
+    if dr.database.backup_retention_days < PROD_MIN_BACKUP_RETENTION_DAYS:
+        lowered.append(("backup-retention", "dr.database.backup_retention_days",
+                        dr.database.backup_retention_days, f">= {PROD_MIN_BACKUP_RETENTION_DAYS}"))
+    for field in ("primary_certificate_arn", "recovery_certificate_arn"):
+        if getattr(dr.load_balancer, field) is None:
+            lowered.append(("plaintext-listener", f"dr.load_balancer.{field}", None,
+                            "an ACM certificate ARN in that stack's region"))
+    for field in ("primary_network", "recovery_network"):
+        network: NetworkConfig = getattr(dr, field)
+        if network.flow_log_retention_days < PROD_MIN_AUDIT_LOG_RETENTION_DAYS:
+            lowered.append(("audit-log-retention", f"dr.{field}.flow_log_retention_days",
+                            network.flow_log_retention_days, f">= {PROD_MIN_AUDIT_LOG_RETENTION_DAYS}"))
+    return lowered
+
+
+def _enforce_floors(lowered: list[LoweredFloor], overridden: set[str]) -> dict[str, str]:
+    """Refuse any lowered prod floor without an override; return {floor: field path} of the rest."""
+    for floor, path, value, allowed in lowered:
+        if floor not in overridden:
+            raise RuleViolation(
+                path,
+                value,
+                f"prod keeps {OVERRIDABLE[floor]}",
+                allowed=f"{allowed}, or a security_overrides entry {{rule: {floor}, reason: ...}}",
+            )
+    return {floor: path for floor, path, _, _ in lowered}
+
+
 def _require_prod_grade_ha(stack: HaDatabaseStackConfig) -> None:
     if stack.database.reader_count < 2:
         raise RuleViolation(
             "ha_database.database.reader_count", stack.database.reader_count, "prod needs at least 2 Aurora readers", ">= 2"
-        )
-    if not stack.database.deletion_protection:
-        raise RuleViolation(
-            "ha_database.database.deletion_protection", False, "prod databases keep deletion protection on", "true"
         )
     if stack.network.nat_gateways != "per_az":
         raise RuleViolation(
@@ -876,12 +981,8 @@ def _require_prod_grade_dr(dr: DrStackConfig) -> None:
     Both networks follow them: after a failover the recovery region IS production,
     and there is no time during an incident to add NAT gateways or AZs.
     """
-    if not dr.database.deletion_protection:
-        raise RuleViolation("dr.database.deletion_protection", False, "prod databases keep deletion protection on", "true")
     if not dr.database.multi_az:
         raise RuleViolation("dr.database.multi_az", False, "prod databases run Multi-AZ", "true")
-    if not dr.load_balancer.deletion_protection:
-        raise RuleViolation("dr.load_balancer.deletion_protection", False, "prod load balancers keep deletion protection on", "true")
     for field in ("primary_network", "recovery_network"):
         network: NetworkConfig = getattr(dr, field)
         if network.nat_gateways != "per_az":

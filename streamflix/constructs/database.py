@@ -303,6 +303,14 @@ def _postgres_placement(t: StackTemplate, cfg: PostgresConfig, network: Network)
     return Ref(subnet_group), Ref(parameter_group), add_monitoring_role(t)
 
 
+def _note_single_az(t: StackTemplate, instance: rds.DBInstance, cfg: PostgresConfig) -> None:
+    if not cfg.multi_az:
+        t.suppress_scan(
+            instance, "CKV_AWS_157",
+            "single-AZ by config (database.multi_az: false) to save cost outside prod; prod refuses it",
+        )
+
+
 def _instance_properties(
     cfg: PostgresConfig, *, key: Key, security_group: Ref, subnet_group: Ref, parameter_group: Ref, monitoring_role: GetAtt
 ) -> dict[str, Any]:
@@ -374,6 +382,7 @@ def add_postgres_instance(
         )
     )
     protect(instance, "Snapshot")
+    _note_single_az(t, instance, cfg)
     handle = _instance_handle(instance, identifier, cfg)
     t.add_output("DatabaseInstanceArn", handle.arn, "ARN of the primary DB instance (source of the cross-region replica)")
     t.add_output("DatabaseInstanceIdentifier", handle.instance, "Identifier of the primary DB instance")
@@ -430,6 +439,12 @@ def add_postgres_read_replica(
     # undeletable. Retain keeps it instead: after a failover it IS the database,
     # and even before one it is the only copy outside the primary region.
     protect(replica, "Retain")
+    _note_single_az(t, replica, cfg)
+    t.suppress_scan(
+        replica, "CKV_AWS_16",
+        "a replica inherits encryption from its encrypted source; CloudFormation forbids StorageEncrypted "
+        "beside SourceDBInstanceIdentifier, and KmsKeyId names this region's customer key",
+    )
     handle = _instance_handle(replica, identifier, cfg)
     t.add_output("ReplicaInstanceArn", handle.arn, "ARN of the cross-region read replica")
     t.add_output("ReplicaInstanceIdentifier", handle.instance, "Identifier of the replica (promote this at failover)")

@@ -17,7 +17,7 @@ from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, 
 from streamflix.config.models import NetworkConfig
 from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
 from streamflix.constructs.keys import Key
-from streamflix.template import StackTemplate
+from streamflix.template import StackTemplate, protect
 
 AZ_SLOTS = ("A", "B", "C")
 
@@ -274,6 +274,8 @@ def _add_flow_logs(t: StackTemplate, cfg: NetworkConfig, vpc, key: Key) -> None:
     group = t.add_resource(
         logs.LogGroup(FLOW_LOG_GROUP, RetentionInDays=cfg.flow_log_retention_days, KmsKeyId=key.arn)
     )
+    # Flow logs are audit evidence: keep them when the stack is deleted or the group replaced.
+    protect(group, "Retain")
     role = t.add_resource(
         iam.Role(
             FLOW_LOG_ROLE,

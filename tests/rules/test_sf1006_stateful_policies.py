@@ -129,3 +129,40 @@ def test_standalone_db_instance_without_policies(rule_findings):
         "Database", "AWS::RDS::DBInstance", "", "      Engine: postgres\n      DBInstanceClass: db.r6g.large\n"
     )
     assert len(rule_findings(text, RULE)) == 2
+
+
+# --- audit log groups -------------------------------------------------------
+
+FLOW_LOG_GROUP = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  FlowLogGroup:
+    Type: AWS::Logs::LogGroup
+{policies}    Properties:
+      RetentionInDays: 365
+  FlowLog:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceId: vpc-1
+      ResourceType: VPC
+      TrafficType: ALL
+      LogGroupName: !Ref FlowLogGroup
+  AppLogs:
+    Type: AWS::Logs::LogGroup
+    Properties:
+      RetentionInDays: 14
+"""
+
+
+def test_audit_log_group_retained(rule_findings):
+    assert rule_findings(FLOW_LOG_GROUP.format(policies=RETAIN_BOTH), RULE) == []
+
+
+def test_audit_log_group_without_policies(rule_findings, line_of):
+    text = FLOW_LOG_GROUP.format(policies="")
+    findings = rule_findings(text, RULE)
+    assert sorted(f.message for f in findings) == [
+        "FlowLogGroup (audit log group of flow log FlowLog) has DeletionPolicy: Delete (default); needs Retain so the audit trail survives",
+        "FlowLogGroup (audit log group of flow log FlowLog) has UpdateReplacePolicy: Delete (default); needs Retain so the audit trail survives",
+    ]
+    assert {f.line for f in findings} == {line_of(text, "Type: AWS::Logs::LogGroup")}

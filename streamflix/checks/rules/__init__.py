@@ -1,10 +1,18 @@
-"""The project's own rules, one per file, each guarding one seed guarantee."""
+"""The project's own rules, one per file: SF1xxx guard the seed guarantees, SF2xxx security and data safety."""
 
 from streamflix.checks.rules.base import Rule, RuleContext
+from streamflix.checks.rules.encryption_at_rest import EncryptionAtRestWithRotatingKeys
+from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.engine_versions import EngineVersionsInCatalogue
+from streamflix.checks.rules.explained_suppressions import SuppressionsAreExplained
 from streamflix.checks.rules.format_version import FormatVersionFirst
+from streamflix.checks.rules.iam_least_privilege import IamLeastPrivilege
 from streamflix.checks.rules.named_exports import OutputsExportedByName
+from streamflix.checks.rules.network_exposure import NetworkExposure
+from streamflix.checks.rules.no_credentials import NoCredentialsInTemplates
 from streamflix.checks.rules.private_egress import ComputeSubnetsHaveEgress
+from streamflix.checks.rules.production_protection import ProductionDataProtection
+from streamflix.checks.rules.quotas import CloudFormationQuotas
 from streamflix.checks.rules.secret_rotation import CredentialsRotate
 from streamflix.checks.rules.stateful_policies import StatefulResourcesKeepData
 
@@ -15,6 +23,14 @@ ALL_RULES: tuple[Rule, ...] = (
     EngineVersionsInCatalogue(),
     CredentialsRotate(),
     StatefulResourcesKeepData(),
+    ProductionDataProtection(),
+    NoCredentialsInTemplates(),
+    IamLeastPrivilege(),
+    NetworkExposure(),
+    EncryptionAtRestWithRotatingKeys(),
+    EncryptionInTransit(),
+    CloudFormationQuotas(),
+    SuppressionsAreExplained(),
 )
 
 __all__ = ["ALL_RULES", "Rule", "RuleContext"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, properties, resources
+from streamflix.checks.rules.base import Rule, RuleContext, audit_log_groups, properties, resources
 
 #: Stateful types and the policy that keeps their data: Snapshot where the
 #: service supports it, else Retain.
@@ -24,12 +24,23 @@ class StatefulResourcesKeepData(Rule):
     id = "SF1006"
     title = "Stateful resources survive deletion and replacement"
     description = (
-        "Databases, caches, file systems, streams, keys and secrets carry DeletionPolicy AND "
+        "Databases, caches, file systems, streams, keys, secrets and audit log groups (the "
+        "destinations of VPC flow logs and CloudTrail trails) carry DeletionPolicy AND "
         "UpdateReplacePolicy: Snapshot where supported, else Retain. Aurora member instances "
         "(their data is the cluster's) and read replicas (RDS cannot snapshot them) may use Retain or Delete."
     )
 
     def violations(self, template: dict[str, Any], ctx: RuleContext) -> Iterator[tuple[Any, str]]:
+        audit = audit_log_groups(template)
+        for logical_id, writer in sorted(audit.items()):
+            resource = template["Resources"][logical_id]
+            for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+                actual = resource.get(policy)
+                if actual != "Retain":
+                    yield resource, (
+                        f"{logical_id} (audit log group of {writer}) has {policy}: {actual or 'Delete (default)'}; "
+                        "needs Retain so the audit trail survives"
+                    )
         for logical_id, resource in resources(template, *STATEFUL_TYPES):
             props = properties(resource)
             if resource["Type"] == "AWS::RDS::DBInstance" and (

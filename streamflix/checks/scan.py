@@ -1,0 +1,131 @@
+"""checkov's CloudFormation checks over rendered templates: in this process, offline, one run.
+
+Why in process and over one folder: checkov's CLI costs ~12 s for the three
+presets (interpreter start, every framework's registry, the banner), while its
+CloudFormation runner in process costs ~1.5 s to import once and ~1 s per run
+over all of an environment's templates written to one temporary folder.
+
+Offline by construction: the CloudFormation runner never talks to the
+Prisma/Bridgecrew platform (that is checkov.main's job, which we do not call),
+and the environment below is forced before checkov is first imported, because
+checkov reads it at import time:
+
+- ``BC_SKIP_MAPPING=TRUE``: no download of the platform's guideline mapping;
+- ``CKV_SKIP_PACKAGE_UPDATE_CHECK=true``: no "new version" query (it runs at import);
+- ``BC_API_KEY`` is read only by checkov's CLI argument parser, which never runs
+  here; the runner filter also turns off the image referencer (no image lookups).
+
+tests/test_security_scan.py proves it: the scan runs with sockets refused.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from streamflix.checks.findings import Finding
+from streamflix.checks.suppressions import Suppression
+
+if TYPE_CHECKING:
+    from streamflix.config.models import EnvironmentConfig
+    from streamflix.render import RenderedStack
+
+#: checkov reads these when first imported; they keep it off the network.
+OFFLINE_ENVIRONMENT = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+
+
+@dataclass(frozen=True)
+class ScannedTemplate:
+    """One rendered template to scan: ``label`` is the path findings are reported at."""
+
+    label: str
+    text: str
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    #: checks skipped through a resource's Metadata.checkov.skip, with checkov's record of the comment
+    skipped: list[Suppression] = field(default_factory=list)
+    passed: int = 0
+    #: passed checks per template label, so a caller can see every template was scanned
+    passed_by_file: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    checkov_version: str = ""
+
+
+def _runner() -> tuple[Any, Any, str]:
+    """checkov's CloudFormation runner class, RunnerFilter and version, imported offline."""
+    os.environ.update(OFFLINE_ENVIRONMENT)
+    from checkov.cloudformation.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+    from checkov.version import version
+
+    return Runner, RunnerFilter, version
+
+
+def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
+    """Every checkov CloudFormation check (resource and graph checks) over ``templates``, in one run.
+
+    A failed check becomes an error Finding at ``label:line`` (the resource's
+    first line); a parse error is a finding too, so nothing goes unscanned.
+    """
+    started = time.perf_counter()
+    Runner, RunnerFilter, version = _runner()
+    result = ScanResult(checkov_version=version)
+    if not templates:
+        return result
+    with tempfile.TemporaryDirectory(prefix="streamflix-scan-") as folder:
+        root = Path(folder)
+        label_of: dict[str, str] = {}
+        for index, template in enumerate(templates):
+            # One sub-folder per template: two environments may render the same file name.
+            path = root / str(index) / Path(template.label).name
+            path.parent.mkdir()
+            path.write_text(template.text, encoding="utf-8")
+            label_of[f"/{path.relative_to(root)}"] = template.label
+        runner_filter = RunnerFilter(framework=["cloudformation"], show_progress_bar=False, run_image_referencer=False)
+        reports = Runner().run(root_folder=str(root), runner_filter=runner_filter)
+        for report in reports if isinstance(reports, list) else [reports]:
+            for error in report.parsing_errors:
+                relative = "/" + os.path.relpath(error, root)
+                result.findings.append(
+                    Finding(label_of.get(relative, relative), 1, "CHECKOV", "error", "checkov could not parse the template")
+                )
+            for record in report.failed_checks:
+                result.findings.append(
+                    Finding(
+                        file=label_of.get(record.file_path, record.file_path),
+                        line=record.file_line_range[0] if record.file_line_range else 1,
+                        rule=record.check_id,
+                        severity="error",
+                        message=f"{record.resource.split('.', 1)[-1]}: {record.check_name} (checkov)",
+                    )
+                )
+            for record in report.skipped_checks:
+                result.skipped.append(
+                    Suppression(
+                        file=label_of.get(record.file_path, record.file_path),
+                        resource=record.resource.split(".", 1)[-1],
+                        tool="checkov",
+                        check=record.check_id,
+                        reason=str(record.check_result.get("suppress_comment", "")),
+                    )
+                )
+            result.passed += len(report.passed_checks)
+            for record in report.passed_checks:
+                label = label_of.get(record.file_path, record.file_path)
+                result.passed_by_file[label] = result.passed_by_file.get(label, 0) + 1
+    result.findings.sort()
+    result.skipped.sort()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack"], target: Path) -> list[Finding]:
+    """The environment gate: checkov over every template of the environment, in one run."""
+    return scan_templates([ScannedTemplate(str(target / stack.filename), stack.text) for stack in rendered]).findings
