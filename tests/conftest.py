@@ -23,3 +23,19 @@ def rendered(configs):
 def ha(rendered):
     """{env: parsed HA database template} (intrinsics in long form)."""
     return {env: load_template(stacks["ha-database"].text) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def artifacts(configs, rendered):
+    """{env: {relative path: text}}: every file the build writes for each preset (templates + producers)."""
+    from streamflix.pipeline import render_artifacts
+
+    return {env: render_artifacts(configs[env], list(stacks.values())) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def env_facts(configs, rendered):
+    """{env: EnvironmentFacts}: the rendered stacks as the operator documents read them."""
+    from streamflix.docs.stack import EnvironmentFacts
+
+    return {env: EnvironmentFacts.build(configs[env], list(stacks.values())) for env, stacks in rendered.items()}
