@@ -308,7 +308,8 @@ def prerequisites(ctx: RunbookContext) -> Section:
     checks = [
         "aws sts get-caller-identity",
         "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
-        f"export TEMPLATE_BUCKET=<a bucket in {stack.region} you can write to>",
+        f'export TEMPLATE_BUCKET="{stack.project}-templates-${{AWS_ACCOUNT_ID}}-{stack.region}"   '
+        f"# or any bucket in {stack.region} you can write to",
         "# only if you have none yet:",
         command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
     ]
@@ -723,7 +724,7 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
     region, name = stack.region, stack.stack_name
     exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
     steps = [
-        "1. Keep the outputs (identifiers you need to find retained resources afterwards):",
+        "{n}. Keep the outputs (identifiers you need to find retained resources afterwards):",
         "",
         code(
             aws(
@@ -751,7 +752,7 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
         ]
         steps += [
             "",
-            "2. No other stack may still import an export (the delete fails otherwise):",
+            "{n}. No other stack may still import an export (the delete fails otherwise):",
             "",
             code("\n".join(loop)),
         ]
@@ -759,13 +760,13 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
     if protections:
         steps += [
             "",
-            "3. Turn deletion protection off where the template turns it on:",
+            "{n}. Turn deletion protection off where the template turns it on:",
             "",
             code("\n".join(protections)),
         ]
     steps += [
         "",
-        "4. Delete and wait:",
+        "{n}. Delete and wait:",
         "",
         code(
             "\n".join(
@@ -776,6 +777,8 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
             )
         ),
     ]
+    numbered = iter(range(1, len(steps)))
+    steps = [line.replace("{n}", str(next(numbered)), 1) if line.startswith("{n}. ") else line for line in steps]
     kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
     if kept:
         steps += [

@@ -53,8 +53,6 @@ PAGINATION_OPTIONS = {"--max-items", "--starting-token", "--page-size"}
 ARGUMENT_RENAMES = {("sns", "subscribe", "--endpoint"): "--notification-endpoint"}
 #: AWS CLI service names that differ from botocore's.
 SERVICE_ALIASES = {"s3api": "s3", "configservice": "config"}
-#: Variables the prerequisites tell the operator to export.
-OPERATOR_VARIABLES = {"AWS_ACCOUNT_ID", "TEMPLATE_BUCKET"}
 #: Suffixes the runbook gives to resources it creates (restores, snapshots, failback copies).
 NEW_RESOURCE_TAGS = ("restore", "manual", "failback", "1")
 
@@ -292,8 +290,6 @@ def template_problems(markdown: str, env: EnvironmentFacts) -> list[str]:
     lines = code_lines(markdown)
     for index, line in enumerate(lines):
         for variable in _VARIABLE.findall(line):
-            if variable in OPERATOR_VARIABLES:
-                continue
             if not any(name == variable and at <= index for name, at in defined):
                 problems.append(f"{line}: ${variable} is used before any line defines it")
     return problems
