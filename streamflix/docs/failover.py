@@ -117,6 +117,49 @@ def in_region(ctx: "RunbookContext") -> Section | None:
             ),
             "",
         ]
+    for rid in stack.of_type("AWS::RDS::DBInstance"):
+        props = stack.props(rid)
+        standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
+        if not standalone or str(stack.resolve(props.get("MultiAZ", False))).lower() != "true":
+            continue
+        instance = ref_handle(stack, rid)
+        parts += [
+            f"### Multi-AZ failover (`{rid}`)",
+            "",
+            "RDS switches to the standby in another AZ on its own when the primary fails (typically 1-2 minutes; "
+            "the endpoint follows). To drill it, reboot with a forced failover and check the AZ changed:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *instance.setup,
+                        aws(
+                            "rds",
+                            "describe-db-instances",
+                            region=region,
+                            options=[
+                                ("--db-instance-identifier", instance.value),
+                                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
+                                ("--output", "text"),
+                            ],
+                        ),
+                        aws(
+                            "rds",
+                            "reboot-db-instance",
+                            region=region,
+                            options=[("--db-instance-identifier", instance.value), ("--force-failover", None)],
+                        ),
+                        aws_wait(
+                            "rds",
+                            "db-instance-available",
+                            region=region,
+                            options=[("--db-instance-identifier", instance.value)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         props = stack.props(rid)
         if str(props.get("AutomaticFailoverEnabled")).lower() != "true":

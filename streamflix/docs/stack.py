@@ -11,9 +11,10 @@ Wiring is how a recovery-style stack takes values from another stack's outputs
 
 1. ``Metadata.StreamFlix.Wiring`` in the template itself:
    ``{Parameter: {FromStack: <blueprint>, Output: <OutputKey>, Resolve: <how>}}``;
-2. a wiring file among the files built so far (any ``*wiring*.json``) of the same
-   shape, either flat or under the stack's blueprint name or a ``Wiring`` /
-   ``Parameters`` key;
+2. a wiring file among the files built so far (any ``*wiring*.json``): the build's
+   ``wiring.json`` (``{"parameters": [{"stack", "parameter", "from": {"stack",
+   "output", "resolve"}}]}``), or the metadata shape above, flat or under the
+   stack's blueprint name;
 3. the naming convention: a parameter with no default whose name is an output
    name of exactly one other stack of the environment, optionally behind one
    capitalised role word (``PrimaryDatabaseInstanceArn`` <- ``DatabaseInstanceArn``).

@@ -190,3 +190,12 @@ def test_a_stack_without_dr_resources_has_no_failover_procedure(configs):
     files, _ = build(configs["dev"], [lonely])
     assert DR_TITLE not in files["runbooks/lonely.md"]
     assert "delete-replication-configuration" not in files["runbooks/lonely.md"]
+
+
+def test_a_multi_az_instance_gets_a_forced_failover_drill(pair):
+    files, _ = pair
+    drills = section(files["runbooks/dr-primary.md"], "In-region failover and drills")
+    reboot = next(c for c in invocations(drills) if c.operation == "reboot-db-instance")
+    assert reboot.value("--db-instance-identifier") == "streamflix-dev-pg-primary" and "--force-failover" in reboot.options
+    # The replica is not Multi-AZ and is never rebooted into a failover.
+    assert "reboot-db-instance" not in section(files["runbooks/dr-recovery.md"], "In-region failover and drills")
