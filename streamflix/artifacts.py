@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from streamflix.checks.scan import security_scan
 from streamflix.compliance import compliance_reports
+from streamflix.docs import produce_costs, produce_diagrams, produce_parameter_files, produce_runbooks
 from streamflix.manifest import produce_manifest
 from streamflix.wiring import produce_wiring, wired_outputs_exist
 
@@ -26,9 +27,18 @@ if TYPE_CHECKING:
 Producer = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Mapping[str, str]], dict[str, str]]
 Gate = Callable[["EnvironmentConfig", Sequence["RenderedStack"], Path], list["Finding"]]
 
-#: In order; later producers see earlier producers' files. The manifest hashes
-#: every other file, so it stays LAST: add new producers before it.
-PRODUCERS: tuple[Producer, ...] = (produce_wiring, compliance_reports, produce_manifest)
+#: In order; later producers see earlier producers' files. Wiring and compliance
+#: come before the operator documents (the runbook reads both); the manifest
+#: hashes every other file, so it stays LAST: add new producers before it.
+PRODUCERS: tuple[Producer, ...] = (
+    produce_wiring,
+    compliance_reports,
+    produce_parameter_files,
+    produce_costs,
+    produce_diagrams,
+    produce_runbooks,
+    produce_manifest,
+)
 
 #: Environment-wide checks run after the per-template rules and cfn-lint. A gate is
 #: named by its function's ``__name__`` (``build(skip_gates=...)``, the summary's timings).

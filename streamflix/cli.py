@@ -285,3 +285,57 @@ def wiring(env, config_file, stack: str, stack_names: tuple[str, ...], output: P
     else:
         output.write_text(text, "utf-8")
         console.print(f"wrote {len(values)} parameter(s) for {stack} to {output}")
+
+
+@main.group()
+def prices() -> None:
+    """Inspect or rebuild the on-demand price table the cost estimates use."""
+
+
+@prices.command("show")
+@click.option("--region", "regions", multiple=True, help="Only this region (repeatable).")
+def prices_show(regions: tuple[str, ...]) -> None:
+    """List the price table: region, SKU key, USD per unit, source date."""
+    from streamflix.catalog.prices import load_prices
+
+    table = load_prices()
+    for entry in sorted(table.entries, key=lambda e: (e.region, e.sku)):
+        if not regions or entry.region in regions:
+            click.echo(f"{entry.region}\t{entry.sku}\t{entry.usd:g} USD/{entry.unit}\t{entry.date}")
+
+
+def _pricing_client():
+    """The Price List API client (served from us-east-1 for every region)."""
+    import boto3
+
+    from streamflix.catalog.prices import PRICING_ENDPOINT_REGION
+
+    return boto3.client("pricing", region_name=PRICING_ENDPOINT_REGION)
+
+
+@prices.command("refresh")
+@click.option("--date", "snapshot_date", required=True, help="Date to record on refreshed prices, YYYY-MM-DD.")
+@click.option("--region", "regions", multiple=True, help="Only this region (repeatable; default: every region in the table).")
+@click.option("--sku", "skus", multiple=True, help="Only this SKU key (repeatable), e.g. ec2/nat-gateway/hour.")
+@click.option("--file", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the table (default: the package's streamflix/catalog/prices.json).")
+def prices_refresh(snapshot_date: str, regions: tuple[str, ...], skus: tuple[str, ...], target: Path | None) -> None:
+    """Rebuild prices from the AWS Price List API (pricing:GetProducts; needs AWS credentials)."""
+    from streamflix.catalog.prices import load_prices, prices_path, refresh_prices
+
+    base = load_prices()
+    unknown_regions = sorted(set(regions) - set(base.regions))
+    unknown_skus = sorted(set(skus) - set(base.skus))
+    if unknown_regions or unknown_skus:
+        raise click.BadParameter(
+            "; ".join(
+                [f"regions not in the table: {', '.join(unknown_regions)} (known: {', '.join(base.regions)})"] * bool(unknown_regions)
+                + [f"SKU keys not in the table: {', '.join(unknown_skus)}"] * bool(unknown_skus)
+            )
+        )
+    result = refresh_prices(_pricing_client(), base, snapshot_date, regions=regions or None, skus=skus or None)
+    path = target or prices_path()
+    path.write_text(result.table.to_json(), "utf-8")
+    for reference, problem in sorted(result.skipped.items()):
+        click.echo(f"kept the recorded price of {reference}: {problem}", err=True)
+    click.echo(f"wrote {path} ({len(result.refreshed)} prices refreshed, {len(result.skipped)} kept)")

@@ -95,3 +95,19 @@ def security_scan(rendered):
     return scan_templates(
         [ScannedTemplate(f"{env}/{stack.filename}", stack.text) for env, stacks in rendered.items() for stack in stacks.values()]
     )
+
+
+@pytest.fixture(scope="session")
+def artifacts(configs, rendered):
+    """{env: {relative path: text}}: every file the build writes for each preset (templates + producers)."""
+    from streamflix.pipeline import render_artifacts
+
+    return {env: render_artifacts(configs[env], list(stacks.values())) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def env_facts(configs, rendered):
+    """{env: EnvironmentFacts}: the rendered stacks as the operator documents read them."""
+    from streamflix.docs.stack import EnvironmentFacts
+
+    return {env: EnvironmentFacts.build(configs[env], list(stacks.values())) for env, stacks in rendered.items()}

@@ -1,0 +1,665 @@
+"""A monthly cost estimate per stack: quantities read from the rendered template, prices from a table.
+
+Every line multiplies a quantity the template states (instance classes and
+counts, NAT gateways, interface endpoints x their subnets, task size x desired
+count, ...) or a stated usage assumption (data processed, storage) by one entry
+of ``streamflix/catalog/prices.json``, named by region and SKU key. A price the
+table lacks, or a quantity the template does not state, makes an *unknown*
+line: listed with the reason, never guessed, and the total is marked incomplete.
+Resources with no direct charge (VPCs, subnets, security groups, IAM, ...) are
+counted but not priced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Mapping, Sequence
+
+from streamflix.catalog.prices import PriceTable, load_prices
+from streamflix.docs.stack import EnvironmentFacts, StackFacts
+
+COSTS_DIR = "costs"
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class UsageAssumptions:
+    """What a template cannot say: traffic and storage volumes per month."""
+
+    nat_processed_gb_per_gateway: float = 50
+    interface_endpoint_processed_gb_per_endpoint: float = 5
+    aurora_storage_gb: float = 50
+    aurora_io_millions: float = 50
+    alb_average_lcus: float = 1
+    kinesis_ingest_gb: float = 10
+    kinesis_retrieval_gb: float = 10
+    log_ingest_gb_per_log_group: float = 2
+    efs_storage_gb: float = 100
+    efs_infrequent_access_share: float = 0.8
+    efs_replicated_gb: float = 10
+    db_replication_gb: float = 20
+    s3_storage_gb_per_bucket: float = 10
+
+    def describe(self) -> list[dict[str, Any]]:
+        meanings = {
+            "nat_processed_gb_per_gateway": "GB per month processed by each NAT gateway",
+            "interface_endpoint_processed_gb_per_endpoint": "GB per month processed by each interface endpoint",
+            "aurora_storage_gb": "GB stored in each Aurora cluster",
+            "aurora_io_millions": "million Aurora I/O requests per cluster per month",
+            "alb_average_lcus": "average load balancer capacity units per hour",
+            "kinesis_ingest_gb": "GB per month written to each on-demand stream",
+            "kinesis_retrieval_gb": "GB per month read from each on-demand stream (one consumer)",
+            "log_ingest_gb_per_log_group": "GB per month ingested by each log group",
+            "efs_storage_gb": "GB stored in each EFS file system (100 GB per the DR post-mortem)",
+            "efs_infrequent_access_share": "share of EFS data in Infrequent Access when a lifecycle policy moves it",
+            "efs_replicated_gb": "GB per month EFS replication sends to each destination region",
+            "db_replication_gb": "GB per month a cross-region read replica receives from its source",
+            "s3_storage_gb_per_bucket": "GB stored in each S3 bucket (access logs and the like)",
+        }
+        return [{"name": name, "value": value, "meaning": meanings[name]} for name, value in asdict(self).items()]
+
+
+#: Types billed only through what they contain or carry, or free.
+NOT_BILLED = frozenset(
+    {
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::EC2::RouteTable",
+        "AWS::EC2::Route",
+        "AWS::EC2::SubnetRouteTableAssociation",
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+        "AWS::EC2::SecurityGroup",
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        "AWS::EC2::FlowLog",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::KMS::Alias",
+        "AWS::RDS::DBSubnetGroup",
+        "AWS::RDS::DBClusterParameterGroup",
+        "AWS::RDS::DBParameterGroup",
+        "AWS::ElastiCache::SubnetGroup",
+        "AWS::ElastiCache::User",
+        "AWS::ElastiCache::UserGroup",
+        "AWS::ECS::Cluster",
+        "AWS::ECS::TaskDefinition",
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::EFS::MountTarget",
+        "AWS::EFS::AccessPoint",
+        "AWS::Route53::RecordSet",
+        "AWS::Route53::RecordSetGroup",
+        "AWS::S3::BucketPolicy",
+    }
+)
+
+
+@dataclass
+class CostLine:
+    item: str
+    sku: str
+    region: str
+    quantity: Decimal
+    unit: str
+    basis: str
+    resources: list[str] = field(default_factory=list)
+    unit_price_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+    price_source: str | None = None
+    price_date: str | None = None
+    unknown_reason: str | None = None
+
+    @property
+    def price_reference(self) -> str:
+        return f"{self.region}/{self.sku}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "resources": self.resources,
+            "sku": self.sku,
+            "region": self.region,
+            "price_reference": self.price_reference,
+            "quantity": _number(self.quantity),
+            "unit": self.unit,
+            "basis": self.basis,
+            "unit_price_usd": None if self.unit_price_usd is None else _number(self.unit_price_usd),
+            "monthly_usd": None if self.monthly_usd is None else _number(self.monthly_usd),
+            "price_source": self.price_source,
+            "price_date": self.price_date,
+            **({"unknown_reason": self.unknown_reason} if self.unknown_reason else {}),
+        }
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass
+class CostEstimate:
+    stack_name: str
+    blueprint: str
+    environment: str
+    region: str
+    currency: str
+    hours_per_month: int
+    assumptions: UsageAssumptions
+    lines: list[CostLine]
+    not_billed: dict[str, int]
+
+    @property
+    def priced(self) -> list[CostLine]:
+        return [line for line in self.lines if line.monthly_usd is not None]
+
+    @property
+    def unknown(self) -> list[CostLine]:
+        return [line for line in self.lines if line.monthly_usd is None]
+
+    @property
+    def total_usd(self) -> Decimal:
+        return sum((line.monthly_usd for line in self.priced), Decimal("0")).quantize(CENT)  # type: ignore[misc]
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown
+
+    @property
+    def sources(self) -> list[dict[str, str]]:
+        seen = {(line.price_source, line.price_date) for line in self.priced}
+        return [{"source": s, "date": d} for s, d in sorted(seen) if s and d]
+
+    def to_json(self) -> str:
+        document = {
+            "stack_name": self.stack_name,
+            "blueprint": self.blueprint,
+            "environment": self.environment,
+            "region": self.region,
+            "currency": self.currency,
+            "hours_per_month": self.hours_per_month,
+            "total_monthly_usd": _number(self.total_usd),
+            "complete": self.complete,
+            "lines": [line.to_dict() for line in self.lines],
+            "unknown": [
+                {"item": line.item, "price_reference": line.price_reference, "reason": line.unknown_reason}
+                for line in self.unknown
+            ],
+            "not_billed_resource_types": self.not_billed,
+            "assumptions": self.assumptions.describe(),
+            "price_sources": self.sources,
+        }
+        return json.dumps(document, indent=2) + "\n"
+
+
+class _Lines:
+    """Collects lines, merging those with the same item, SKU and region."""
+
+    def __init__(self, stack: StackFacts, table: PriceTable):
+        self.stack = stack
+        self.table = table
+        self.lines: dict[tuple[str, str, str], CostLine] = {}
+
+    def add(
+        self,
+        item: str,
+        sku: str | None,
+        quantity: Any,
+        unit: str,
+        basis: str,
+        resource: str,
+        region: str | None = None,
+        unknown: str | None = None,
+    ) -> None:
+        region = region or self.stack.region
+        sku = sku or "unknown"
+        key = (item, sku, region)
+        amount = Decimal(str(quantity)) if quantity is not None else Decimal("0")
+        line = self.lines.get(key)
+        if line is None:
+            line = self.lines[key] = CostLine(
+                item=item, sku=sku, region=region, quantity=Decimal("0"), unit=unit, basis=basis
+            )
+        line.quantity += amount
+        line.resources.append(resource)
+        if len(line.resources) > 1:
+            line.basis = f"{len(line.resources)} × ({basis})"
+        if quantity is None:
+            line.unknown_reason = unknown or "quantity not stated in the template"
+
+    def priced(self) -> list[CostLine]:
+        result = []
+        for line in self.lines.values():
+            entry = self.table.lookup(line.region, line.sku) if line.unknown_reason is None else None
+            if line.unknown_reason is None and entry is None:
+                line.unknown_reason = f"no price for {line.price_reference} in the price table"
+            if entry is not None:
+                line.unit = entry.unit
+                line.unit_price_usd = Decimal(str(entry.usd))
+                line.monthly_usd = (line.quantity * line.unit_price_usd).quantize(CENT, rounding=ROUND_HALF_UP)
+                line.price_source, line.price_date = entry.source, entry.date
+            result.append(line)
+        return result
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def _db_engine(stack: StackFacts, rid: str) -> str | None:
+    """The instance's engine: stated, or read from its parameter group's family (replicas inherit it)."""
+    props = stack.props(rid)
+    engine = stack.resolve(props.get("Engine")) if "Engine" in props else None
+    if engine:
+        return engine.lower()
+    group = props.get("DBParameterGroupName")
+    if isinstance(group, dict) and group.get("Ref") in stack.resources:
+        family = str(stack.props(group["Ref"]).get("Family", ""))
+        for name in ("aurora-postgresql", "aurora-mysql", "postgres", "mysql", "mariadb"):
+            if family.startswith(name):
+                return name
+    return None
+
+
+def estimate_stack(
+    stack: StackFacts,
+    table: PriceTable | None = None,
+    assumptions: UsageAssumptions | None = None,
+    env: EnvironmentFacts | None = None,
+) -> CostEstimate:
+    """The stack's monthly estimate; ``env`` lets a read replica inherit facts from its wired source."""
+    table = table or load_prices()
+    usage = assumptions or UsageAssumptions()
+    hours = table.hours_per_month
+    lines = _Lines(stack, table)
+    not_billed: dict[str, int] = defaultdict(int)
+
+    for rid, resource_type, props in stack.iter_resources():
+        if resource_type in NOT_BILLED:
+            not_billed[resource_type] += 1
+        elif resource_type == "AWS::RDS::DBInstance":
+            _rds_instance(stack, lines, rid, props, hours, usage, _source_instance(stack, rid, env))
+        elif resource_type == "AWS::RDS::DBCluster":
+            engine = str(stack.resolve(props.get("Engine")) or "").lower()
+            if engine.startswith("aurora"):
+                lines.add(
+                    "Aurora storage",
+                    f"rds/{engine}/storage",
+                    usage.aurora_storage_gb,
+                    "GB-month",
+                    f"{usage.aurora_storage_gb:g} GB (assumed)",
+                    rid,
+                )
+                lines.add(
+                    "Aurora I/O",
+                    f"rds/{engine}/io",
+                    usage.aurora_io_millions,
+                    "million requests",
+                    f"{usage.aurora_io_millions:g} million requests (assumed)",
+                    rid,
+                )
+            else:
+                lines.add(
+                    "DB cluster",
+                    None,
+                    None,
+                    "month",
+                    "engine not priced",
+                    rid,
+                    unknown=f"engine {engine or '(none)'} clusters are not in the price model",
+                )
+            if _truthy(props.get("ManageMasterUserPassword")):
+                lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
+        elif resource_type == "AWS::ElastiCache::ReplicationGroup":
+            engine = str(stack.resolve(props.get("Engine")) or "redis").lower()
+            node_type = stack.resolve(props.get("CacheNodeType"))
+            if "NumCacheClusters" in props:
+                nodes = int(stack.resolve(props["NumCacheClusters"]) or 0)
+            else:
+                groups = int(stack.resolve(props.get("NumNodeGroups", 1)) or 1)
+                nodes = groups * (1 + int(stack.resolve(props.get("ReplicasPerNodeGroup", 0)) or 0))
+            lines.add(
+                f"ElastiCache {engine} {node_type} nodes",
+                f"elasticache/{engine}/{node_type}",
+                nodes * hours,
+                "hour",
+                f"{nodes} nodes × {hours} h",
+                rid,
+            )
+        elif resource_type == "AWS::EC2::NatGateway":
+            lines.add("NAT gateway hours", "ec2/nat-gateway/hour", hours, "hour", f"{hours} h", rid)
+            lines.add(
+                "NAT gateway data processed",
+                "ec2/nat-gateway/data",
+                usage.nat_processed_gb_per_gateway,
+                "GB",
+                f"{usage.nat_processed_gb_per_gateway:g} GB (assumed)",
+                rid,
+            )
+        elif resource_type == "AWS::EC2::EIP":
+            lines.add("Public IPv4 addresses", "vpc/public-ipv4/hour", hours, "hour", f"{hours} h", rid)
+        elif resource_type == "AWS::EC2::VPCEndpoint":
+            if props.get("VpcEndpointType") == "Interface":
+                zones = len(props.get("SubnetIds") or [])
+                lines.add(
+                    "Interface endpoint hours",
+                    "vpc/interface-endpoint/hour",
+                    zones * hours,
+                    "hour",
+                    f"{zones} AZs × {hours} h",
+                    rid,
+                )
+                lines.add(
+                    "Interface endpoint data processed",
+                    "vpc/interface-endpoint/data",
+                    usage.interface_endpoint_processed_gb_per_endpoint,
+                    "GB",
+                    f"{usage.interface_endpoint_processed_gb_per_endpoint:g} GB (assumed)",
+                    rid,
+                )
+            else:
+                not_billed["AWS::EC2::VPCEndpoint (Gateway)"] += 1
+        elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            kind = str(props.get("Type", "application"))
+            prefix = {"application": "elb/alb"}.get(kind, f"elb/{kind}")
+            lines.add(f"Load balancer ({kind}) hours", f"{prefix}/hour", hours, "hour", f"{hours} h", rid)
+            lines.add(
+                f"Load balancer ({kind}) capacity units",
+                f"{prefix}/lcu",
+                usage.alb_average_lcus * hours,
+                "LCU-hour",
+                f"{usage.alb_average_lcus:g} LCU (assumed) × {hours} h",
+                rid,
+            )
+        elif resource_type == "AWS::ECS::Service":
+            _fargate_service(stack, lines, rid, props, hours)
+        elif resource_type == "AWS::EFS::FileSystem":
+            _file_system(stack, lines, rid, props, usage)
+        elif resource_type == "AWS::Kinesis::Stream":
+            mode = ((props.get("StreamModeDetails") or {}).get("StreamMode") or "PROVISIONED").upper()
+            if mode == "ON_DEMAND":
+                lines.add(
+                    "Kinesis on-demand stream hours",
+                    "kinesis/on-demand/stream",
+                    hours,
+                    "stream-hour",
+                    f"{hours} h",
+                    rid,
+                )
+                lines.add(
+                    "Kinesis on-demand data in",
+                    "kinesis/on-demand/ingest",
+                    usage.kinesis_ingest_gb,
+                    "GB",
+                    f"{usage.kinesis_ingest_gb:g} GB (assumed)",
+                    rid,
+                )
+                lines.add(
+                    "Kinesis on-demand data out",
+                    "kinesis/on-demand/retrieval",
+                    usage.kinesis_retrieval_gb,
+                    "GB",
+                    f"{usage.kinesis_retrieval_gb:g} GB (assumed)",
+                    rid,
+                )
+            else:
+                shards = stack.resolve(props.get("ShardCount"))
+                lines.add(
+                    "Kinesis shard hours",
+                    "kinesis/provisioned/shard",
+                    int(shards) * hours if shards and shards.isdigit() else None,
+                    "shard-hour",
+                    f"{shards} shards × {hours} h",
+                    rid,
+                    unknown="ShardCount is not a literal",
+                )
+        elif resource_type == "AWS::KMS::Key":
+            lines.add("KMS keys", "kms/key", 1, "key-month", "1 key", rid)
+        elif resource_type == "AWS::CloudWatch::Alarm":
+            lines.add("CloudWatch alarms", "cloudwatch/alarm", 1, "alarm-month", "1 alarm", rid)
+        elif resource_type == "AWS::CloudWatch::Dashboard":
+            lines.add("CloudWatch dashboards", "cloudwatch/dashboard", 1, "dashboard-month", "1 dashboard", rid)
+        elif resource_type == "AWS::Logs::LogGroup":
+            lines.add(
+                "CloudWatch Logs ingestion",
+                "logs/ingest",
+                usage.log_ingest_gb_per_log_group,
+                "GB",
+                f"{usage.log_ingest_gb_per_log_group:g} GB (assumed)",
+                rid,
+            )
+        elif resource_type == "AWS::SecretsManager::Secret":
+            lines.add("Secrets", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
+        elif resource_type == "AWS::S3::Bucket":
+            lines.add(
+                "S3 Standard storage",
+                "s3/standard",
+                usage.s3_storage_gb_per_bucket,
+                "GB-month",
+                f"{usage.s3_storage_gb_per_bucket:g} GB (assumed)",
+                rid,
+            )
+        elif resource_type == "AWS::Route53::HealthCheck":
+            lines.add("Route 53 health checks", "route53/health-check", 1, "health-check-month", "1 health check", rid)
+        else:
+            lines.add(
+                f"{resource_type}",
+                None,
+                None,
+                "month",
+                "not in the price model",
+                rid,
+                unknown=f"{resource_type} is not in the price model",
+            )
+
+    return CostEstimate(
+        stack_name=stack.stack_name,
+        blueprint=stack.blueprint,
+        environment=stack.environment,
+        region=stack.region,
+        currency=table.currency,
+        hours_per_month=hours,
+        assumptions=usage,
+        lines=lines.priced(),
+        not_billed=dict(sorted(not_billed.items())),
+    )
+
+
+def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) -> tuple[StackFacts, str] | None:
+    """The DB instance a read replica follows, when its source is a parameter wired to another stack's output."""
+    parameter = stack.props(rid).get("SourceDBInstanceIdentifier") or {}
+    wire = stack.wires.get(parameter.get("Ref")) if isinstance(parameter, dict) else None
+    if env is None or wire is None or wire.source_blueprint not in env.stacks:
+        return None
+    source = env[wire.source_blueprint]
+    value = (source.outputs.get(wire.output) or {}).get("Value")
+    target = None
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        target = value["Ref"]
+    elif isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
+        target = value["Fn::GetAtt"][0]
+    if target in source.resources and source.type_of(target) == "AWS::RDS::DBInstance":
+        return source, target
+    return None
+
+
+def _rds_instance(
+    stack: StackFacts,
+    lines: _Lines,
+    rid: str,
+    props: dict,
+    hours: int,
+    usage: UsageAssumptions,
+    source: tuple[StackFacts, str] | None = None,
+) -> None:
+    engine = _db_engine(stack, rid) or (_db_engine(*source) if source else None)
+    instance_class = stack.resolve(props.get("DBInstanceClass"))
+    if "DBClusterIdentifier" in props:
+        lines.add(
+            f"{engine} {instance_class} instances", f"rds/{engine}/{instance_class}", hours, "hour", f"{hours} h", rid
+        )
+        return
+    deployment = "multi-az" if _truthy(stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    role = "read replica" if "SourceDBInstanceIdentifier" in props else "instance"
+    if engine is None:
+        lines.add(
+            f"RDS {role} {instance_class}",
+            None,
+            None,
+            "hour",
+            f"{hours} h",
+            rid,
+            unknown="engine not stated (and no parameter group family to read it from)",
+        )
+    else:
+        lines.add(
+            f"RDS {engine} {instance_class} {role} ({deployment})",
+            f"rds/{engine}/{instance_class}/{deployment}",
+            hours,
+            "hour",
+            f"{hours} h",
+            rid,
+        )
+    storage_facts, storage_id, inherited = stack, rid, ""
+    if "AllocatedStorage" not in props and source is not None:
+        storage_facts, storage_id = source
+        inherited = f", inherited from {storage_id} in {storage_facts.blueprint}"
+    storage_props = storage_facts.props(storage_id)
+    storage = (
+        storage_facts.resolve(storage_props.get("AllocatedStorage")) if "AllocatedStorage" in storage_props else None
+    )
+    storage_type = str(storage_facts.resolve(storage_props.get("StorageType", "gp2")) or "gp2")
+    lines.add(
+        f"RDS {storage_type} storage ({deployment})",
+        f"rds/{storage_type}/{deployment}",
+        int(storage) if storage and storage.isdigit() else None,
+        "GB-month",
+        f"{storage} GB allocated{inherited}",
+        rid,
+        unknown="AllocatedStorage is not stated in the template (a replica inherits its source's)",
+    )
+    if _truthy(props.get("ManageMasterUserPassword")):
+        lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
+    source_region = stack.resolve(props.get("SourceRegion")) if "SourceRegion" in props else None
+    if source_region and source_region != stack.region:
+        lines.add(
+            f"Replication traffic {source_region} -> {stack.region}",
+            "data-transfer/inter-region",
+            usage.db_replication_gb,
+            "GB",
+            f"{usage.db_replication_gb:g} GB (assumed), billed in {source_region}",
+            rid,
+            region=source_region,
+        )
+
+
+def _fargate_service(stack: StackFacts, lines: _Lines, rid: str, props: dict, hours: int) -> None:
+    uses_fargate = props.get("LaunchType") == "FARGATE" or any(
+        str(s.get("CapacityProvider", "")).startswith("FARGATE") for s in props.get("CapacityProviderStrategy") or []
+    )
+    if not uses_fargate:
+        lines.add(
+            "ECS service on EC2",
+            None,
+            None,
+            "hour",
+            "EC2 capacity is priced elsewhere",
+            rid,
+            unknown="only Fargate services are in the price model",
+        )
+        return
+    desired = stack.resolve(props.get("DesiredCount", 1))
+    definition = props.get("TaskDefinition")
+    task = (
+        stack.props(definition["Ref"])
+        if isinstance(definition, dict) and definition.get("Ref") in stack.resources
+        else {}
+    )
+    cpu, memory = stack.resolve(task.get("Cpu")), stack.resolve(task.get("Memory"))
+    arch = (
+        "arm64"
+        if str((task.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64")).upper() == "ARM64"
+        else "x86_64"
+    )
+    known = all(v is not None and v.isdigit() for v in (desired, cpu, memory))
+    tasks = int(desired) if known else 0  # type: ignore[arg-type]
+    vcpu = Decimal(cpu) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
+    gib = Decimal(memory) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
+    reason = "desired count or task size is not a literal in the template"
+    lines.add(
+        f"Fargate ({arch}) vCPU",
+        f"fargate/{arch}/vcpu",
+        tasks * vcpu * hours if known else None,
+        "vCPU-hour",
+        f"{tasks} tasks × {vcpu:g} vCPU × {hours} h",
+        rid,
+        unknown=reason,
+    )
+    lines.add(
+        f"Fargate ({arch}) memory",
+        f"fargate/{arch}/memory",
+        tasks * gib * hours if known else None,
+        "GB-hour",
+        f"{tasks} tasks × {gib:g} GB × {hours} h",
+        rid,
+        unknown=reason,
+    )
+
+
+def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage: UsageAssumptions) -> None:
+    moves_to_ia = any("TransitionToIA" in policy for policy in props.get("LifecyclePolicies") or [])
+    ia_share = usage.efs_infrequent_access_share if moves_to_ia else 0.0
+    standard_gb = round(usage.efs_storage_gb * (1 - ia_share), 3)
+    ia_gb = round(usage.efs_storage_gb * ia_share, 3)
+    lines.add(
+        "EFS Standard storage",
+        "efs/standard",
+        standard_gb,
+        "GB-month",
+        f"{standard_gb:g} of {usage.efs_storage_gb:g} GB (assumed)",
+        rid,
+    )
+    if ia_gb:
+        lines.add(
+            "EFS Infrequent Access storage",
+            "efs/infrequent-access",
+            ia_gb,
+            "GB-month",
+            f"{ia_gb:g} of {usage.efs_storage_gb:g} GB (assumed; lifecycle policy moves cold files)",
+            rid,
+        )
+    for destination in (props.get("ReplicationConfiguration") or {}).get("Destinations") or []:
+        target = stack.resolve(destination.get("Region")) if isinstance(destination, dict) else None
+        if not target:
+            continue
+        lines.add(
+            f"EFS replica storage in {target}",
+            "efs/standard",
+            usage.efs_storage_gb,
+            "GB-month",
+            f"{usage.efs_storage_gb:g} GB (assumed) held by the replica",
+            rid,
+            region=target,
+        )
+        lines.add(
+            f"EFS replication traffic {stack.region} -> {target}",
+            "data-transfer/inter-region",
+            usage.efs_replicated_gb,
+            "GB",
+            f"{usage.efs_replicated_gb:g} GB (assumed)",
+            rid,
+        )
+
+
+def produce_costs(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
+    """``costs/<stack>.json`` for every stack."""
+    env = EnvironmentFacts.build(config, rendered, files)
+    return {f"{COSTS_DIR}/{bp}.json": estimate_stack(stack, env=env).to_json() for bp, stack in env.stacks.items()}

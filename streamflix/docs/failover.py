@@ -1,0 +1,1029 @@
+"""Failover sections: in-region drills, and the cross-region procedure when the stacks hold one.
+
+Which steps appear is decided by the resource types in this stack and the
+stacks it is wired to (its DR partners):
+
+* a ``AWS::RDS::DBInstance`` with ``SourceDBInstanceIdentifier`` -> promote the read replica;
+* a ``AWS::RDS::DBCluster`` with ``GlobalClusterIdentifier`` -> fail the global cluster over;
+* a ``AWS::EFS::FileSystem`` with ``ReplicationConfiguration`` -> delete the replication so the
+  destination becomes writable;
+* a ``AWS::ECS::Service`` in the recovery stack -> scale it to the serving size;
+* ``AWS::Route53::RecordSet`` with ``Failover`` -> switch DNS (health check status, forcing it);
+* an Aurora cluster or a replication group with automatic failover -> in-region failover drills.
+
+The recovery time objective comes from the templates or the config (default 15
+minutes) and is split over the phases detect / promote / scale / DNS / validate
+in the proportions 2:5:5:3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from streamflix.docs.lookups import (
+    Handle,
+    attribute_handle,
+    output_command,
+    parameter_command,
+    ref_handle,
+    ref_target,
+    setup_lines,
+)
+from streamflix.docs.markdown import aws, aws_wait, code, table
+from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, rto_minutes
+
+if TYPE_CHECKING:
+    from streamflix.docs.context import RunbookContext
+
+Section = tuple[str, str]
+
+PHASES = ("Detect and decide", "Promote the data", "Scale the recovery service", "Switch DNS", "Validate")
+PHASE_WEIGHTS = (2, 5, 5, 3)
+
+
+def phase_budget(rto: int) -> list[tuple[int, int]]:
+    """(start, end) minutes of each phase; the last phase ends at the RTO."""
+    total = sum(PHASE_WEIGHTS)
+    bounds = [0]
+    running = 0
+    for weight in PHASE_WEIGHTS:
+        running += weight
+        bounds.append(round(rto * running / total))
+    spans = [(bounds[i], bounds[i + 1]) for i in range(len(PHASE_WEIGHTS))]
+    return spans + [(rto, rto)]
+
+
+def sections(ctx: "RunbookContext") -> list[Section]:
+    found = [in_region(ctx), cross_region(ctx)]
+    return [s for s in found if s is not None]
+
+
+# -- in-region --------------------------------------------------------------------------
+
+
+def in_region(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    region = stack.region
+    parts: list[str] = []
+    for rid in stack.of_type("AWS::RDS::DBCluster"):
+        members = [
+            m
+            for m in stack.of_type("AWS::RDS::DBInstance")
+            if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
+        ]
+        readers = [m for m in members if parameter_text(stack.props(m).get("PromotionTier", 1)) != "0"]
+        if not readers:
+            continue
+        cluster = ref_handle(stack, rid)
+        target = ref_handle(stack, readers[0])
+        parts += [
+            f"### Aurora writer failover (`{rid}`)",
+            "",
+            f"Aurora promotes a reader on its own when the writer fails (about 30-60 seconds; the writer endpoint "
+            f"follows). To drill it, or to move the writer away from a sick AZ, fail over to `{readers[0]}`:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *setup_lines(cluster, target),
+                        aws(
+                            "rds",
+                            "describe-db-clusters",
+                            region=region,
+                            options=[
+                                ("--db-cluster-identifier", cluster.value),
+                                ("--query", "DBClusters[0].DBClusterMembers[].[DBInstanceIdentifier,IsClusterWriter]"),
+                                ("--output", "table"),
+                            ],
+                        ),
+                        aws(
+                            "rds",
+                            "failover-db-cluster",
+                            region=region,
+                            options=[
+                                ("--db-cluster-identifier", cluster.value),
+                                ("--target-db-instance-identifier", target.value),
+                            ],
+                        ),
+                        aws_wait(
+                            "rds",
+                            "db-cluster-available",
+                            region=region,
+                            options=[("--db-cluster-identifier", cluster.value)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    for rid in stack.of_type("AWS::RDS::DBInstance"):
+        props = stack.props(rid)
+        standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
+        if not standalone or str(stack.resolve(props.get("MultiAZ", False))).lower() != "true":
+            continue
+        instance = ref_handle(stack, rid)
+        parts += [
+            f"### Multi-AZ failover (`{rid}`)",
+            "",
+            "RDS switches to the standby in another AZ on its own when the primary fails (typically 1-2 minutes; "
+            "the endpoint follows). To drill it, reboot with a forced failover and check the AZ changed:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *instance.setup,
+                        aws(
+                            "rds",
+                            "describe-db-instances",
+                            region=region,
+                            options=[
+                                ("--db-instance-identifier", instance.value),
+                                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
+                                ("--output", "text"),
+                            ],
+                        ),
+                        aws(
+                            "rds",
+                            "reboot-db-instance",
+                            region=region,
+                            options=[("--db-instance-identifier", instance.value), ("--force-failover", None)],
+                        ),
+                        aws_wait(
+                            "rds",
+                            "db-instance-available",
+                            region=region,
+                            options=[("--db-instance-identifier", instance.value)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
+        props = stack.props(rid)
+        if str(props.get("AutomaticFailoverEnabled")).lower() != "true":
+            continue
+        group = stack.physical_name(rid) or rid
+        parts += [
+            f"### Cache failover (`{rid}`)",
+            "",
+            "The replication group promotes a replica when its primary fails; the primary endpoint follows. Drill it "
+            "(at most a few per day are allowed) and watch the events:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        aws(
+                            "elasticache",
+                            "test-failover",
+                            region=region,
+                            options=[("--replication-group-id", group), ("--node-group-id", "0001")],
+                        ),
+                        aws(
+                            "elasticache",
+                            "describe-events",
+                            region=region,
+                            options=[
+                                ("--source-type", "replication-group"),
+                                ("--source-identifier", group),
+                                ("--duration", "60"),
+                                ("--query", "Events[].[Date,Message]"),
+                                ("--output", "table"),
+                            ],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    for rid in stack.of_type("AWS::ECS::Service"):
+        cluster_id = ref_target(stack.props(rid).get("Cluster"))
+        if cluster_id not in stack.resources:
+            continue
+        cluster = ref_handle(stack, cluster_id)
+        service = attribute_handle(stack, rid, "Name", "ECS_SERVICE") or ref_handle(stack, rid, "ECS_SERVICE")
+        parts += [
+            f"### Replace the service's tasks (`{rid}`)",
+            "",
+            "Tasks are spread over the app subnets; ECS replaces a stopped task in a healthy AZ. To roll every task "
+            "(after an AZ event, or to pick up a rotated secret):",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *setup_lines(cluster, service),
+                        aws(
+                            "ecs",
+                            "update-service",
+                            region=region,
+                            options=[
+                                ("--cluster", cluster.value),
+                                ("--service", service.value),
+                                ("--force-new-deployment", None),
+                            ],
+                        ),
+                        aws_wait(
+                            "ecs",
+                            "services-stable",
+                            region=region,
+                            options=[("--cluster", cluster.value), ("--services", service.value)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    if not parts:
+        return None
+    return "In-region failover and drills", "\n".join(parts)
+
+
+# -- cross-region -------------------------------------------------------------------------
+
+
+@dataclass
+class DrFacts:
+    """Where the pieces of a cross-region failover live."""
+
+    recovery: StackFacts
+    primary: StackFacts | None
+    replica: str | None
+    global_cluster: str | None
+    file_system: tuple[StackFacts, str] | None
+    records: list[tuple[StackFacts, str]]
+
+
+def dr_facts(ctx: "RunbookContext") -> DrFacts | None:
+    group = [ctx.stack, *ctx.env.partners_of(ctx.blueprint)]
+    replica = next(
+        (
+            (s, r)
+            for s in group
+            for r in s.of_type("AWS::RDS::DBInstance")
+            if "SourceDBInstanceIdentifier" in s.props(r)
+        ),
+        None,
+    )
+    global_cluster = next(
+        ((s, r) for s in group for r in s.of_type("AWS::RDS::DBCluster") if "GlobalClusterIdentifier" in s.props(r)),
+        None,
+    )
+    file_system = next(
+        (
+            (s, r)
+            for s in group
+            for r in s.of_type("AWS::EFS::FileSystem")
+            if (s.props(r).get("ReplicationConfiguration") or {}).get("Destinations")
+        ),
+        None,
+    )
+    records = [(s, r) for s in group for r in s.of_type("AWS::Route53::RecordSet") if "Failover" in s.props(r)]
+    if not (replica or global_cluster or file_system or records):
+        return None
+    recovery = None
+    if replica:
+        recovery = replica[0]
+    elif global_cluster and len(group) > 1:
+        recovery = global_cluster[0]
+    elif file_system:
+        destinations = {
+            str(d.get("Region"))
+            for d in file_system[0].props(file_system[1])["ReplicationConfiguration"]["Destinations"]
+        }
+        recovery = next((s for s in group if s.region in destinations), None)
+    if recovery is None:
+        secondary = next(((s, r) for s, r in records if s.props(r).get("Failover") == "SECONDARY"), None)
+        recovery = secondary[0] if secondary else ctx.stack
+    sources = ctx.env.sources_of(recovery.blueprint)
+    others = [s for s in group if s.blueprint != recovery.blueprint]
+    primary = sources[0] if sources else (others[0] if others else None)
+    return DrFacts(
+        recovery=recovery,
+        primary=primary,
+        replica=replica[1] if replica else None,
+        global_cluster=global_cluster[1] if global_cluster and global_cluster[0] is recovery else None,
+        file_system=file_system,
+        records=records,
+    )
+
+
+def cross_region(ctx: "RunbookContext") -> Section | None:
+    dr = dr_facts(ctx)
+    if dr is None:
+        return None
+    rto, rto_source = rto_minutes(ctx.env, dr.recovery.blueprint)
+    spans = phase_budget(rto)
+    recovery, primary = dr.recovery, dr.primary
+    here = "this stack" if recovery.blueprint == ctx.blueprint else f"[`{recovery.blueprint}`]({recovery.blueprint}.md)"
+    intro = [
+        f"**Recovery time objective: {rto} minutes** ({rto_source}). The recovery side is `{recovery.stack_name}` "
+        f"in {recovery.region} ({here})"
+        + (f"; the primary is `{primary.stack_name}` in {primary.region}." if primary else ".")
+        + " Commands against the recovery region work while the primary region is down; the few that read the "
+        "primary say so and have a fallback.",
+        "",
+        table(
+            ["Phase", "Budget (minutes from the decision clock start)", "Done when"],
+            [
+                [f"{i}. {PHASES[i - 1]}", f"{start}-{end}" if i < 5 else f"by {end}", done]
+                for i, ((start, end), done) in enumerate(
+                    zip(
+                        spans,
+                        [
+                            "the primary is declared lost and the clock has started",
+                            "the database (and files) in the recovery region accept writes",
+                            "the recovery service runs at serving size and is stable",
+                            "the public name resolves to the recovery side",
+                            "checks pass; times are recorded",
+                        ],
+                        strict=True,
+                    ),
+                    start=1,
+                )
+            ],
+        ),
+    ]
+    phases = [
+        _phase(1, spans[0], _detect(dr)),
+        _phase(2, spans[1], _promote(ctx, dr)),
+        _phase(3, spans[2], _scale(ctx, dr)),
+        _phase(4, spans[3], _dns(dr)),
+        _phase(5, spans[4], _validate(ctx, dr)),
+    ]
+    text = [
+        *intro,
+        "",
+        *[line for phase in phases for line in phase],
+        "### Drill checklist",
+        "",
+        *_drill(rto, dr),
+        "",
+        "### Failback",
+        "",
+        *_failback(ctx, dr),
+    ]
+    return "Disaster recovery: cross-region failover", "\n".join(text)
+
+
+def _phase(number: int, span: tuple[int, int], body: list[str]) -> list[str]:
+    start, end = span
+    budget = f"minutes {start}-{end}" if number < 5 else f"by minute {end}"
+    return [f"### Phase {number}: {PHASES[number - 1]} ({budget})", "", *body, ""]
+
+
+def _primary_instance(primary: StackFacts | None) -> str | None:
+    if primary is None:
+        return None
+    return next(
+        (
+            r
+            for r in primary.of_type("AWS::RDS::DBInstance")
+            if "SourceDBInstanceIdentifier" not in primary.props(r) and "DBClusterIdentifier" not in primary.props(r)
+        ),
+        None,
+    )
+
+
+def _health_checks(dr: DrFacts) -> list[tuple[StackFacts, str]]:
+    found = []
+    for stack, rid in dr.records:
+        check = ref_target(stack.props(rid).get("HealthCheckId"))
+        if check in stack.resources and (stack, check) not in found:
+            found.append((stack, check))
+    return found
+
+
+def _detect(dr: DrFacts) -> list[str]:
+    recovery, primary = dr.recovery, dr.primary
+    commands: list[str] = []
+    if primary is not None:
+        commands.append(
+            aws(
+                "cloudwatch",
+                "describe-alarms",
+                region=primary.region,
+                options=[
+                    ("--alarm-name-prefix", f"{primary.stack_name}-"),
+                    ("--state-value", "ALARM"),
+                    ("--query", "MetricAlarms[].[AlarmName,StateReason]"),
+                    ("--output", "table"),
+                ],
+            )
+        )
+        instance = _primary_instance(primary)
+        if instance:
+            handle = ref_handle(primary, instance)
+            commands += [
+                *handle.setup,
+                aws(
+                    "rds",
+                    "describe-db-instances",
+                    region=primary.region,
+                    options=[
+                        ("--db-instance-identifier", handle.value),
+                        ("--query", "DBInstances[0].DBInstanceStatus"),
+                        ("--output", "text"),
+                    ],
+                ),
+            ]
+    for stack, check in _health_checks(dr):
+        handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
+        commands += [
+            *handle.setup,
+            aws(
+                "route53",
+                "get-health-check-status",
+                region=stack.region,
+                options=[
+                    ("--health-check-id", handle.value),
+                    ("--query", "HealthCheckObservations[].[Region,StatusReport.Status]"),
+                    ("--output", "table"),
+                ],
+            ),
+        ]
+    if dr.replica:
+        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+        commands += [
+            *replica.setup,
+            'START="$(date -u -d "-30 minutes" +%Y-%m-%dT%H:%M:%SZ)"; END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
+            aws(
+                "cloudwatch",
+                "get-metric-statistics",
+                region=recovery.region,
+                options=[
+                    ("--namespace", "AWS/RDS"),
+                    ("--metric-name", "ReplicaLag"),
+                    ("--dimensions", f"Name=DBInstanceIdentifier,Value={replica.value}"),
+                    ("--start-time", "$START"),
+                    ("--end-time", "$END"),
+                    ("--period", "60"),
+                    ("--statistics", "Maximum"),
+                    ("--query", "sort_by(Datapoints,&Timestamp)[-5:].[Timestamp,Maximum]"),
+                    ("--output", "table"),
+                ],
+            ),
+        ]
+    return [
+        "Confirm the primary is really gone (not a monitoring blip): its alarms, its database, the DNS health check"
+        + (
+            ", and how far the replica was behind (`ReplicaLag`, seconds: the data you stand to lose)"
+            if dr.replica
+            else ""
+        )
+        + ". Declare the disaster, note the time: the RTO clock starts now. If the primary region's APIs do not "
+        "answer, that is the answer.",
+        "",
+        code("\n".join(commands) if commands else "# no primary-side resources in these templates to check"),
+    ]
+
+
+def _promote(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+    recovery, primary = dr.recovery, dr.primary
+    region = recovery.region
+    body: list[str] = []
+    if dr.replica:
+        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+        source = _primary_instance(primary)
+        backup_from = primary.props(source) if primary and source else recovery.props(dr.replica)
+        backup_options = [
+            *(
+                [("--backup-retention-period", parameter_text(backup_from["BackupRetentionPeriod"]))]
+                if "BackupRetentionPeriod" in backup_from
+                else []
+            ),
+            *(
+                [("--preferred-backup-window", str(backup_from["PreferredBackupWindow"]))]
+                if "PreferredBackupWindow" in backup_from
+                else []
+            ),
+        ]
+        body += [
+            f"Promote the cross-region read replica `{dr.replica}`: it stops replicating and becomes a standalone, "
+            "writable instance with the same endpoint, so the recovery service needs no change. Promotion takes a "
+            "few minutes; it cannot be undone.",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *replica.setup,
+                        aws(
+                            "rds",
+                            "promote-read-replica",
+                            region=region,
+                            options=[("--db-instance-identifier", replica.value), *backup_options],
+                        ),
+                        aws_wait(
+                            "rds",
+                            "db-instance-available",
+                            region=region,
+                            options=[("--db-instance-identifier", replica.value)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    if dr.global_cluster:
+        cluster_props = recovery.props(dr.global_cluster)
+        global_id = recovery.resolve(cluster_props.get("GlobalClusterIdentifier"))
+        cluster = ref_handle(recovery, dr.global_cluster)
+        body += [
+            f"Fail the Aurora global database over to `{dr.global_cluster}` (`--allow-data-loss`: the primary region is down):",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *cluster.setup,
+                        aws(
+                            "rds",
+                            "failover-global-cluster",
+                            region=region,
+                            options=[
+                                ("--global-cluster-identifier", str(global_id)),
+                                (
+                                    "--target-db-cluster-identifier",
+                                    f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:cluster:{cluster.value}",
+                                ),
+                                ("--allow-data-loss", None),
+                            ],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+    if dr.file_system:
+        body += _efs_failover(dr)
+    return body or ["Nothing to promote in these templates: the data tier is not replicated across regions."]
+
+
+def _efs_failover(dr: DrFacts) -> list[str]:
+    recovery = dr.recovery
+    source_stack, source_id = dr.file_system  # type: ignore[misc]
+    region = recovery.region
+    replica_wire = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
+    lines = []
+    if replica_wire is not None:
+        lines += [
+            f"REPLICA_FILE_SYSTEM=$({parameter_command(recovery, replica_wire.parameter)})",
+            "SOURCE_FILE_SYSTEM=$("
+            + aws(
+                "efs",
+                "describe-replication-configurations",
+                region=region,
+                one_line=True,
+                options=[
+                    ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
+                    ("--query", "Replications[0].SourceFileSystemId"),
+                    ("--output", "text"),
+                ],
+            )
+            + ")",
+        ]
+    else:
+        output = source_stack.output_of(source_id)
+        lines.append(
+            f"SOURCE_FILE_SYSTEM=$({output_command(source_stack, output)})   # reads the primary region"
+            if output
+            else "SOURCE_FILE_SYSTEM=<the primary file system id>"
+        )
+    lines += [
+        aws(
+            "efs",
+            "delete-replication-configuration",
+            region=region,
+            options=[("--source-file-system-id", "$SOURCE_FILE_SYSTEM")],
+        ),
+        "# if the primary region cannot be reached, delete the local side only:",
+        aws(
+            "efs",
+            "delete-replication-configuration",
+            region=region,
+            options=[
+                ("--source-file-system-id", "$SOURCE_FILE_SYSTEM"),
+                ("--deletion-mode", "LOCAL_CONFIGURATION_ONLY"),
+            ],
+        ),
+    ]
+    if replica_wire is not None:
+        lines.append(
+            aws(
+                "efs",
+                "describe-file-systems",
+                region=region,
+                options=[
+                    ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
+                    ("--query", "FileSystems[0].FileSystemProtection.ReplicationOverwriteProtection"),
+                    ("--output", "text"),
+                ],
+            )
+        )
+    return [
+        f"Make the EFS replica in {region} writable: delete the replication of `{source_id}` "
+        f"(`{source_stack.stack_name}`). It takes a few minutes; the replica then reports "
+        "`ReplicationOverwriteProtection` `ENABLED` instead of `REPLICATING` and accepts writes. Files written after "
+        "the last replication may land in `efs-replication-lost+found-*`.",
+        "",
+        code("\n".join(lines)),
+        "",
+    ]
+
+
+def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
+    """How many tasks the recovery service runs when it serves, and where that number comes from."""
+    section = ctx.env.section_of(dr.recovery.blueprint)
+    configured = getattr(getattr(section, "compute", None), "desired_count", None)
+    if isinstance(configured, int):
+        return str(configured), "the config's compute.desired_count"
+    if dr.primary is not None:
+        for rid in dr.primary.of_type("AWS::ECS::Service"):
+            count = dr.primary.resolve(dr.primary.props(rid).get("DesiredCount"))
+            if count and count.isdigit():
+                return count, f"what {dr.primary.blueprint}'s {rid} runs"
+    for rid in dr.recovery.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        maximum = dr.recovery.resolve(dr.recovery.props(rid).get("MaxCapacity"))
+        if maximum and maximum.isdigit():
+            return maximum, f"{rid}'s MaxCapacity"
+    for rid in dr.recovery.of_type("AWS::ECS::Service"):
+        parameter = dr.recovery.parameter(ref_target(dr.recovery.props(rid).get("DesiredCount")) or "")
+        maximum = (
+            (dr.recovery.template.get("Parameters") or {}).get(parameter.name, {}).get("MaxValue")
+            if parameter
+            else None
+        )
+        if maximum is not None:
+            return parameter_text(maximum), f"the MaxValue of {parameter.name}: no serving size is stated elsewhere"  # type: ignore[union-attr]
+    return "$SERVING_TASKS", "SERVING_TASKS: set it to the number of tasks production needs"
+
+
+def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+    recovery = dr.recovery
+    region = recovery.region
+    services = recovery.of_type("AWS::ECS::Service")
+    if not services:
+        return ["The recovery stack runs no ECS service; start the application the way it is deployed there."]
+    rid = services[0]
+    props = recovery.props(rid)
+    cluster_id = ref_target(props.get("Cluster"))
+    cluster = (
+        ref_handle(recovery, cluster_id) if cluster_id in recovery.resources else Handle(str(props.get("Cluster")))
+    )
+    service = attribute_handle(recovery, rid, "Name", "ECS_SERVICE") or ref_handle(recovery, rid, "ECS_SERVICE")
+    count, count_source = serving_count(ctx, dr)
+    commands = [
+        *(['SERVING_TASKS="<tasks production needs>"'] if count.startswith("$") else []),
+        *setup_lines(cluster, service),
+        aws(
+            "ecs",
+            "update-service",
+            region=region,
+            options=[("--cluster", cluster.value), ("--service", service.value), ("--desired-count", count)],
+        ),
+    ]
+    notes = [
+        f"Scale `{rid}` from its standby size to the serving size ({count} tasks, {count_source}) right away with ECS"
+    ]
+    parameter = ref_target(props.get("DesiredCount"))
+    if parameter and recovery.parameter(parameter) is not None:
+        parameters = [
+            (
+                "--parameters",
+                [
+                    f"ParameterKey={p.name},ParameterValue={count}"
+                    if p.name == parameter
+                    else f"ParameterKey={p.name},UsePreviousValue=true"
+                    for p in recovery.parameters
+                ],
+            )
+        ]
+        capabilities = [("--capabilities", recovery.capabilities)] if recovery.capabilities else []
+        commands += [
+            "# then record it in the stack, so the next update keeps it:",
+            aws(
+                "cloudformation",
+                "update-stack",
+                region=region,
+                options=[
+                    ("--stack-name", recovery.stack_name),
+                    ("--use-previous-template", None),
+                    *parameters,
+                    *capabilities,
+                ],
+            ),
+        ]
+        notes.append(f", then record it in the stack's `{parameter}` parameter")
+    for target in recovery.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
+        minimum = recovery.resolve(recovery.props(target).get("MinCapacity"))
+        if (
+            minimum
+            and minimum.isdigit()
+            and count.isdigit()
+            and int(minimum) < int(count)
+            and not ref_target(recovery.props(target).get("MinCapacity"))
+        ):
+            commands.append(
+                aws(
+                    "application-autoscaling",
+                    "register-scalable-target",
+                    region=region,
+                    options=[
+                        ("--service-namespace", "ecs"),
+                        ("--scalable-dimension", "ecs:service:DesiredCount"),
+                        ("--resource-id", f"service/{cluster.value}/{service.value.split('/')[-1]}"),
+                        ("--min-capacity", count),
+                    ],
+                )
+            )
+            notes.append(" and raise the auto-scaling minimum so it does not scale back in")
+    commands.append(
+        aws_wait(
+            "ecs",
+            "services-stable",
+            region=region,
+            options=[("--cluster", cluster.value), ("--services", service.value)],
+        )
+    )
+    return ["".join(notes) + ":", "", code("\n".join(commands))]
+
+
+def _dns(dr: DrFacts) -> list[str]:
+    if not dr.records:
+        balancer = next(
+            (
+                (o, b)
+                for o, b in dr.recovery.outputs.items()
+                if isinstance(b.get("Value"), dict)
+                and "Fn::GetAtt" in b["Value"]
+                and b["Value"]["Fn::GetAtt"][1] == "DNSName"
+            ),
+            None,
+        )
+        lines = [
+            "No Route 53 failover records in these templates: point the public name (or the clients) at the "
+            "recovery side yourself."
+        ]
+        if balancer:
+            lines += ["", code(output_command(dr.recovery, balancer[0]))]
+        return lines
+    rows, commands = [], []
+    for stack, rid in dr.records:
+        p = stack.props(rid)
+        rows.append(
+            [
+                f"`{rid}`",
+                f"`{stack.resolve(p.get('Name'))}`",
+                str(p.get("Type")),
+                str(p.get("Failover")),
+                f"`{stack.resolve(p.get('HostedZoneId')) or stack.resolve(p.get('HostedZoneName'))}`",
+                f"`{ref_target(p.get('HealthCheckId'))}`" if ref_target(p.get("HealthCheckId")) else "",
+            ]
+        )
+    for stack, check in _health_checks(dr):
+        handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
+        commands += [
+            *handle.setup,
+            aws(
+                "route53",
+                "get-health-check-status",
+                region=stack.region,
+                options=[
+                    ("--health-check-id", handle.value),
+                    ("--query", "HealthCheckObservations[].StatusReport.Status"),
+                    ("--output", "text"),
+                ],
+            ),
+            "# only if the primary still looks healthy but must not serve: invert the check to force the failover",
+            aws(
+                "route53",
+                "update-health-check",
+                region=stack.region,
+                options=[("--health-check-id", handle.value), ("--inverted", None)],
+            ),
+        ]
+    stack, rid = dr.records[0]
+    p = stack.props(rid)
+    name = stack.resolve(p.get("Name"))
+    zone = stack.resolve(p.get("HostedZoneId"))
+    if zone and name:
+        commands.append(
+            aws(
+                "route53",
+                "list-resource-record-sets",
+                region=stack.region,
+                options=[
+                    ("--hosted-zone-id", zone),
+                    ("--query", f"ResourceRecordSets[?Name=='{name.rstrip('.')}.']"),
+                    ("--output", "table"),
+                ],
+            )
+        )
+    if name:
+        commands.append(f"dig +short {name.rstrip('.')}")
+    return [
+        "Route 53 answers with the SECONDARY record once the PRIMARY's health check fails; clients follow within "
+        "the record's TTL. Check, and force it only if needed:",
+        "",
+        table(["Record", "Name", "Type", "Failover", "Hosted zone", "Health check"], rows),
+        "",
+        code("\n".join(commands)),
+    ]
+
+
+def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+    recovery = dr.recovery
+    region = recovery.region
+    commands = [
+        f"python build.py outputs {ctx.build_command()} --stack {recovery.blueprint} --file cfn-outputs/{recovery.blueprint}.json"
+    ]
+    if dr.replica:
+        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+        commands += [
+            *replica.setup,
+            aws(
+                "rds",
+                "describe-db-instances",
+                region=region,
+                options=[
+                    ("--db-instance-identifier", replica.value),
+                    ("--query", "DBInstances[0].[DBInstanceStatus,ReadReplicaSourceDBInstanceIdentifier]"),
+                    ("--output", "text"),
+                ],
+            ),
+        ]
+    for group in recovery.of_type("AWS::ElasticLoadBalancingV2::TargetGroup"):
+        handle = ref_handle(recovery, group, "TARGET_GROUP_ARN")
+        commands += [
+            *handle.setup,
+            aws(
+                "elbv2",
+                "describe-target-health",
+                region=region,
+                options=[
+                    ("--target-group-arn", handle.value),
+                    ("--query", "TargetHealthDescriptions[].TargetHealth.State"),
+                    ("--output", "text"),
+                ],
+            ),
+        ]
+        path = recovery.props(group).get("HealthCheckPath")
+        name = next((s.resolve(s.props(r).get("Name")) for s, r in dr.records), None)
+        if path and name:
+            commands.append(f"curl -fsS https://{name.rstrip('.')}{path}")
+    commands.append(
+        aws(
+            "cloudwatch",
+            "describe-alarms",
+            region=region,
+            options=[
+                ("--alarm-name-prefix", f"{recovery.stack_name}-"),
+                ("--state-value", "ALARM"),
+                ("--query", "MetricAlarms[].AlarmName"),
+                ("--output", "text"),
+            ],
+        )
+    )
+    return [
+        "The database reports `available` with no replication source"
+        + (", the targets are `healthy`" if recovery.of_type("AWS::ElasticLoadBalancingV2::TargetGroup") else "")
+        + ", no recovery alarm fires (the replica-lag alarm goes to INSUFFICIENT_DATA after promotion), and a write "
+        "through the application succeeds. Record each phase's end time against its budget.",
+        "",
+        code("\n".join(commands)),
+    ]
+
+
+def _drill(rto: int, dr: DrFacts) -> list[str]:
+    items = [
+        "Announce the window; name the incident lead and the scribe; rehearse in staging before production.",
+        "Before: replica lag is low, recovery alarms are OK, the primary's latest automated backup is under 24 hours old.",
+        "Start the clock; run phases 1-5 in order; write down each phase's end time.",
+        f"Measured recovery time is within {rto} minutes and each phase within its budget (table above).",
+        "Data written just before the cut-over is present on the recovery side, or the loss is within the RPO.",
+        "A write through the recovery service succeeds; dashboards and alarms in the recovery region show it.",
+        "Fail back (below) and confirm replication is healthy again: the pair is protected only after that.",
+        "File the report: timings, surprises, fixes. Fix the generator or the config, not this file (it is rebuilt).",
+    ]
+    if dr.records:
+        items.insert(
+            4, "DNS answers with the recovery side within the record TTL; re-enable the health check afterwards."
+        )
+    return [f"- [ ] {item}" for item in items]
+
+
+def _failback(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+    recovery, primary = dr.recovery, dr.primary
+    region = recovery.region
+    lines = [
+        "Failback is planned work, not an emergency: the recovery side is now the only writer, and the pair is not "
+        "protected until replication runs again. Do it in a maintenance window.",
+        "",
+    ]
+    steps = []
+    if primary is not None:
+        steps.append(
+            (
+                "Confirm the primary region and stack are healthy again.",
+                [
+                    aws(
+                        "cloudformation",
+                        "describe-stacks",
+                        region=primary.region,
+                        options=[
+                            ("--stack-name", primary.stack_name),
+                            ("--query", "Stacks[0].StackStatus"),
+                            ("--output", "text"),
+                        ],
+                    )
+                ],
+            )
+        )
+    if dr.replica:
+        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+        steps.append(
+            (
+                "Snapshot the promoted database, the only current copy of the data.",
+                [
+                    *replica.setup,
+                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+                    aws(
+                        "rds",
+                        "create-db-snapshot",
+                        region=region,
+                        options=[
+                            ("--db-instance-identifier", replica.value),
+                            ("--db-snapshot-identifier", f"{replica.value}-failback-$SNAPSHOT_DATE"),
+                        ],
+                    ),
+                ],
+            )
+        )
+        primary_key = next(iter(primary.of_type("AWS::KMS::Key")), None) if primary else None
+        key = (
+            ref_handle(primary, primary_key, "PRIMARY_DATA_KEY")
+            if primary and primary_key
+            else Handle("$PRIMARY_DATA_KEY")
+        )
+        steps.append(
+            (
+                "Bring the data back to the primary region: restore it into the primary stack's database (for example "
+                "`pg_dump` from the promoted instance, `pg_restore` into the primary, with the recovery service scaled "
+                "to its standby size so nothing writes meanwhile), or copy the snapshot across and restore from it.",
+                [
+                    aws(
+                        "rds",
+                        "copy-db-snapshot",
+                        region=primary.region if primary else region,
+                        options=[
+                            (
+                                "--source-db-snapshot-identifier",
+                                f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:snapshot:{replica.value}-failback-$SNAPSHOT_DATE",
+                            ),
+                            ("--target-db-snapshot-identifier", f"{replica.value}-failback-$SNAPSHOT_DATE"),
+                            ("--source-region", region),
+                            ("--kms-key-id", key.value),
+                        ],
+                    ),
+                ],
+            )
+        )
+        steps[-1] = (steps[-1][0], [*key.setup, *steps[-1][1]])
+    if dr.records:
+        checks = _health_checks(dr)
+        if checks:
+            stack, check = checks[0]
+            handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
+            steps.append(
+                (
+                    "Send traffic back: un-invert the health check (if you inverted it); Route 53 returns to the "
+                    "PRIMARY record once it is healthy.",
+                    [
+                        *handle.setup,
+                        aws(
+                            "route53",
+                            "update-health-check",
+                            region=stack.region,
+                            options=[("--health-check-id", handle.value), ("--no-inverted", None)],
+                        ),
+                    ],
+                )
+            )
+    steps.append(
+        (
+            f"Re-create the recovery stack so a fresh replica (and EFS replica) follows the primary again: delete "
+            f"`{recovery.stack_name}` (its retained resources stay, by DeletionPolicy, until you remove them after "
+            "checking the primary has all their data), then create it again with the Deploy steps of its runbook.",
+            [
+                aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
+                aws_wait(
+                    "cloudformation",
+                    "stack-delete-complete",
+                    region=region,
+                    options=[("--stack-name", recovery.stack_name)],
+                ),
+            ],
+        )
+    )
+    for number, (text, commands) in enumerate(steps, start=1):
+        lines += [f"{number}. {text}", "", code("\n".join(commands)), ""]
+    return lines

@@ -1,0 +1,75 @@
+"""The template's real dependency graph, as cfn-lint builds it, and the tiers it is drawn in.
+
+cfn-lint's ``Graph`` follows ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` variables and
+``DependsOn`` (the same edges CloudFormation orders creation by). We keep the
+resource-to-resource edges: ``u -> v`` means u uses v, so v is created first.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import networkx
+from cfnlint.template import Template as LintTemplate
+
+from streamflix.docs.stack import StackFacts
+
+TIERS: tuple[str, ...] = ("network", "security", "data", "compute", "observability", "other")
+TIER_TITLES = {
+    "network": "Network",
+    "security": "Security and identity",
+    "data": "Data",
+    "compute": "Compute",
+    "observability": "Observability",
+    "other": "Other",
+}
+
+#: First matching prefix wins, so specific types come before their service.
+_TIER_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("AWS::EC2::SecurityGroup", "security"),
+    ("AWS::EC2::FlowLog", "observability"),
+    ("AWS::EC2::", "network"),
+    ("AWS::ElasticLoadBalancingV2::", "network"),
+    ("AWS::Route53::", "network"),
+    ("AWS::KMS::", "security"),
+    ("AWS::IAM::", "security"),
+    ("AWS::SecretsManager::", "security"),
+    ("AWS::ElastiCache::User", "security"),
+    ("AWS::RDS::", "data"),
+    ("AWS::ElastiCache::", "data"),
+    ("AWS::Kinesis::", "data"),
+    ("AWS::EFS::", "data"),
+    ("AWS::S3::", "data"),
+    ("AWS::DynamoDB::", "data"),
+    ("AWS::Backup::", "data"),
+    ("AWS::ECS::", "compute"),
+    ("AWS::ApplicationAutoScaling::", "compute"),
+    ("AWS::Lambda::", "compute"),
+    ("AWS::CloudWatch::", "observability"),
+    ("AWS::Logs::", "observability"),
+    ("AWS::SNS::", "observability"),
+)
+
+
+def tier_of(resource_type: str) -> str:
+    return next((tier for prefix, tier in _TIER_BY_PREFIX if resource_type.startswith(prefix)), "other")
+
+
+def dependency_graph(stack: StackFacts) -> networkx.DiGraph:
+    """Resources as nodes (with ``type`` and ``tier``); ``u -> v`` when u references v.
+
+    Each edge keeps the set of reference kinds behind it (Ref, GetAtt, Sub, DependsOn).
+    """
+    lint_template = LintTemplate(stack.filename, copy.deepcopy(stack.template), [stack.region])
+    graph = networkx.DiGraph()
+    for rid, resource_type, _ in stack.iter_resources():
+        graph.add_node(rid, type=resource_type, tier=tier_of(resource_type))
+    for source, target, data in lint_template.graph.graph.edges(data=True):
+        if source == target or source not in graph or target not in graph:
+            continue
+        kind = str(data.get("label", "Ref"))
+        if graph.has_edge(source, target):
+            graph.edges[source, target]["kinds"].add(kind)
+        else:
+            graph.add_edge(source, target, kinds={kind})
+    return graph

@@ -1,0 +1,120 @@
+"""How a runbook command names a resource: by its real identifier, or by asking the stack.
+
+A physical name set in the template (``streamflix-prod-aurora``) is written out
+with the environment's suffix resolved. Anything only AWS knows (a generated
+name, an id, an ARN) is read from the deployed stack first: from the output
+that carries it, else from ``describe-stack-resource`` by logical ID. Either
+way the command names something that exists in the rendered template.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from streamflix.docs.markdown import assign, aws
+from streamflix.docs.stack import StackFacts
+
+OUTPUT_QUERY = "Stacks[0].Outputs[?OutputKey=='{}'].OutputValue"
+PARAMETER_QUERY = "Stacks[0].Parameters[?ParameterKey=='{}'].ParameterValue"
+
+
+def output_command(stack: StackFacts, output: str) -> str:
+    return aws(
+        "cloudformation",
+        "describe-stacks",
+        region=stack.region,
+        options=[("--stack-name", stack.stack_name), ("--query", OUTPUT_QUERY.format(output)), ("--output", "text")],
+        one_line=True,
+    )
+
+
+def parameter_command(stack: StackFacts, parameter: str) -> str:
+    return aws(
+        "cloudformation",
+        "describe-stacks",
+        region=stack.region,
+        options=[
+            ("--stack-name", stack.stack_name),
+            ("--query", PARAMETER_QUERY.format(parameter)),
+            ("--output", "text"),
+        ],
+        one_line=True,
+    )
+
+
+def resource_command(stack: StackFacts, logical_id: str) -> str:
+    return aws(
+        "cloudformation",
+        "describe-stack-resource",
+        region=stack.region,
+        options=[
+            ("--stack-name", stack.stack_name),
+            ("--logical-resource-id", logical_id),
+            ("--query", "StackResourceDetail.PhysicalResourceId"),
+            ("--output", "text"),
+        ],
+        one_line=True,
+    )
+
+
+def variable_name(logical_id: str, suffix: str = "") -> str:
+    """``AuroraReaderInstance1`` -> ``AURORA_READER_INSTANCE1``."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", logical_id).upper()
+    return snake + (f"_{suffix}" if suffix else "")
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What to put in a command for one resource, and the lines that define it first."""
+
+    value: str
+    setup: tuple[str, ...] = ()
+
+    @property
+    def is_variable(self) -> bool:
+        return bool(self.setup)
+
+
+def ref_handle(stack: StackFacts, logical_id: str, variable: str | None = None) -> Handle:
+    """The resource's ``Ref`` value: its literal name when the template sets one, else read from AWS."""
+    name = stack.physical_name(logical_id)
+    if name is not None:
+        return Handle(name)
+    variable = variable or variable_name(logical_id)
+    output = stack.output_of(logical_id)
+    command = output_command(stack, output) if output else resource_command(stack, logical_id)
+    return Handle(f"${variable}", (assign(variable, command),))
+
+
+def attribute_handle(stack: StackFacts, logical_id: str, attribute: str, variable: str | None = None) -> Handle | None:
+    """A ``GetAtt`` value, read from the output that carries it (None when no output does)."""
+    output = stack.output_of(logical_id, attribute)
+    if output is None:
+        return None
+    variable = variable or variable_name(logical_id, attribute.replace(".", "_").upper())
+    return Handle(f"${variable}", (assign(variable, output_command(stack, output)),))
+
+
+def ref_target(value: object) -> str | None:
+    """The logical ID a ``{"Ref": X}`` points at."""
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        return value["Ref"]
+    return None
+
+
+def derived_identifier(name: str, tag: str, limit: int) -> str:
+    """A new resource's identifier next to ``name`` (a restore, a snapshot), within ``limit``."""
+    candidate = f"{name}-{tag}"
+    if len(candidate) <= limit:
+        return candidate
+    return f"{name[: limit - len(tag) - 1].rstrip('-')}-{tag}"
+
+
+def setup_lines(*handles: Handle | None) -> list[str]:
+    """The lines that define the handles' shell variables, each once, in order."""
+    lines: list[str] = []
+    for handle in handles:
+        if handle is not None:
+            lines += [line for line in handle.setup if line not in lines]
+    return lines

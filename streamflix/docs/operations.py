@@ -1,0 +1,1283 @@
+"""Runbook sections for running the stack: monitoring, backup and restore, troubleshooting, security."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, ref_target, setup_lines
+from streamflix.docs.markdown import aws, aws_wait, code, command, table
+from streamflix.docs.stack import StackFacts, parameter_text
+
+if TYPE_CHECKING:
+    from streamflix.docs.context import RunbookContext
+
+Section = tuple[str, str]
+
+#: AWS identifier limits for the restored copies a runbook names.
+DB_IDENTIFIER_LIMIT = 63
+CACHE_GROUP_LIMIT = 40
+
+
+def expression(value: Any) -> str:
+    """A template value AWS resolves at deploy time, written the way the template says it."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return f"Ref {argument}"
+        if function == "Fn::GetAtt":
+            return "GetAtt " + (".".join(argument) if isinstance(argument, list) else str(argument))
+        if (
+            function == "Fn::Join"
+            and isinstance(argument, list)
+            and len(argument) == 2
+            and isinstance(argument[1], list)
+        ):
+            return "Join of " + ", ".join(expression(v) for v in argument[1])
+        if function == "Fn::Sub":
+            return "Sub " + (argument if isinstance(argument, str) else str(argument[0]))
+    return json.dumps(value, sort_keys=True)
+
+
+def shown(stack: StackFacts, value: Any) -> str:
+    """A template value as the runbook shows it: resolved when possible, else its expression."""
+    resolved = stack.resolve(value)
+    return resolved if resolved is not None else expression(value)
+
+
+# -- monitoring ---------------------------------------------------------------------
+
+
+ALARM_COLUMNS = [
+    "Alarm",
+    "Metric",
+    "Dimensions",
+    "Statistic",
+    "Comparison",
+    "Threshold",
+    "Period (s)",
+    "Evaluation periods",
+    "Datapoints to alarm",
+    "Missing data",
+    "Actions",
+]
+
+
+def alarm_rows(stack: StackFacts) -> list[list[str]]:
+    rows = []
+    for rid in stack.of_type("AWS::CloudWatch::Alarm"):
+        p = stack.props(rid)
+        if "Metrics" in p:
+            metric = "metric math: " + "; ".join(str(m.get("Expression") or m.get("Id")) for m in p["Metrics"])
+            dimensions = ""
+        else:
+            metric = f"{p.get('Namespace')}/{p.get('MetricName')}"
+            dimensions = ", ".join(f"{d.get('Name')}={shown(stack, d.get('Value'))}" for d in p.get("Dimensions") or [])
+        statistic = p.get("Statistic") or p.get("ExtendedStatistic") or ""
+        actions = ", ".join(_action(stack, a) for a in p.get("AlarmActions") or [])
+        rows.append(
+            [
+                f"`{rid}`",
+                metric,
+                dimensions,
+                str(statistic),
+                str(p.get("ComparisonOperator", "")),
+                parameter_text(p.get("Threshold", "")),
+                parameter_text(p.get("Period", "")),
+                parameter_text(p.get("EvaluationPeriods", "")),
+                parameter_text(p.get("DatapointsToAlarm", p.get("EvaluationPeriods", ""))),
+                str(p.get("TreatMissingData", "missing")),
+                actions,
+            ]
+        )
+    return rows
+
+
+def _action(stack: StackFacts, value: Any) -> str:
+    target = ref_target(value)
+    if target in stack.resources:
+        return f"{target} ({stack.type_of(target).removeprefix('AWS::')})"
+    return shown(stack, value)
+
+
+def dashboard_url(region: str, name: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
+
+
+def monitoring(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    alarms = stack.of_type("AWS::CloudWatch::Alarm")
+    dashboards = stack.of_type("AWS::CloudWatch::Dashboard")
+    logs = stack.of_type("AWS::Logs::LogGroup")
+    if not (alarms or dashboards or logs):
+        return None
+    region = stack.region
+    text: list[str] = []
+    if alarms:
+        topics = stack.of_type("AWS::SNS::Topic")
+        subscribers = [s.get("Endpoint") for t in topics for s in stack.props(t).get("Subscription") or []]
+        text += [
+            f"{len(alarms)} alarms, read from the template"
+            + (
+                f"; they notify {', '.join(f'`{t}`' for t in topics)}"
+                + (
+                    f" ({len(subscribers)} subscription(s): {', '.join(map(str, subscribers))})"
+                    if subscribers
+                    else " (no subscriptions in the template: subscribe your on-call endpoint)"
+                )
+                if topics
+                else ""
+            )
+            + ". A breach needs *Datapoints to alarm* of the last *Evaluation periods* periods.",
+            "",
+            table(ALARM_COLUMNS, alarm_rows(stack)),
+            "",
+            "Alarms firing now (CloudFormation names alarms `<stack>-<logical id>-<random>`):",
+            "",
+            code(
+                aws(
+                    "cloudwatch",
+                    "describe-alarms",
+                    region=region,
+                    options=[
+                        ("--alarm-name-prefix", f"{stack.stack_name}-"),
+                        ("--state-value", "ALARM"),
+                        ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
+                        ("--output", "table"),
+                    ],
+                )
+            ),
+        ]
+        topic_output = next((stack.output_of(t) for t in topics if stack.output_of(t)), None)
+        if topic_output:
+            topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
+            text += [
+                "",
+                "Subscribe another endpoint to the alarm topic (it must confirm):",
+                "",
+                code(
+                    "\n".join(
+                        [
+                            *topic.setup,
+                            aws(
+                                "sns",
+                                "subscribe",
+                                region=region,
+                                options=[
+                                    ("--topic-arn", topic.value),
+                                    ("--protocol", "email"),
+                                    ("--notification-endpoint", "oncall@example.com"),
+                                ],
+                            ),
+                        ]
+                    )
+                ),
+            ]
+    for rid in dashboards:
+        name = stack.physical_name(rid)
+        if name:
+            text += [
+                "",
+                f"Dashboard `{name}`: <{dashboard_url(region, name)}>",
+                "",
+                code(
+                    aws(
+                        "cloudwatch",
+                        "get-dashboard",
+                        region=region,
+                        options=[("--dashboard-name", name), ("--query", "DashboardArn")],
+                    )
+                ),
+            ]
+    if logs:
+        rows = []
+        for rid in logs:
+            p = stack.props(rid)
+            rows.append(
+                [
+                    f"`{rid}`",
+                    stack.physical_name(rid) or "(generated; see command)",
+                    parameter_text(p.get("RetentionInDays", "never expires")),
+                    "yes" if "KmsKeyId" in p else "no",
+                ]
+            )
+        first = ref_handle(stack, logs[0], "LOG_GROUP")
+        text += [
+            "",
+            "Log groups:",
+            "",
+            table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows),
+            "",
+            code(
+                "\n".join(
+                    [
+                        *first.setup,
+                        command(
+                            "aws",
+                            "logs",
+                            "tail",
+                            first.value,
+                            options=[("--region", region), ("--since", "1h"), ("--follow", None)],
+                        ),
+                    ]
+                )
+            ),
+        ]
+    return "Monitoring", "\n".join(text)
+
+
+# -- backup and restore --------------------------------------------------------------------
+
+_BACKUP_PROPERTIES = {
+    "AWS::RDS::DBCluster": [
+        "BackupRetentionPeriod",
+        "PreferredBackupWindow",
+        "PreferredMaintenanceWindow",
+        "DeletionProtection",
+        "CopyTagsToSnapshot",
+        "StorageEncrypted",
+    ],
+    "AWS::RDS::DBInstance": [
+        "BackupRetentionPeriod",
+        "PreferredBackupWindow",
+        "PreferredMaintenanceWindow",
+        "DeletionProtection",
+        "MultiAZ",
+        "CopyTagsToSnapshot",
+    ],
+    "AWS::ElastiCache::ReplicationGroup": [
+        "SnapshotRetentionLimit",
+        "SnapshotWindow",
+        "PreferredMaintenanceWindow",
+        "AutomaticFailoverEnabled",
+        "MultiAZEnabled",
+    ],
+    "AWS::Kinesis::Stream": ["RetentionPeriodHours"],
+    "AWS::EFS::FileSystem": ["BackupPolicy", "ReplicationConfiguration"],
+    "AWS::KMS::Key": ["EnableKeyRotation", "RotationPeriodInDays", "PendingWindowInDays"],
+    "AWS::SecretsManager::Secret": [],
+    "AWS::S3::Bucket": ["VersioningConfiguration"],
+    "AWS::DynamoDB::Table": ["PointInTimeRecoverySpecification"],
+    "AWS::Logs::LogGroup": ["RetentionInDays"],
+}
+
+
+def backup_rows(stack: StackFacts) -> list[list[str]]:
+    rows = []
+    for rid in stack.stateful:
+        resource = stack.resources[rid]
+        resource_type = stack.type_of(rid)
+        props = stack.props(rid)
+        rows.append([f"`{rid}`", "DeletionPolicy", str(resource.get("DeletionPolicy"))])
+        rows.append([f"`{rid}`", "UpdateReplacePolicy", str(resource.get("UpdateReplacePolicy", "Delete"))])
+        for prop in _BACKUP_PROPERTIES.get(resource_type, []):
+            if prop not in props:
+                continue
+            value = props[prop]
+            if prop == "BackupPolicy":
+                value = value.get("Status")
+            elif prop == "ReplicationConfiguration":
+                value = ", ".join(str(d.get("Region")) for d in value.get("Destinations") or [])
+            rows.append(
+                [f"`{rid}`", prop, parameter_text(value) if not isinstance(value, dict) else shown(stack, value)]
+            )
+    return rows
+
+
+def deletion_protection_off(stack: StackFacts) -> list[str]:
+    commands = []
+    for rid in stack.of_type("AWS::RDS::DBCluster"):
+        if str(stack.props(rid).get("DeletionProtection")).lower() == "true":
+            commands.append(
+                aws(
+                    "rds",
+                    "modify-db-cluster",
+                    region=stack.region,
+                    options=[
+                        ("--db-cluster-identifier", ref_handle(stack, rid).value),
+                        ("--no-deletion-protection", None),
+                        ("--apply-immediately", None),
+                    ],
+                )
+            )
+    for rid in stack.of_type("AWS::RDS::DBInstance"):
+        props = stack.props(rid)
+        if "DBClusterIdentifier" not in props and str(props.get("DeletionProtection")).lower() == "true":
+            handle = ref_handle(stack, rid)
+            commands += [
+                *handle.setup,
+                aws(
+                    "rds",
+                    "modify-db-instance",
+                    region=stack.region,
+                    options=[
+                        ("--db-instance-identifier", handle.value),
+                        ("--no-deletion-protection", None),
+                        ("--apply-immediately", None),
+                    ],
+                ),
+            ]
+    for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        attributes = {a.get("Key"): str(a.get("Value")) for a in stack.props(rid).get("LoadBalancerAttributes") or []}
+        if attributes.get("deletion_protection.enabled", "").lower() == "true":
+            handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
+            commands += [
+                *handle.setup,
+                aws(
+                    "elbv2",
+                    "modify-load-balancer-attributes",
+                    region=stack.region,
+                    options=[
+                        ("--load-balancer-arn", handle.value),
+                        ("--attributes", "Key=deletion_protection.enabled,Value=false"),
+                    ],
+                ),
+            ]
+    return commands
+
+
+def backup_and_restore(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    if not stack.stateful:
+        return None
+    text = [
+        "Backup settings, read from the template:",
+        "",
+        table(["Resource", "Setting", "Value"], backup_rows(stack)),
+    ]
+    for rid in stack.of_type("AWS::RDS::DBCluster"):
+        text += ["", *_aurora_restore(stack, rid)]
+    for rid in stack.of_type("AWS::RDS::DBInstance"):
+        props = stack.props(rid)
+        if "DBClusterIdentifier" not in props:
+            text += ["", *_instance_restore(stack, rid)]
+    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
+        text += ["", *_cache_restore(stack, rid)]
+    for rid in stack.of_type("AWS::EFS::FileSystem"):
+        text += ["", *_file_system_restore(stack, rid)]
+    for rid in stack.of_type("AWS::Kinesis::Stream"):
+        hours = stack.props(rid).get("RetentionPeriodHours", 24)
+        text += [
+            "",
+            f"### `{rid}` (Kinesis)",
+            "",
+            f"No snapshots: records stay {hours} hours. A consumer replays from a point in time with an "
+            f"`AT_TIMESTAMP` shard iterator (`aws kinesis get-shard-iterator --stream-name "
+            f"{stack.physical_name(rid) or rid} --shard-iterator-type AT_TIMESTAMP --timestamp ...`).",
+        ]
+    for rid in stack.of_type("AWS::KMS::Key"):
+        window = stack.props(rid).get("PendingWindowInDays", 30)
+        key = ref_handle(stack, rid)
+        text += [
+            "",
+            f"### `{rid}` (KMS)",
+            "",
+            f"Everything above is encrypted with this key; losing it loses the data. A scheduled deletion waits "
+            f"{window} days and can be cancelled within them:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *key.setup,
+                        aws(
+                            "kms",
+                            "describe-key",
+                            region=stack.region,
+                            options=[("--key-id", key.value), ("--query", "KeyMetadata.[KeyState,DeletionDate]")],
+                        ),
+                        aws("kms", "cancel-key-deletion", region=stack.region, options=[("--key-id", key.value)]),
+                        aws("kms", "enable-key", region=stack.region, options=[("--key-id", key.value)]),
+                    ]
+                )
+            ),
+        ]
+    return "Backup and restore", "\n".join(text)
+
+
+def _placement(
+    stack: StackFacts, props: dict, subnet_property: str, groups_property: str
+) -> tuple[Handle | None, Handle | None, Handle | None]:
+    subnet = ref_target(props.get(subnet_property))
+    groups = [ref_target(g) for g in props.get(groups_property) or []]
+    key = ref_target(props.get("KmsKeyId"))
+    return (
+        ref_handle(stack, subnet) if subnet in stack.resources else None,
+        ref_handle(stack, groups[0]) if groups and groups[0] in stack.resources else None,
+        ref_handle(stack, key) if key in stack.resources else None,
+    )
+
+
+def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
+    props = stack.props(rid)
+    region = stack.region
+    cluster = stack.physical_name(rid) or rid
+    restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
+    members = [
+        m for m in stack.of_type("AWS::RDS::DBInstance") if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
+    ]
+    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
+    subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
+    parameter_group = ref_target(props.get("DBClusterParameterGroupName"))
+    params = ref_handle(stack, parameter_group) if parameter_group in stack.resources else None
+    placement = [
+        *([("--db-subnet-group-name", subnet.value)] if subnet else []),
+        *([("--vpc-security-group-ids", group.value)] if group else []),
+        *([("--kms-key-id", key.value)] if key else []),
+        *([("--db-cluster-parameter-group-name", params.value)] if params else []),
+        *(
+            [("--enable-iam-database-authentication", None)]
+            if str(props.get("EnableIAMDatabaseAuthentication")).lower() == "true"
+            else []
+        ),
+    ]
+    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
+    add_instance = [
+        aws(
+            "rds",
+            "create-db-instance",
+            region=region,
+            options=[
+                ("--db-instance-identifier", instance),
+                ("--db-cluster-identifier", restored),
+                ("--engine", str(props.get("Engine"))),
+                ("--db-instance-class", str(instance_class)),
+            ],
+        ),
+        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", instance)]),
+        aws(
+            "rds",
+            "describe-db-clusters",
+            region=region,
+            options=[
+                ("--db-cluster-identifier", restored),
+                ("--query", "DBClusters[0].Endpoint"),
+                ("--output", "text"),
+            ],
+        ),
+    ]
+    return [
+        f"### `{rid}` (Aurora cluster `{cluster}`)",
+        "",
+        f"Automated backups for {props.get('BackupRetentionPeriod', 1)} day(s) give point-in-time recovery to any "
+        f"second in that window; the daily backup runs in {props.get('PreferredBackupWindow', 'a window AWS picks')} UTC. "
+        "A restore always creates a **new** cluster next to the live one; take what you need from it (for "
+        "example with `pg_dump`/`pg_restore` from a task in the app subnets), then delete it. Replacing the "
+        "stack's own cluster with a restored one is a template change, not an operator action.",
+        "",
+        "Restorable window, and a manual snapshot before risky work:",
+        "",
+        code(
+            "\n".join(
+                [
+                    aws(
+                        "rds",
+                        "describe-db-clusters",
+                        region=region,
+                        options=[
+                            ("--db-cluster-identifier", cluster),
+                            ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
+                            ("--output", "text"),
+                        ],
+                    ),
+                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+                    aws(
+                        "rds",
+                        "create-db-cluster-snapshot",
+                        region=region,
+                        options=[
+                            ("--db-cluster-identifier", cluster),
+                            (
+                                "--db-cluster-snapshot-identifier",
+                                f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE",
+                            ),
+                        ],
+                    ),
+                ]
+            )
+        ),
+        "",
+        "Point-in-time recovery into a new cluster, placed like the live one:",
+        "",
+        code(
+            "\n".join(
+                [
+                    *setup_lines(subnet, group, key, params),
+                    'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the restorable window: '
+                    'the moment before the incident',
+                    aws(
+                        "rds",
+                        "restore-db-cluster-to-point-in-time",
+                        region=region,
+                        options=[
+                            ("--source-db-cluster-identifier", cluster),
+                            ("--db-cluster-identifier", restored),
+                            ("--restore-to-time", "$RESTORE_TIME"),
+                            *placement,
+                        ],
+                    ),
+                    *add_instance,
+                ]
+            )
+        ),
+        "",
+        "From a snapshot instead (automated, manual, or the final snapshot `DeletionPolicy: Snapshot` leaves):",
+        "",
+        code(
+            "\n".join(
+                [
+                    aws(
+                        "rds",
+                        "describe-db-cluster-snapshots",
+                        region=region,
+                        options=[
+                            ("--db-cluster-identifier", cluster),
+                            (
+                                "--query",
+                                "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]",
+                            ),
+                            ("--output", "table"),
+                        ],
+                    ),
+                    'SNAPSHOT="<identifier from the list>"',
+                    aws(
+                        "rds",
+                        "restore-db-cluster-from-snapshot",
+                        region=region,
+                        options=[
+                            ("--db-cluster-identifier", restored),
+                            ("--snapshot-identifier", "$SNAPSHOT"),
+                            ("--engine", str(props.get("Engine"))),
+                            ("--engine-version", str(props.get("EngineVersion"))),
+                            *placement,
+                        ],
+                    ),
+                    *add_instance,
+                ]
+            )
+        ),
+        "",
+        "Clean up the restored copy when done:",
+        "",
+        code(
+            "\n".join(
+                [
+                    aws("rds", "delete-db-instance", region=region, options=[("--db-instance-identifier", instance)]),
+                    aws(
+                        "rds",
+                        "delete-db-cluster",
+                        region=region,
+                        options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)],
+                    ),
+                ]
+            )
+        ),
+    ]
+
+
+def _instance_restore(stack: StackFacts, rid: str) -> list[str]:
+    props = stack.props(rid)
+    region = stack.region
+    instance = ref_handle(stack, rid, "DB_INSTANCE")
+    name = stack.physical_name(rid) or rid
+    if "SourceDBInstanceIdentifier" in props:
+        return [
+            f"### `{rid}` (read replica `{name}`)",
+            "",
+            "A read replica has no restore of its own: its source's backups cover the data, and after a "
+            "promotion (see the failover procedure) it takes the backup settings given to `promote-read-replica`. "
+            "Check them after a promotion:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        *instance.setup,
+                        aws(
+                            "rds",
+                            "describe-db-instances",
+                            region=region,
+                            options=[
+                                ("--db-instance-identifier", instance.value),
+                                (
+                                    "--query",
+                                    "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
+                                ),
+                                ("--output", "text"),
+                            ],
+                        ),
+                    ]
+                )
+            ),
+        ]
+    restored = derived_identifier(name, "restore", DB_IDENTIFIER_LIMIT)
+    subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
+    placement = [
+        *([("--db-subnet-group-name", subnet.value)] if subnet else []),
+        *([("--vpc-security-group-ids", group.value)] if group else []),
+        *([("--multi-az", None)] if str(props.get("MultiAZ")).lower() == "true" else []),
+    ]
+    return [
+        f"### `{rid}` (DB instance `{name}`)",
+        "",
+        f"Automated backups for {props.get('BackupRetentionPeriod', 1)} day(s) (window "
+        f"{props.get('PreferredBackupWindow', 'picked by AWS')} UTC). A restore creates a new instance next to the live one.",
+        "",
+        code(
+            "\n".join(
+                [
+                    *instance.setup,
+                    aws(
+                        "rds",
+                        "describe-db-instances",
+                        region=region,
+                        options=[
+                            ("--db-instance-identifier", instance.value),
+                            ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
+                            ("--output", "text"),
+                        ],
+                    ),
+                    *setup_lines(subnet, group),
+                    'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the retention window: '
+                    'the moment before the incident',
+                    aws(
+                        "rds",
+                        "restore-db-instance-to-point-in-time",
+                        region=region,
+                        options=[
+                            ("--source-db-instance-identifier", instance.value),
+                            ("--target-db-instance-identifier", restored),
+                            ("--restore-time", "$RESTORE_TIME"),
+                            *placement,
+                        ],
+                    ),
+                    aws_wait(
+                        "rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored)]
+                    ),
+                ]
+            )
+        ),
+    ]
+
+
+def _cache_restore(stack: StackFacts, rid: str) -> list[str]:
+    props = stack.props(rid)
+    region = stack.region
+    group_id = stack.physical_name(rid) or rid
+    restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
+    subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
+    user_groups = [
+        ref_handle(stack, g) for g in (ref_target(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
+    ]
+    flags = [
+        *([("--multi-az-enabled", None)] if str(props.get("MultiAZEnabled")).lower() == "true" else []),
+        *(
+            [("--automatic-failover-enabled", None)]
+            if str(props.get("AutomaticFailoverEnabled")).lower() == "true"
+            else []
+        ),
+        *(
+            [("--transit-encryption-enabled", None)]
+            if str(props.get("TransitEncryptionEnabled")).lower() == "true"
+            else []
+        ),
+        *(
+            [("--at-rest-encryption-enabled", None)]
+            if str(props.get("AtRestEncryptionEnabled")).lower() == "true"
+            else []
+        ),
+        *([("--kms-key-id", key.value)] if key else []),
+        *([("--cache-subnet-group-name", subnet.value)] if subnet else []),
+        *([("--security-group-ids", group.value)] if group else []),
+        *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
+    ]
+    return [
+        f"### `{rid}` (ElastiCache `{group_id}`)",
+        "",
+        f"{props.get('SnapshotRetentionLimit', 0)} daily snapshot(s) kept, taken in {props.get('SnapshotWindow', 'a window AWS picks')} UTC. "
+        "A cache can usually be rebuilt from the database; restore a snapshot when warming it would hurt. "
+        "The restore is a new replication group; point the service at it with a template change or use it to copy keys back.",
+        "",
+        code(
+            "\n".join(
+                [
+                    aws(
+                        "elasticache",
+                        "describe-snapshots",
+                        region=region,
+                        options=[
+                            ("--replication-group-id", group_id),
+                            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
+                            ("--output", "table"),
+                        ],
+                    ),
+                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+                    aws(
+                        "elasticache",
+                        "create-snapshot",
+                        region=region,
+                        options=[
+                            ("--replication-group-id", group_id),
+                            ("--snapshot-name", f"{derived_identifier(group_id, 'manual', 40)}-$SNAPSHOT_DATE"),
+                        ],
+                    ),
+                    *setup_lines(subnet, group, key, *user_groups),
+                    'SNAPSHOT="<snapshot name from the list>"',
+                    aws(
+                        "elasticache",
+                        "create-replication-group",
+                        region=region,
+                        options=[
+                            ("--replication-group-id", restored),
+                            ("--replication-group-description", f"Restore of {group_id}"),
+                            ("--snapshot-name", "$SNAPSHOT"),
+                            ("--engine", str(props.get("Engine", "redis"))),
+                            *([("--engine-version", str(props["EngineVersion"]))] if "EngineVersion" in props else []),
+                            ("--cache-node-type", str(props.get("CacheNodeType"))),
+                            *(
+                                [("--num-cache-clusters", parameter_text(props["NumCacheClusters"]))]
+                                if "NumCacheClusters" in props
+                                else []
+                            ),
+                            *flags,
+                        ],
+                    ),
+                    aws_wait(
+                        "elasticache",
+                        "replication-group-available",
+                        region=region,
+                        options=[("--replication-group-id", restored)],
+                    ),
+                ]
+            )
+        ),
+    ]
+
+
+def _file_system_restore(stack: StackFacts, rid: str) -> list[str]:
+    props = stack.props(rid)
+    region = stack.region
+    status = (props.get("BackupPolicy") or {}).get("Status", "DISABLED")
+    file_system = ref_handle(stack, rid, "FILE_SYSTEM_ID")
+    if status != "ENABLED":
+        return [
+            f"### `{rid}` (EFS)",
+            "",
+            "Automatic backups are off in the template (`BackupPolicy` not ENABLED): "
+            "there is nothing to restore from except a replica, if one exists.",
+        ]
+    arn = f"arn:{stack.partition}:elasticfilesystem:{region}:${{AWS_ACCOUNT_ID}}:file-system/${{FILE_SYSTEM_ID}}"
+    return [
+        f"### `{rid}` (EFS)",
+        "",
+        "Automatic backups (AWS Backup, daily, vault `aws/efs/automatic-backup-vault`, kept 35 days). A restore "
+        "writes the recovered files into a new `aws-backup-restore_*` directory of the same file system.",
+        "",
+        code(
+            "\n".join(
+                [
+                    *file_system.setup,
+                    aws(
+                        "backup",
+                        "list-recovery-points-by-resource",
+                        region=region,
+                        options=[
+                            ("--resource-arn", arn),
+                            ("--query", "RecoveryPoints[].[RecoveryPointArn,CreationDate,Status]"),
+                            ("--output", "table"),
+                        ],
+                    ),
+                    'RECOVERY_POINT="<recovery point ARN from the list>"',
+                    aws(
+                        "backup",
+                        "start-restore-job",
+                        region=region,
+                        options=[
+                            ("--recovery-point-arn", "$RECOVERY_POINT"),
+                            (
+                                "--iam-role-arn",
+                                f"arn:{stack.partition}:iam::${{AWS_ACCOUNT_ID}}:role/service-role/AWSBackupDefaultServiceRole",
+                            ),
+                            (
+                                "--metadata",
+                                "file-system-id=${FILE_SYSTEM_ID},newFileSystem=false,Encrypted=true,PerformanceMode=generalPurpose,CreationToken=restore-${FILE_SYSTEM_ID}",
+                            ),
+                        ],
+                    ),
+                ]
+            )
+        ),
+    ]
+
+
+# -- troubleshooting ------------------------------------------------------------------------
+
+
+def troubleshooting(ctx: "RunbookContext") -> Section:
+    stack = ctx.stack
+    region, name = stack.region, stack.stack_name
+    entries: list[str] = []
+
+    engines = [
+        (rid, stack.type_of(rid), stack.props(rid))
+        for rid, _, p in stack.iter_resources()
+        if "EngineVersion" in p and "Engine" in p
+    ]
+    if engines:
+        checks = []
+        for _, resource_type, props in engines:
+            if resource_type.startswith("AWS::ElastiCache::"):
+                checks.append(
+                    aws(
+                        "elasticache",
+                        "describe-cache-engine-versions",
+                        region=region,
+                        options=[
+                            ("--engine", str(props["Engine"])),
+                            ("--query", "CacheEngineVersions[].EngineVersion"),
+                            ("--output", "text"),
+                        ],
+                    )
+                )
+            else:
+                checks.append(
+                    aws(
+                        "rds",
+                        "describe-db-engine-versions",
+                        region=region,
+                        options=[
+                            ("--engine", str(props["Engine"])),
+                            ("--query", "DBEngineVersions[].EngineVersion"),
+                            ("--output", "text"),
+                        ],
+                    )
+                )
+            checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
+        entries += [
+            "### An engine version is not available",
+            "",
+            "Symptom: `CREATE_FAILED` on "
+            + ", ".join(f"`{rid}`" for rid, _, _ in engines)
+            + " with *Cannot find version ...* or *The requested engine version is not available*; the stack rolls back. "
+            "The build prevents this: the config refuses a version the engine-version catalogue does not list for the "
+            "region (naming the nearest valid ones) and rule SF1004 checks the rendered template. It still happens "
+            "when AWS retires a version after the catalogue's snapshot "
+            f"({stack.metadata.get('CatalogSnapshot', 'see the template metadata')}). Compare what AWS offers now with the "
+            "catalogue, then set a listed version in the config, refresh the catalogue (`python build.py catalog "
+            "refresh --date YYYY-MM-DD`) and rebuild:",
+            "",
+            code("\n".join(checks)),
+            "",
+        ]
+
+    groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
+    if groups:
+        rid = groups[0]
+        group_id = stack.physical_name(rid) or rid
+        entries += [
+            "### `ROLLBACK_FAILED` / `UPDATE_ROLLBACK_FAILED` while the replication group is still creating",
+            "",
+            f"Symptom: the stack is stuck and the events name `{rid}` (*Cache cluster ... is not in a valid state* or "
+            "*... is currently being created*). A Multi-AZ, encrypted replication group takes 10-15 minutes; if a "
+            "rollback starts while it is still creating, CloudFormation cannot delete it yet. Wait for it, delete it "
+            "yourself, then let the rollback continue without it:",
+            "",
+            code(
+                "\n".join(
+                    [
+                        aws(
+                            "elasticache",
+                            "describe-replication-groups",
+                            region=region,
+                            options=[
+                                ("--replication-group-id", group_id),
+                                ("--query", "ReplicationGroups[0].Status"),
+                                ("--output", "text"),
+                            ],
+                        ),
+                        aws_wait(
+                            "elasticache",
+                            "replication-group-available",
+                            region=region,
+                            options=[("--replication-group-id", group_id)],
+                        ),
+                        aws(
+                            "elasticache",
+                            "delete-replication-group",
+                            region=region,
+                            options=[("--replication-group-id", group_id)],
+                        ),
+                        aws_wait(
+                            "elasticache",
+                            "replication-group-deleted",
+                            region=region,
+                            options=[("--replication-group-id", group_id)],
+                        ),
+                        "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
+                        aws(
+                            "cloudformation",
+                            "continue-update-rollback",
+                            region=region,
+                            options=[("--stack-name", name), ("--resources-to-skip", rid)],
+                        ),
+                        "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
+                        aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
+                        aws(
+                            "cloudformation",
+                            "delete-stack",
+                            region=region,
+                            options=[("--stack-name", name), ("--retain-resources", rid)],
+                        ),
+                    ]
+                )
+            ),
+            "",
+        ]
+
+    exports = [stack.export_name(o) for o in stack.outputs]
+    if any(exports):
+        first = next(e for e in exports if e)
+        entries += [
+            "### An export is still imported by another stack",
+            "",
+            f"Symptom: an update or delete fails with *Export {first} cannot be deleted as it is in use by ...*. "
+            "Exports are named `<stack name>-<Output>`; find the importing stacks, remove their `Fn::ImportValue` "
+            "first, then retry (the Delete steps list every export of this stack):",
+            "",
+            code(aws("cloudformation", "list-imports", region=region, options=[("--export-name", first)])),
+            "",
+        ]
+
+    if stack.capabilities:
+        entries += [
+            "### Requires capabilities",
+            "",
+            f"Symptom: *Requires capabilities : [{stack.capabilities[0]}]* (InsufficientCapabilities). The template "
+            f"creates IAM resources ({', '.join(f'`{r}`' for r in stack.iam_resources)}); every create, update and "
+            f"deploy command above passes `--capabilities {' '.join(stack.capabilities)}`. Add it to yours.",
+            "",
+        ]
+
+    entries += [
+        "### Template too large for an inline body",
+        "",
+        f"Symptom: *Member must have length less than or equal to 51200* or *Templates with a size greater than "
+        f"51,200 bytes must be deployed via an S3 Bucket*. This template is {stack.size_bytes:,} bytes: use the "
+        "`--template-url` / `--s3-bucket` commands above, never `--template-body`.",
+        "",
+    ]
+
+    services = stack.of_type("AWS::ECS::Service")
+    if services:
+        cluster_id = ref_target(stack.props(services[0]).get("Cluster"))
+        cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER") if cluster_id in stack.resources else None
+        service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(
+            stack, services[0], "ECS_SERVICE"
+        )
+        if cluster is not None:
+            entries += [
+                "### The service does not stabilise (tasks keep stopping)",
+                "",
+                f"Symptom: `{services[0]}` stays `CREATE_IN_PROGRESS`/`UPDATE_IN_PROGRESS`, or the deployment circuit "
+                "breaker rolls it back. Read the service events and why tasks stopped (image pull without a route out, "
+                "a failing health check, missing permissions):",
+                "",
+                code(
+                    "\n".join(
+                        [
+                            *setup_lines(cluster, service),
+                            aws(
+                                "ecs",
+                                "describe-services",
+                                region=region,
+                                options=[
+                                    ("--cluster", cluster.value),
+                                    ("--services", service.value),
+                                    ("--query", "services[0].events[:5].[createdAt,message]"),
+                                    ("--output", "table"),
+                                ],
+                            ),
+                            "TASKS=$("
+                            + aws(
+                                "ecs",
+                                "list-tasks",
+                                region=region,
+                                one_line=True,
+                                options=[
+                                    ("--cluster", cluster.value),
+                                    ("--desired-status", "STOPPED"),
+                                    ("--query", "taskArns[:5]"),
+                                    ("--output", "text"),
+                                ],
+                            )
+                            + ")",
+                            aws(
+                                "ecs",
+                                "describe-tasks",
+                                region=region,
+                                options=[
+                                    ("--cluster", cluster.value),
+                                    ("--tasks", "$TASKS"),
+                                    ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
+                                    ("--output", "table"),
+                                ],
+                            ),
+                        ]
+                    )
+                ),
+                "",
+            ]
+
+    if stack.has_type(
+        "AWS::ECS::Service", "AWS::ElastiCache::ReplicationGroup", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"
+    ):
+        entries += [
+            "### A service-linked role is missing",
+            "",
+            "Symptom: *Unable to assume the service linked role* or *... service-linked role ... does not exist* on "
+            "the first deploy in a new account. Create the roles listed under Prerequisites and retry.",
+            "",
+        ]
+    if stack.has_type("AWS::EC2::EIP"):
+        entries += [
+            "### Elastic IP quota reached",
+            "",
+            "Symptom: `NatEip*` fails with *The maximum number of addresses has been reached*. Release unused "
+            "addresses or raise the quota (Prerequisites shows both counts).",
+            "",
+        ]
+    if stack.stateful:
+        entries += [
+            "### A change set replaces a stateful resource",
+            "",
+            "Never execute it. `UpdateReplacePolicy` keeps a snapshot or the old resource, but the stack would "
+            "come up with an empty new one. Find the property that forces replacement in the change set's details, "
+            "and change the config so it stays as it is:",
+            "",
+            code(
+                aws(
+                    "cloudformation",
+                    "describe-change-set",
+                    region=region,
+                    options=[
+                        ("--stack-name", name),
+                        ("--change-set-name", "$CHANGE_SET"),
+                        (
+                            "--query",
+                            "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
+                            ".ResourceChange.[LogicalResourceId,Details[].Target.Name]",
+                        ),
+                        ("--output", "json"),
+                    ],
+                )
+            ),
+            "",
+        ]
+    return "Troubleshooting", "\n".join(entries)
+
+
+# -- security and compliance ----------------------------------------------------------------------
+
+
+def compliance_files(files: dict, blueprint: str) -> list[str]:
+    return sorted(
+        path
+        for path in files
+        if PurePosixPath(path).parts[:1] == ("compliance",) and PurePosixPath(path).stem.split(".")[0] == blueprint
+    )
+
+
+def _summarise_report(text: str) -> list[str]:
+    """Scalars of the report (and of its ``summary``) and the size of its lists, whatever its schema."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return ["- (not valid JSON)"]
+    if not isinstance(data, dict):
+        return []
+    summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+    lines = []
+    for key, value in [*summary.items(), *((k, v) for k, v in data.items() if k != "summary")]:
+        if isinstance(value, (str, int, float, bool)):
+            lines.append(f"- {key}: {value}")
+        elif isinstance(value, list):
+            lines.append(f"- {key}: {len(value)} item(s)")
+    return lines[:15]
+
+
+def security(ctx: "RunbookContext") -> Section:
+    stack = ctx.stack
+    reports = compliance_files(dict(ctx.files), stack.blueprint)
+    text: list[str] = []
+    if reports:
+        text += [
+            "The compliance report of this build (framework mapping and every check):",
+            "",
+            *[f"- [`{path}`](../{path})" for path in reports],
+            "",
+        ]
+        json_reports = [p for p in reports if p.endswith(".json")]
+        if json_reports:
+            text += [f"Summary of `{json_reports[0]}`:", "", *_summarise_report(ctx.files[json_reports[0]]), ""]
+    else:
+        text += ["No compliance report was built with this environment; this summary is derived from the template.", ""]
+    text += ["Encryption at rest:", "", table(["Resource", "Type", "Encrypted", "Key"], _encryption_rows(stack)), ""]
+    transit = _in_transit(stack)
+    if transit:
+        text += ["In transit:", "", *[f"- {line}" for line in transit], ""]
+    exposure = _exposure(stack)
+    text += [
+        "Network exposure:",
+        "",
+        *(
+            [f"- {line}" for line in exposure]
+            or ["- nothing is reachable from the internet: no open ingress, no public IPs, no public load balancer."]
+        ),
+        "",
+    ]
+    text += ["Identity and access:", "", *[f"- {line}" for line in _iam(stack)]]
+    notes = stack.metadata.get("SecurityNotes") or []
+    if notes:
+        text += [
+            "",
+            "Deliberate exceptions recorded in the template (`Metadata.StreamFlix.SecurityNotes`):",
+            "",
+            *[f"- {note}" for note in notes],
+        ]
+    return "Security and compliance", "\n".join(text)
+
+
+_ENCRYPTION = {
+    "AWS::RDS::DBCluster": ("StorageEncrypted", "KmsKeyId"),
+    "AWS::RDS::DBInstance": ("StorageEncrypted", "KmsKeyId"),
+    "AWS::ElastiCache::ReplicationGroup": ("AtRestEncryptionEnabled", "KmsKeyId"),
+    "AWS::EFS::FileSystem": ("Encrypted", "KmsKeyId"),
+    "AWS::Logs::LogGroup": (None, "KmsKeyId"),
+    "AWS::SNS::Topic": (None, "KmsMasterKeyId"),
+    "AWS::SecretsManager::Secret": (None, "KmsKeyId"),
+}
+
+
+def _encryption_rows(stack: StackFacts) -> list[list[str]]:
+    rows = []
+    for rid, resource_type, props in stack.iter_resources():
+        if resource_type == "AWS::Kinesis::Stream":
+            encryption = props.get("StreamEncryption") or {}
+            rows.append(
+                [f"`{rid}`", resource_type, "yes" if encryption else "no", _key(stack, encryption.get("KeyId"))]
+            )
+        elif resource_type == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in props:
+            continue  # encrypted with its cluster
+        elif resource_type in _ENCRYPTION:
+            flag, key_property = _ENCRYPTION[resource_type]
+            key = props.get(key_property)
+            if flag is None:
+                encrypted = "yes (customer key)" if key else "AWS-owned key"
+            elif "SourceDBInstanceIdentifier" in props and flag not in props:
+                encrypted = "inherited from the source" + (" (re-encrypted with the key)" if key else "")
+            else:
+                encrypted = "yes" if str(props.get(flag)).lower() == "true" else "**no**"
+            rows.append([f"`{rid}`", resource_type, encrypted, _key(stack, key)])
+    return rows
+
+
+def _key(stack: StackFacts, value: Any) -> str:
+    if value is None:
+        return ""
+    target = ref_target(value)
+    if target is None and isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"][0]
+    if target in stack.resources:
+        rotation = str(stack.props(target).get("EnableKeyRotation")).lower() == "true"
+        return f"`{target}`" + (" (rotated)" if rotation else "")
+    return shown(stack, value)
+
+
+def _in_transit(stack: StackFacts) -> list[str]:
+    lines = []
+    for rid in stack.of_type("AWS::RDS::DBClusterParameterGroup", "AWS::RDS::DBParameterGroup"):
+        force = (stack.props(rid).get("Parameters") or {}).get("rds.force_ssl")
+        if force is not None:
+            lines.append(
+                f"`{rid}` sets `rds.force_ssl={force}`: the database {'refuses' if str(force) == '1' else 'accepts'} unencrypted connections."
+            )
+    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
+        p = stack.props(rid)
+        lines.append(
+            f"`{rid}`: TransitEncryptionEnabled {_flag(p.get('TransitEncryptionEnabled'))}, mode `{p.get('TransitEncryptionMode', 'preferred')}`."
+        )
+    for rid in stack.of_type("AWS::ElasticLoadBalancingV2::Listener"):
+        p = stack.props(rid)
+        lines.append(
+            f"`{rid}`: {p.get('Protocol')} on port {p.get('Port')}"
+            + (f", policy `{p['SslPolicy']}`" if "SslPolicy" in p else "")
+            + "."
+        )
+    return lines
+
+
+def _flag(value: Any) -> str:
+    return "on" if str(value).lower() == "true" else "off"
+
+
+def _exposure(stack: StackFacts) -> list[str]:
+    lines = []
+    for rid, resource_type, props in stack.iter_resources():
+        rules = []
+        if resource_type == "AWS::EC2::SecurityGroup":
+            rules = props.get("SecurityGroupIngress") or []
+        elif resource_type == "AWS::EC2::SecurityGroupIngress":
+            rules = [props]
+        for rule in rules:
+            if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0":
+                lines.append(
+                    f"`{rid}` allows {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')} from anywhere."
+                )
+        if resource_type == "AWS::RDS::DBInstance" and str(props.get("PubliclyAccessible")).lower() == "true":
+            lines.append(f"`{rid}` is publicly accessible.")
+        if resource_type == "AWS::EC2::Subnet" and str(props.get("MapPublicIpOnLaunch")).lower() == "true":
+            lines.append(f"`{rid}` gives instances public IPs on launch.")
+        if (
+            resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer"
+            and props.get("Scheme", "internet-facing") == "internet-facing"
+        ):
+            lines.append(f"`{rid}` is internet-facing (the intended way in).")
+        if resource_type == "AWS::ECS::Service":
+            assign_ip = ((props.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}).get(
+                "AssignPublicIp"
+            )
+            if assign_ip == "ENABLED":
+                lines.append(f"`{rid}` gives its tasks public IPs.")
+    return lines
+
+
+def _iam(stack: StackFacts) -> list[str]:
+    roles = stack.of_type("AWS::IAM::Role")
+    lines = [f"{len(roles)} IAM role(s): " + ", ".join(f"`{r}`" for r in roles) + "." if roles else "No IAM roles."]
+    wildcard = []
+    for rid in roles:
+        props = stack.props(rid)
+        for policy in props.get("Policies") or []:
+            for statement in (policy.get("PolicyDocument") or {}).get("Statement") or []:
+                actions = statement.get("Action")
+                resources = statement.get("Resource")
+                actions = actions if isinstance(actions, list) else [actions]
+                resources = resources if isinstance(resources, list) else [resources]
+                if any(a == "*" or str(a).endswith(":*") for a in actions) or "*" in resources:
+                    wildcard.append(f"`{rid}` policy `{policy.get('PolicyName')}`")
+        for arn in props.get("ManagedPolicyArns") or []:
+            lines.append(f"`{rid}` attaches the AWS managed policy `{shown(stack, arn).split(':policy/')[-1]}`.")
+    lines.append(
+        "Wildcard actions or resources in inline policies: " + (", ".join(wildcard) if wildcard else "none") + "."
+    )
+    for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
+        props = stack.props(rid)
+        if str(props.get("ManageMasterUserPassword")).lower() == "true":
+            lines.append(f"`{rid}`: the master password is generated, held and rotated by RDS in Secrets Manager.")
+        if str(props.get("EnableIAMDatabaseAuthentication")).lower() == "true":
+            lines.append(f"`{rid}`: applications connect with IAM database authentication (no password).")
+    for rid in stack.of_type("AWS::ElastiCache::User"):
+        mode = (stack.props(rid).get("AuthenticationMode") or {}).get("Type")
+        lines.append(
+            f"`{rid}`: cache user authenticates with `{mode}`, access `{stack.props(rid).get('AccessString')}`."
+        )
+    return lines

@@ -1,0 +1,565 @@
+"""What every operator document is generated from: the rendered templates, read back.
+
+A document must never say something the template does not: so each generator
+starts from ``StackFacts`` (one rendered template parsed with the
+CloudFormation-aware loader, plus the few facts a template cannot hold: the
+project prefix and the deployed stack name) and ``EnvironmentFacts`` (every
+stack of the environment and how they are wired to each other).
+
+Wiring is how a recovery-style stack takes values from another stack's outputs
+(CloudFormation exports do not cross regions). It is read, in order of trust:
+
+1. ``Metadata.StreamFlix.Wiring`` in the template itself:
+   ``{Parameter: {FromStack: <blueprint>, Output: <OutputKey>, Resolve: <how>}}``;
+2. a wiring file among the files built so far (any ``*wiring*.json``): the build's
+   ``wiring.json`` (``{"parameters": [{"stack", "parameter", "from": {"stack",
+   "output", "resolve"}}]}``), or the metadata shape above, flat or under the
+   stack's blueprint name;
+3. the naming convention: a parameter with no default whose name is an output
+   name of exactly one other stack of the environment, optionally behind one
+   capitalised role word (``PrimaryDatabaseInstanceArn`` <- ``DatabaseInstanceArn``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from streamflix.config.naming import stack_name as default_stack_name
+from streamflix.render import RenderedStack, load_template
+
+if TYPE_CHECKING:
+    from streamflix.config.models import EnvironmentConfig
+
+#: How a wired parameter's value is read from its source stack.
+RESOLVE_OUTPUT = "stack-output"
+RESOLVE_EFS_DESTINATION = "efs-replication-destination"
+
+#: CloudFormation refuses an inline TemplateBody above this many bytes.
+INLINE_TEMPLATE_LIMIT = 51_200
+
+#: Resource types whose ``Ref`` is the physical name, and the property that sets it.
+REF_IS_NAME: dict[str, str] = {
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName",
+    "AWS::ElastiCache::ReplicationGroup": "ReplicationGroupId",
+    "AWS::ElastiCache::SubnetGroup": "CacheSubnetGroupName",
+    "AWS::ElastiCache::User": "UserId",
+    "AWS::ElastiCache::UserGroup": "UserGroupId",
+    "AWS::ECS::Cluster": "ClusterName",
+    "AWS::Kinesis::Stream": "Name",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+}
+
+#: IAM resource types, and the property that gives each a custom (named) identity.
+IAM_NAME_PROPERTIES: dict[str, str | None] = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::RolePolicy": None,
+    "AWS::IAM::UserPolicy": None,
+    "AWS::IAM::GroupPolicy": None,
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+_ROLE_WORD = re.compile(r"^[A-Z][a-z]+$")
+_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A parameter whose value comes from another stack's output."""
+
+    parameter: str
+    source_blueprint: str
+    output: str
+    resolve: str
+    detected_by: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    default: str | None
+    description: str
+    allowed_pattern: str | None
+    allowed_values: tuple[str, ...]
+    no_echo: bool
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter value as CloudFormation receives it (always a string)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(parameter_text(v) for v in value)
+    return str(value)
+
+
+@lru_cache(maxsize=64)
+def _parse(stack: RenderedStack) -> dict[str, Any]:
+    return load_template(stack.text)
+
+
+@dataclass
+class StackFacts:
+    """One rendered template, read back, and the name it deploys under."""
+
+    stack: RenderedStack
+    project: str
+    wires: dict[str, Wire] = field(default_factory=dict)
+
+    @cached_property
+    def template(self) -> dict[str, Any]:
+        return _parse(self.stack)
+
+    # -- identity -------------------------------------------------------
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return (self.template.get("Metadata") or {}).get("StreamFlix") or {}
+
+    @property
+    def blueprint(self) -> str:
+        """The registry's name for the stack (what the build named it), which keys everything else."""
+        return self.stack.blueprint
+
+    @property
+    def environment(self) -> str:
+        return str(self.metadata.get("Environment", ""))
+
+    @property
+    def region(self) -> str:
+        return str(self.metadata.get("Region") or self.stack.region)
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    @property
+    def description(self) -> str:
+        return str(self.template.get("Description", ""))
+
+    @property
+    def suffix(self) -> str:
+        """The EnvironmentSuffix this document assumes: the parameter's default."""
+        return self.parameter_default("EnvironmentSuffix") or ""
+
+    @property
+    def stack_name(self) -> str:
+        return default_stack_name(self.project, self.suffix, self.blueprint)
+
+    @property
+    def filename(self) -> str:
+        return self.stack.filename
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.stack.text.encode("utf-8"))
+
+    @property
+    def needs_s3_upload(self) -> bool:
+        return self.size_bytes > INLINE_TEMPLATE_LIMIT
+
+    # -- sections -------------------------------------------------------
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.template.get("Resources") or {}
+
+    @property
+    def outputs(self) -> dict[str, dict[str, Any]]:
+        return self.template.get("Outputs") or {}
+
+    @cached_property
+    def parameters(self) -> list[Parameter]:
+        result = []
+        for name, body in (self.template.get("Parameters") or {}).items():
+            default = body.get("Default")
+            result.append(
+                Parameter(
+                    name=name,
+                    type=str(body.get("Type", "String")),
+                    default=None if default is None else parameter_text(default),
+                    description=str(body.get("Description", "")),
+                    allowed_pattern=body.get("AllowedPattern"),
+                    allowed_values=tuple(parameter_text(v) for v in body.get("AllowedValues", []) or []),
+                    no_echo=str(body.get("NoEcho", "false")).lower() == "true",
+                )
+            )
+        return result
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def parameter_default(self, name: str) -> str | None:
+        parameter = self.parameter(name)
+        return parameter.default if parameter else None
+
+    def type_of(self, logical_id: str) -> str:
+        return str(self.resources[logical_id].get("Type", ""))
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        return self.resources[logical_id].get("Properties") or {}
+
+    def of_type(self, *types: str) -> list[str]:
+        """Logical IDs of the resources of these types, in template order."""
+        return [rid for rid, body in self.resources.items() if body.get("Type") in types]
+
+    def has_type(self, *types: str) -> bool:
+        return bool(self.of_type(*types))
+
+    def iter_resources(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for rid, body in self.resources.items():
+            yield rid, str(body.get("Type", "")), body.get("Properties") or {}
+
+    # -- values ---------------------------------------------------------
+
+    def resolve(self, value: Any, runtime: Mapping[str, str] | None = None) -> str | None:
+        """A template value as a concrete string, or None when only AWS knows it.
+
+        Parameters resolve to their defaults; pseudo parameters to this stack's
+        region, partition and name; ``runtime`` may stand in for the rest (e.g.
+        ``{"AWS::AccountId": "$AWS_ACCOUNT_ID"}`` for a shell variable). A ``Ref``
+        to a resource resolves when its physical name is set in the template.
+        """
+        runtime = runtime or {}
+        if isinstance(value, bool) or isinstance(value, (int, float, str)):
+            return parameter_text(value)
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self._resolve_name(str(argument), runtime)
+        if function == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            return self._resolve_sub(text, variables, runtime)
+        if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+            parts = [self.resolve(item, runtime) for item in argument[1]] if isinstance(argument[1], list) else None
+            if parts is None or any(p is None for p in parts):
+                return None
+            return str(argument[0]).join(parts)  # type: ignore[arg-type]
+        if function == "Fn::Select" and isinstance(argument, list) and len(argument) == 2:
+            items = argument[1]
+            if isinstance(items, list):
+                index = self.resolve(argument[0], runtime)
+                if index is not None and index.isdigit() and int(index) < len(items):
+                    return self.resolve(items[int(index)], runtime)
+        return None
+
+    def _resolve_name(self, name: str, runtime: Mapping[str, str]) -> str | None:
+        if name in runtime:
+            return runtime[name]
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::Partition": self.partition,
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in (self.template.get("Parameters") or {}):
+            return self.parameter_default(name)
+        if name in self.resources:
+            return self.physical_name(name, runtime)
+        return None
+
+    def _resolve_sub(self, text: str, variables: Mapping[str, Any], runtime: Mapping[str, str]) -> str | None:
+        unresolved = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal unresolved
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                resolved = self.resolve(variables[name], runtime)
+            elif "." in name and name.split(".", 1)[0] in self.resources:
+                resolved = None  # a GetAtt: only AWS knows it
+            else:
+                resolved = self._resolve_name(name, runtime)
+            if resolved is None:
+                unresolved = True
+                return ""
+            return resolved
+
+        result = _SUB_VARIABLE.sub(replace, str(text))
+        return None if unresolved else result
+
+    def physical_name(self, logical_id: str, runtime: Mapping[str, str] | None = None) -> str | None:
+        """The physical name set in the template (with the suffix default), or None."""
+        prop = REF_IS_NAME.get(self.type_of(logical_id))
+        if prop is None or prop not in self.props(logical_id):
+            return None
+        return self.resolve(self.props(logical_id)[prop], runtime)
+
+    def output_of(self, logical_id: str, attribute: str | None = None) -> str | None:
+        """The output whose value is ``Ref`` (or ``GetAtt .attribute``) of this resource."""
+        for name, body in self.outputs.items():
+            value = body.get("Value")
+            if attribute is None and value == {"Ref": logical_id}:
+                return name
+            if attribute is not None and value == {"Fn::GetAtt": [logical_id, attribute]}:
+                return name
+        return None
+
+    def output_value_literal(self, name: str) -> str | None:
+        body = self.outputs.get(name)
+        return None if body is None else self.resolve(body.get("Value"))
+
+    def export_name(self, output: str) -> str | None:
+        export = (self.outputs.get(output) or {}).get("Export") or {}
+        return self.resolve(export.get("Name")) if export else None
+
+    # -- deployment facts ----------------------------------------------
+
+    @property
+    def iam_resources(self) -> list[str]:
+        return self.of_type(*IAM_NAME_PROPERTIES)
+
+    @property
+    def capabilities(self) -> list[str]:
+        """What ``--capabilities`` must acknowledge, read from the resources present."""
+        named = any(
+            IAM_NAME_PROPERTIES[self.type_of(rid)] in self.props(rid)
+            for rid in self.iam_resources
+            if IAM_NAME_PROPERTIES[self.type_of(rid)]
+        )
+        capabilities = []
+        if self.iam_resources:
+            capabilities.append("CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM")
+        if self.template.get("Transform") or self.has_type("AWS::CloudFormation::Macro"):
+            capabilities.append("CAPABILITY_AUTO_EXPAND")
+        return capabilities
+
+    @property
+    def stateful(self) -> list[str]:
+        """Resources that keep data when the stack goes: their DeletionPolicy says so."""
+        return [
+            rid
+            for rid, body in self.resources.items()
+            if body.get("DeletionPolicy") in ("Snapshot", "Retain", "RetainExceptOnCreate")
+        ]
+
+
+@dataclass
+class EnvironmentFacts:
+    """Every stack of one environment, and the wiring between them."""
+
+    config: "EnvironmentConfig"
+    stacks: dict[str, StackFacts]
+
+    @classmethod
+    def build(
+        cls, config: "EnvironmentConfig", rendered: Sequence[RenderedStack], files: Mapping[str, str] | None = None
+    ) -> "EnvironmentFacts":
+        stacks = {stack.blueprint: StackFacts(stack=stack, project=config.project) for stack in rendered}
+        facts = cls(config=config, stacks=stacks)
+        file_wiring = _wiring_files(files or {})
+        for stack in stacks.values():
+            stack.wires = facts._detect_wires(stack, file_wiring)
+        return facts
+
+    def __getitem__(self, blueprint: str) -> StackFacts:
+        return self.stacks[blueprint]
+
+    def sources_of(self, blueprint: str) -> list[StackFacts]:
+        """Stacks this one takes parameters from."""
+        names = dict.fromkeys(w.source_blueprint for w in self.stacks[blueprint].wires.values())
+        return [self.stacks[name] for name in names if name in self.stacks]
+
+    def dependents_of(self, blueprint: str) -> list[StackFacts]:
+        """Stacks that take parameters from this one."""
+        return [
+            stack
+            for name, stack in self.stacks.items()
+            if name != blueprint and any(w.source_blueprint == blueprint for w in stack.wires.values())
+        ]
+
+    def partners_of(self, blueprint: str) -> list[StackFacts]:
+        seen = {s.blueprint: s for s in [*self.sources_of(blueprint), *self.dependents_of(blueprint)]}
+        return list(seen.values())
+
+    def required_wires(self, blueprint: str) -> list[Wire]:
+        """Wires of parameters without a default: the stack cannot deploy before its source."""
+        stack = self.stacks[blueprint]
+        return [w for w in stack.wires.values() if stack.parameter_default(w.parameter) is None]
+
+    def optional_wires(self, blueprint: str) -> list[Wire]:
+        """Wires of parameters with a default: filled by a later update once the source exists."""
+        stack = self.stacks[blueprint]
+        return [w for w in stack.wires.values() if stack.parameter_default(w.parameter) is not None]
+
+    def deploy_order(self) -> list[str]:
+        """Blueprints in an order where every required source deploys before its dependents."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in order or name in visiting:
+                return
+            visiting.add(name)
+            for wire in self.required_wires(name):
+                if wire.source_blueprint in self.stacks and wire.source_blueprint != name:
+                    visit(wire.source_blueprint)
+            visiting.discard(name)
+            order.append(name)
+
+        for name in sorted(self.stacks):
+            visit(name)
+        return order
+
+    def section_of(self, blueprint: str) -> Any:
+        """The config section the blueprint was built from (None when unknown)."""
+        from streamflix.registry import discover
+
+        known = discover().get(blueprint)
+        return known.section(self.config) if known else None
+
+    # -- wiring ---------------------------------------------------------
+
+    def _detect_wires(self, stack: StackFacts, file_wiring: Mapping[str, Mapping[str, Any]]) -> dict[str, Wire]:
+        parameter_names = [p.name for p in stack.parameters]
+        wires: dict[str, Wire] = {}
+        metadata = stack.metadata.get("Wiring")
+        if isinstance(metadata, dict):
+            wires.update(
+                _wires_from_mapping(metadata, parameter_names, "template metadata (Metadata.StreamFlix.Wiring)")
+            )
+        for path, data in file_wiring.items():
+            for name, wire in _wires_from_file(data, stack.blueprint, parameter_names, f"wiring file {path}").items():
+                wires.setdefault(name, wire)
+        for parameter in stack.parameters:
+            if parameter.name in wires or parameter.default is not None:
+                continue
+            wire = self._wire_by_convention(stack, parameter.name)
+            if wire is not None:
+                wires[parameter.name] = wire
+        return wires
+
+    def _wire_by_convention(self, stack: StackFacts, parameter: str) -> Wire | None:
+        candidates = []
+        for other in self.stacks.values():
+            if other.blueprint == stack.blueprint:
+                continue
+            for output in other.outputs:
+                if parameter == output or (parameter.endswith(output) and _ROLE_WORD.match(parameter[: -len(output)])):
+                    candidates.append((other, output))
+        if len(candidates) != 1:
+            return None
+        source, output = candidates[0]
+        return Wire(
+            parameter, source.blueprint, output, _resolve_kind(source, output, stack.region), "naming convention"
+        )
+
+
+def _resolve_kind(source: StackFacts, output: str, target_region: str) -> str:
+    """An output naming an EFS file system that replicates into the target's region
+    stands for the replica there, not the source file system itself."""
+    value = (source.outputs.get(output) or {}).get("Value")
+    if isinstance(value, dict) and "Ref" in value and value["Ref"] in source.resources:
+        rid = value["Ref"]
+        if source.type_of(rid) == "AWS::EFS::FileSystem":
+            destinations = (source.props(rid).get("ReplicationConfiguration") or {}).get("Destinations") or []
+            if any(d.get("Region") == target_region for d in destinations if isinstance(d, dict)):
+                return RESOLVE_EFS_DESTINATION
+    return RESOLVE_OUTPUT
+
+
+def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
+    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    return next((lowered[k.lower()] for k in keys if k.lower() in lowered), None)
+
+
+def _wires_from_mapping(mapping: Mapping[str, Any], parameters: list[str], detected_by: str) -> dict[str, Wire]:
+    wires = {}
+    for name, spec in mapping.items():
+        if name not in parameters or not isinstance(spec, dict):
+            continue
+        source = _first(spec, "FromStack", "SourceStack", "Stack", "Blueprint")
+        output = _first(spec, "Output", "OutputKey", "SourceOutput")
+        if isinstance(source, str) and isinstance(output, str):
+            resolve = _first(spec, "Resolve", "resolve") or RESOLVE_OUTPUT
+            wires[name] = Wire(name, source, output, str(resolve), detected_by)
+    return wires
+
+
+def _wires_from_file(data: Any, blueprint: str, parameters: list[str], detected_by: str) -> dict[str, Wire]:
+    """Wires for one stack from a wiring file: the build's ``wiring.json`` shape
+    (``{"parameters": [{"stack", "parameter", "from": {"stack", "output", "resolve"}}]}``)
+    or the template-metadata shape, flat or under the blueprint's name."""
+    if not isinstance(data, dict):
+        return {}
+    listed = data.get("parameters")
+    if isinstance(listed, list):
+        flat = {}
+        for entry in listed:
+            if (
+                not isinstance(entry, dict)
+                or entry.get("stack") != blueprint
+                or not isinstance(entry.get("from"), dict)
+            ):
+                continue
+            source = entry["from"]
+            flat[str(entry.get("parameter"))] = {
+                "FromStack": source.get("stack"),
+                "Output": source.get("output"),
+                "Resolve": source.get("resolve"),
+            }
+        return _wires_from_mapping(flat, parameters, detected_by)
+    candidates = data.get(blueprint, data)
+    for key in ("Wiring", "Parameters"):
+        if isinstance(candidates, dict) and isinstance(candidates.get(key), dict):
+            candidates = candidates[key]
+    return _wires_from_mapping(candidates, parameters, detected_by) if isinstance(candidates, dict) else {}
+
+
+def _wiring_files(files: Mapping[str, str]) -> dict[str, Any]:
+    found = {}
+    for path in sorted(files):
+        name = PurePosixPath(path).name
+        if "wiring" in name.lower() and name.endswith(".json"):
+            try:
+                data = json.loads(files[path])
+            except json.JSONDecodeError:
+                continue
+            found[path] = data
+    return found
+
+
+def rto_minutes(env: EnvironmentFacts, blueprint: str, default: int = 15) -> tuple[int, str]:
+    """The recovery time objective and where it was read: template, partner output, config, or default."""
+    stack = env[blueprint]
+    for candidate in [stack, *env.partners_of(blueprint)]:
+        declared = candidate.metadata.get("RecoveryTimeObjectiveMinutes")
+        if declared is not None and str(declared).isdigit():
+            return int(declared), f"{candidate.filename} Metadata.StreamFlix.RecoveryTimeObjectiveMinutes"
+        literal = candidate.output_value_literal("RecoveryTimeObjectiveMinutes")
+        if literal is not None and literal.isdigit():
+            return int(literal), f"{candidate.filename} output RecoveryTimeObjectiveMinutes"
+    section = env.section_of(blueprint)
+    configured = getattr(section, "rto_minutes", None)
+    if isinstance(configured, int):
+        return configured, f"config {blueprint} section rto_minutes"
+    return default, "default (no RTO in the template or config)"

@@ -1,0 +1,53 @@
+"""Parameter files: every template parameter, with this environment's value, in both CLI forms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dr_templates import dr_pair
+
+from streamflix.docs.parameters import produce_parameter_files
+from streamflix.render import load_template
+
+ENVS = ["dev", "staging", "prod"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_create_stack_file_lists_every_parameter_with_its_default(env, artifacts):
+    for blueprint in ("ha-database",):
+        template = load_template(artifacts[env][f"{blueprint}.yaml"])
+        parameters = template["Parameters"]
+        listed = json.loads(artifacts[env][f"parameters/{blueprint}.json"])
+        assert [p["ParameterKey"] for p in listed] == list(parameters)
+        for entry in listed:
+            assert set(entry) == {"ParameterKey", "ParameterValue"}
+            assert entry["ParameterValue"] == str(parameters[entry["ParameterKey"]]["Default"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_overrides_file_is_the_same_values_as_key_value_strings(env, artifacts):
+    create = json.loads(artifacts[env]["parameters/ha-database.json"])
+    overrides = json.loads(artifacts[env]["parameters/ha-database.overrides.json"])
+    assert overrides == [f"{p['ParameterKey']}={p['ParameterValue']}" for p in create]
+
+
+def test_the_suffix_value_is_the_environments(artifacts, configs):
+    for env in ENVS:
+        listed = {
+            p["ParameterKey"]: p["ParameterValue"] for p in json.loads(artifacts[env]["parameters/ha-database.json"])
+        }
+        assert listed["EnvironmentSuffix"] == configs[env].environment_suffix
+
+
+def test_wired_parameters_get_a_placeholder_cloudformation_refuses(configs):
+    files = produce_parameter_files(configs["dev"], dr_pair(), {})
+    recovery = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(files["parameters/dr-recovery.json"])}
+    template = load_template(dr_pair()[1].text)
+    assert list(recovery) == list(template["Parameters"])
+    assert recovery["PrimaryDatabaseInstanceArn"] == "<from dr-primary output DatabaseInstanceArn>"
+    assert recovery["ReplicaFileSystemId"].startswith("<from dr-primary output FileSystemId")
+    # Values with defaults keep them; a placeholder never matches the ARN the parameter expects.
+    assert recovery["ServiceTaskCount"] == "1" and recovery["DomainName"] == "app.example.com"
+    overrides = json.loads(files["parameters/dr-recovery.overrides.json"])
+    assert "PrimaryDatabaseInstanceArn=<from dr-primary output DatabaseInstanceArn>" in overrides

@@ -1,0 +1,141 @@
+"""What the operator documents read from a template: values, capabilities, wiring, RTO."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from dr_templates import RECOVERY, dr_pair, rendered, with_wiring_metadata
+
+from streamflix.docs.stack import (
+    RESOLVE_EFS_DESTINATION,
+    RESOLVE_OUTPUT,
+    EnvironmentFacts,
+    StackFacts,
+    rto_minutes,
+)
+
+
+def facts(text: str, config, blueprint: str = "probe", region: str = "eu-central-1") -> StackFacts:
+    return EnvironmentFacts.build(config, [rendered(blueprint, region, textwrap.dedent(text))])[blueprint]
+
+
+def test_identifiers_resolve_with_the_suffix_default(env_facts):
+    prod = env_facts["prod"]["ha-database"]
+    assert prod.stack_name == "streamflix-prod-ha-database"
+    assert prod.physical_name("AuroraCluster") == "streamflix-prod-aurora"
+    assert prod.physical_name("CacheReplicationGroup") == "streamflix-prod-cache"
+    # No name in the template: only AWS knows it.
+    assert prod.physical_name("AuroraSubnetGroup") is None
+    assert prod.export_name("VpcId") == "streamflix-prod-ha-database-VpcId"
+    assert prod.resolve({"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:x"}) is None
+    assert (
+        prod.resolve(
+            {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:x"},
+            {"AWS::AccountId": "$AWS_ACCOUNT_ID"},
+        )
+        == "arn:aws:rds:eu-central-1:$AWS_ACCOUNT_ID:x"
+    )
+
+
+def test_a_getatt_never_resolves_to_a_guess(env_facts):
+    prod = env_facts["prod"]["ha-database"]
+    assert prod.resolve({"Fn::GetAtt": ["AuroraCluster", "Endpoint.Address"]}) is None
+    assert prod.output_of("Service", "Name") == "EcsServiceName"
+    assert prod.output_of("AlarmTopic") == "AlarmTopicArn"
+
+
+ROLE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      {name}
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {{Service: ecs-tasks.amazonaws.com}}
+            Action: sts:AssumeRole
+"""
+
+
+def test_capabilities_follow_the_iam_resources(configs, env_facts):
+    assert env_facts["dev"]["ha-database"].capabilities == ["CAPABILITY_IAM"]
+    assert facts(ROLE.format(name="Description: unnamed"), configs["dev"]).capabilities == ["CAPABILITY_IAM"]
+    assert facts(ROLE.format(name="RoleName: fixed-name"), configs["dev"]).capabilities == ["CAPABILITY_NAMED_IAM"]
+    no_iam = """
+    AWSTemplateFormatVersion: '2010-09-09'
+    Resources:
+      Topic: {Type: AWS::SNS::Topic}
+    """
+    assert facts(no_iam, configs["dev"]).capabilities == []
+    macro = no_iam.replace("Resources:", "Transform: AWS::Serverless-2016-10-31\n    Resources:")
+    assert facts(macro, configs["dev"]).capabilities == ["CAPABILITY_AUTO_EXPAND"]
+
+
+def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs):
+    env = EnvironmentFacts.build(configs["dev"], dr_pair())
+    wires = env["dr-recovery"].wires
+    assert wires["PrimaryDatabaseInstanceArn"].source_blueprint == "dr-primary"
+    assert wires["PrimaryDatabaseInstanceArn"].output == "DatabaseInstanceArn"
+    assert wires["PrimaryDatabaseInstanceArn"].resolve == RESOLVE_OUTPUT
+    # FileSystemId names an EFS file system replicating into us-east-1: the value is the replica there.
+    assert wires["ReplicaFileSystemId"].resolve == RESOLVE_EFS_DESTINATION
+    assert {w.detected_by for w in wires.values()} == {"naming convention"}
+    # Parameters with a default are not guessed at.
+    assert "ServiceTaskCount" not in wires and env["dr-primary"].wires == {}
+    assert env.deploy_order() == ["dr-primary", "dr-recovery"]
+
+
+def test_template_metadata_wiring_wins_over_the_convention(configs):
+    env = EnvironmentFacts.build(configs["dev"], dr_pair(with_wiring_metadata()))
+    assert {w.detected_by for w in env["dr-recovery"].wires.values()} == {
+        "template metadata (Metadata.StreamFlix.Wiring)"
+    }
+
+
+def test_a_wiring_file_among_the_built_files_is_read(configs):
+    renamed = RECOVERY.replace("PrimaryDatabaseInstanceArn", "SourceDbArn")  # no convention can find this one
+    wiring = {
+        "environment": "dev",
+        "parameters": [
+            {
+                "stack": "dr-recovery",
+                "parameter": "SourceDbArn",
+                "required": True,
+                "from": {"stack": "dr-primary", "output": "DatabaseInstanceArn", "resolve": "stack-output"},
+            },
+        ],
+    }
+    without = EnvironmentFacts.build(configs["dev"], dr_pair(renamed))
+    assert "SourceDbArn" not in without["dr-recovery"].wires
+    env = EnvironmentFacts.build(configs["dev"], dr_pair(renamed), {"wiring.json": json.dumps(wiring)})
+    wire = env["dr-recovery"].wires["SourceDbArn"]
+    assert (wire.source_blueprint, wire.output, wire.detected_by) == (
+        "dr-primary",
+        "DatabaseInstanceArn",
+        "wiring file wiring.json",
+    )
+
+
+def test_an_ambiguous_convention_match_is_not_wired(configs):
+    twin = rendered("other-primary", "eu-west-2", dr_pair()[0].text.replace("dr-primary", "other-primary"))
+    env = EnvironmentFacts.build(configs["dev"], [*dr_pair(), twin])
+    assert "PrimaryDatabaseInstanceArn" not in env["dr-recovery"].wires
+
+
+def test_rto_is_read_from_the_partner_output_else_defaults(configs, env_facts):
+    env = EnvironmentFacts.build(configs["dev"], dr_pair())
+    assert rto_minutes(env, "dr-recovery") == (20, "dr-primary.yaml output RecoveryTimeObjectiveMinutes")
+    assert rto_minutes(env_facts["dev"], "ha-database")[0] == 15
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_stack_deploys_under_the_naming_convention(env, env_facts, configs):
+    from streamflix.config.naming import stack_name
+
+    for blueprint, stack in env_facts[env].stacks.items():
+        assert stack.stack_name == stack_name(configs[env].project, configs[env].environment_suffix, blueprint)
