@@ -118,3 +118,30 @@ def test_build_runs_the_gate_and_no_scan_skips_it(tmp_path):
     skipped = CliRunner().invoke(main, ["--out", str(tmp_path / "b"), "--no-lint", "--no-scan"], catch_exceptions=False)
     assert skipped.exit_code == 0
     assert "gate security_scan:" not in skipped.output and "checkov security scan skipped" in skipped.output
+
+
+def test_the_gate_caches_each_templates_verdict(rendered, monkeypatch, tmp_path):
+    from streamflix.checks import scan as scan_module
+
+    stacks = list(rendered["staging"].values())
+    config = None  # the gate reads only the rendered stacks
+    first = scan_module.security_scan(config, stacks, tmp_path / "staging")
+    assert first == []
+
+    def must_not_scan(templates):
+        raise AssertionError("a cached template was scanned again")
+
+    monkeypatch.setattr(scan_module, "scan_templates", must_not_scan)
+    assert scan_module.security_scan(config, stacks, tmp_path / "elsewhere") == []
+
+
+def test_a_cached_failure_comes_back_with_the_callers_path(monkeypatch, tmp_path):
+    from streamflix.checks import scan as scan_module
+    from streamflix.render import RenderedStack
+
+    stack = RenderedStack("plain", "eu-central-1", "plain.yaml", PLAIN_TOPIC, 1)
+    first = scan_module.security_scan(None, [stack], tmp_path / "a")
+    monkeypatch.setattr(scan_module, "scan_templates", lambda templates: (_ for _ in ()).throw(AssertionError("rescanned")))
+    second = scan_module.security_scan(None, [stack], tmp_path / "b")
+    assert [f.rule for f in first] == [f.rule for f in second] == ["CKV_AWS_26"]
+    assert second[0].file == str(tmp_path / "b" / "plain.yaml")

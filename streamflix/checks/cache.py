@@ -44,21 +44,33 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _path(text: str, region: str, lint: bool) -> Path:
-    key = hashlib.sha256(f"{CACHE_FORMAT}\0{_fingerprint()}\0{region}\0{lint}\0{text}".encode()).hexdigest()
-    return cache_dir() / "verdicts" / key[:2] / f"{key}.json"
+def _path(text: str, region: str, lint: bool, kind: str = "verdicts") -> Path:
+    """``kind`` separates verdict families: "verdicts" (our rules + cfn-lint), "checkov"."""
+    tool = f"checkov {_tool_version('checkov')}" if kind == "checkov" else ""
+    key = hashlib.sha256(
+        f"{CACHE_FORMAT}\0{kind}\0{tool}\0{_fingerprint()}\0{region}\0{lint}\0{text}".encode()
+    ).hexdigest()
+    return cache_dir() / kind / key[:2] / f"{key}.json"
 
 
-def load_verdict(text: str, region: str, lint: bool) -> list[dict[str, Any]] | None:
+@lru_cache(maxsize=None)
+def _tool_version(distribution: str) -> str:
     try:
-        data = json.loads(_path(text, region, lint).read_text("utf-8"))
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def load_verdict(text: str, region: str, lint: bool, kind: str = "verdicts") -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads(_path(text, region, lint, kind).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, list) else None
 
 
-def store_verdict(text: str, region: str, lint: bool, verdict: list[dict[str, Any]]) -> None:
-    path = _path(text, region, lint)
+def store_verdict(text: str, region: str, lint: bool, verdict: list[dict[str, Any]], kind: str = "verdicts") -> None:
+    path = _path(text, region, lint, kind)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from streamflix.checks.cache import load_verdict, store_verdict
 from streamflix.checks.findings import Finding
 from streamflix.checks.suppressions import Suppression
 
@@ -127,5 +128,25 @@ def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
 
 
 def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack"], target: Path) -> list[Finding]:
-    """The environment gate: checkov over every template of the environment, in one run."""
-    return scan_templates([ScannedTemplate(str(target / stack.filename), stack.text) for stack in rendered]).findings
+    """The environment gate: checkov over every template of the environment, in one run.
+
+    checkov judges each file on its own, so a template's verdict is cached by its
+    text and the checkov version (see ``checks.cache``); only templates without
+    a cached verdict are scanned, together.
+    """
+    findings: list[Finding] = []
+    to_scan = []
+    for stack in rendered:
+        label = str(target / stack.filename)
+        cached = load_verdict(stack.text, stack.region, True, kind="checkov")
+        if cached is None:
+            to_scan.append(ScannedTemplate(label, stack.text))
+        else:
+            findings += [Finding(**dict(item, file=label)) for item in cached]
+    if to_scan:
+        scanned = scan_templates(to_scan).findings
+        for template, stack in ((t, s) for t in to_scan for s in rendered if str(target / s.filename) == t.label):
+            own = [f for f in scanned if f.file == template.label]
+            store_verdict(stack.text, stack.region, True, [asdict(replace(f, file="")) for f in own], kind="checkov")
+            findings += own
+    return sorted(findings)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 
 import networkx
-from cfnlint.template import Template as LintTemplate
 
 from streamflix.docs.stack import StackFacts
 
@@ -60,6 +59,8 @@ def dependency_graph(stack: StackFacts) -> networkx.DiGraph:
 
     Each edge keeps the set of reference kinds behind it (Ref, GetAtt, Sub, DependsOn).
     """
+    from cfnlint.template import Template as LintTemplate  # deferred: cfn-lint costs ~0.4 s to import
+
     lint_template = LintTemplate(stack.filename, copy.deepcopy(stack.template), [stack.region])
     graph = networkx.DiGraph()
     for rid, resource_type, _ in stack.iter_resources():
