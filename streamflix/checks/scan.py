@@ -135,18 +135,18 @@ def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack
     a cached verdict are scanned, together.
     """
     findings: list[Finding] = []
-    to_scan = []
+    uncached: list[tuple[str, "RenderedStack"]] = []
     for stack in rendered:
         label = str(target / stack.filename)
         cached = load_verdict(stack.text, stack.region, True, kind="checkov")
         if cached is None:
-            to_scan.append(ScannedTemplate(label, stack.text))
+            uncached.append((label, stack))
         else:
             findings += [Finding(**dict(item, file=label)) for item in cached]
-    if to_scan:
-        scanned = scan_templates(to_scan).findings
-        for template, stack in ((t, s) for t in to_scan for s in rendered if str(target / s.filename) == t.label):
-            own = [f for f in scanned if f.file == template.label]
+    if uncached:
+        scanned = scan_templates([ScannedTemplate(label, stack.text) for label, stack in uncached]).findings
+        for label, stack in uncached:
+            own = [f for f in scanned if f.file == label]
             store_verdict(stack.text, stack.region, True, [asdict(replace(f, file="")) for f in own], kind="checkov")
             findings += own
     return sorted(findings)
