@@ -9,10 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Callable, Collection, Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, is_cached, validate
@@ -23,7 +22,9 @@ from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
+from streamflix.render import (
+    EXTENSIONS, Format, RenderedStack, load_template, render, target_lock, write_tree_atomically,
+)
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
@@ -129,11 +130,27 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
     cold = [job for job in jobs if not is_cached(job[0], job[1], lint)]
     workers = min(len(cold), os.cpu_count() or 1)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            outcomes = list(pool.map(_check_one, jobs))
+        # multiprocessing.Pool, not ProcessPoolExecutor: leaving the block (an error,
+        # Ctrl-C, SIGTERM) terminates the workers instead of waiting for their lint.
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            outcomes = pool.map(_check_one, jobs, chunksize=1)
     else:
         outcomes = [_check_one(job) for job in jobs]
     return [StackReport(stack, findings, seconds) for stack, (findings, seconds) in zip(rendered, outcomes)]
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux the kernel SIGKILLs the worker when the build dies,
+    even by SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere Pool's exit terminates it."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _check_one(job: tuple[str, str, str, bool]) -> tuple[list[Finding], float]:
@@ -190,6 +207,7 @@ def build(
     fmt: Format = "yaml",
     lint: bool = True,
     skip_gates: Collection[str] = (),
+    on_lock_wait: Callable[[Path], None] | None = None,
 ) -> BuildReport:
     """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
 
@@ -199,8 +217,19 @@ def build(
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
     ``skip_gates`` names environment gates not to run (``--no-scan``).
+    Two builds of one ``out_dir/<env>/`` serialise on its lock (``on_lock_wait``
+    is told when this one has to wait); see ``render.write_tree_atomically``
+    for why no kill can leave the folder missing or mixed.
     """
     out_dir = Path(out_dir)
+    select_blueprints(config, stacks)  # an unknown --stack is bad input: refuse it before touching out/
+    # The lock is taken before rendering: a second build waits instead of doing the
+    # work twice, and a folder that cannot be written is reported at once, not after lint.
+    with target_lock(out_dir / config.name, on_wait=on_lock_wait):
+        return _build_locked(config, out_dir, stacks, fmt, lint, skip_gates)
+
+
+def _build_locked(config, out_dir, stacks, fmt, lint, skip_gates) -> BuildReport:
     report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
     target = report.out_dir
     if report.ok:
