@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import subprocess
@@ -15,10 +16,10 @@ from click.testing import CliRunner
 from streamflix import load_template, pipeline
 from streamflix.checks import Finding
 from streamflix.cli import main
-import streamflix.render as render_module
 from streamflix.errors import WriteError
 from streamflix.render import write_tree_atomically
 
+render_module = importlib.import_module("streamflix.render")  # the package exports a function of that name
 ROOT = Path(__file__).resolve().parents[1]
 
 
