@@ -788,11 +788,17 @@ def check_node_type(region: str, node_type: str, path: str) -> None:
         raise RuleViolation(path, node_type, f"not offered by ElastiCache in {region}", ", ".join(similar[:12]))
 
 
-TagKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9 _.:/=+\-@]{1,128}$")]
-TagValue = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9 _.:/=+\-@]*$")]
+# AWS's tag pattern (Tagging API, "Tag naming limits"): Unicode letters, digits and
+# spaces plus _ . : / = + - @ (pydantic's Rust regex engine understands \p{..}).
+TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$")]
+TagValue = Annotated[str, Field(max_length=256, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$")]
 
 #: Tag keys the template core sets on every resource; config tags may not override them.
 STANDARD_TAG_KEYS = ("Project", "Environment", "EnvironmentSuffix", "ManagedBy")
+#: AWS allows 50 user tags per resource; the build sets the standard ones and
+#: constructs add one more on some resources (Name or Role), so the config gets the rest.
+AWS_TAGS_PER_RESOURCE = 50
+MAX_CONFIG_TAGS = AWS_TAGS_PER_RESOURCE - len(STANDARD_TAG_KEYS) - 1
 
 
 class SecurityOverride(StrictModel):
@@ -824,7 +830,8 @@ class EnvironmentConfig(StrictModel):
         description="Default of the EnvironmentSuffix parameter; part of every physical name.",
     )
     tags: dict[TagKey, TagValue] = Field(
-        default_factory=dict, description="Extra tags for every taggable resource (the standard tags are added)."
+        default_factory=dict,
+        max_length=MAX_CONFIG_TAGS, description="Extra tags for every taggable resource (the standard tags are added)."
     )
     ha_database: HaDatabaseStackConfig | None = Field(
         None, description="The HA database stack (eu-central-1 by default). Omit to not build it."
