@@ -52,6 +52,9 @@ class BuildReport:
     security_overrides: list[tuple[str, str]] = field(default_factory=list)
     #: things to know before deploying (e.g. a body too large to pass inline); never failures
     notes: list[str] = field(default_factory=list)
+    #: ``--stack`` builds: the other stacks already in the folder, rendered (not linted)
+    #: so the manifest and shared documents still describe the whole folder
+    kept: list[RenderedStack] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -175,9 +178,15 @@ def assemble(
     unknown = sorted(set(skip_gates) - known)
     if unknown:
         raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
-    rendered = render_environment(config, stacks, fmt)
+    selected = select_blueprints(config, stacks)
+    blueprints = _stacks_in_folder(config, selected, target, fmt) if stacks else selected
+    everything = [render_stack(config, bp, fmt) for bp in blueprints]
+    names = {bp.name for bp in selected}
+    rendered = [stack for stack in everything if stack.blueprint in names]
     report = BuildReport(environment=config.name, out_dir=target)
+    report.kept = [stack for stack in everything if stack.blueprint not in names]
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+    rendered = everything  # gates, suppressions and documents describe the whole folder
     for gate in ENVIRONMENT_GATES:
         if gate.__name__ in skip_gates:
             continue
@@ -199,6 +208,50 @@ def assemble(
     return report, render_artifacts(config, rendered)
 
 
+def _stacks_in_folder(
+    config: EnvironmentConfig, selected: Sequence[Blueprint], target: Path, fmt: Format
+) -> list[Blueprint]:
+    """The ``--stack`` selection plus every other stack of the environment whose
+    template is already in ``target``, in the environment's order.
+
+    A ``--stack`` build must leave a folder whose manifest and shared documents
+    (wiring, runbooks) describe every template in it, exactly as a whole build
+    of those stacks would; so the stacks already there are rendered too (and
+    carried over only if unchanged, see ``build``).
+    """
+    names = {bp.name for bp in selected}
+    chosen = []
+    for bp in select_blueprints(config):
+        if bp.name in names:
+            chosen.append(bp)
+            continue
+        if (target / f"{bp.name}{EXTENSIONS[fmt]}").is_file():
+            chosen.append(bp)
+            continue
+        other = [f"{bp.name}{ext}" for name, ext in EXTENSIONS.items() if name != fmt and (target / f"{bp.name}{ext}").is_file()]
+        if other:
+            raise ConfigError(
+                f"--stack with --format {fmt}: {target} holds {other[0]} in another format; "
+                "build the whole environment (without --stack) to change the format"
+            )
+    return chosen
+
+
+def _refuse_stale_kept(report: BuildReport) -> None:
+    """A ``--stack`` build keeps the other stacks' templates; they must be what the
+    config renders now, or the folder would mix two configs under one manifest."""
+    stale = [
+        str(report.out_dir / stack.filename)
+        for stack in report.kept
+        if (report.out_dir / stack.filename).read_bytes() != stack.text.encode("utf-8")
+    ]
+    if stale:
+        raise ConfigError(
+            f"--stack: {', '.join(stale)} is not what the config renders now (the config or a tool changed since it "
+            "was built); build the whole environment (without --stack) so out/ stays consistent"
+        )
+
+
 def build(
     config: EnvironmentConfig,
     *,
@@ -213,7 +266,10 @@ def build(
 
     A build of the whole environment (no ``stacks``) leaves exactly its files in
     ``out_dir/<env>/``: stale files (a removed stack, the other format) go. A
-    ``stacks`` build replaces those stacks' files and keeps the rest.
+    ``stacks`` build lints and rewrites those stacks and keeps the other stacks
+    already in the folder, which must be what the config renders now (else
+    ConfigError); the manifest and shared documents describe them all, so the
+    folder is byte-identical to a whole build of the same set of stacks.
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
     ``skip_gates`` names environment gates not to run (``--no-scan``).
@@ -232,8 +288,9 @@ def build(
 def _build_locked(config, out_dir, stacks, fmt, lint, skip_gates) -> BuildReport:
     report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
     target = report.out_dir
+    _refuse_stale_kept(report)
     if report.ok:
-        write_tree_atomically(target, files, prune=not stacks)
+        write_tree_atomically(target, files, prune=True)
         report.written = True
     else:
         rejected = out_dir / REJECTED_DIR / config.name
@@ -268,9 +325,9 @@ def check(
 ) -> CheckReport:
     """Would ``build`` with these arguments change ``out_dir/<env>/``, or fail? Writes nothing.
 
-    Files the render does not produce count as drift for a whole-environment
-    check (a build would remove them) and are ignored for a ``stacks`` check
-    (a partial build keeps them).
+    Files the render does not produce count as drift (a build would remove
+    them). With ``stacks``, the other stacks already in the folder are part of
+    the render, as in ``build``.
     """
     report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
-    return CheckReport(report, compare_tree(report.out_dir, files, report_extra=not stacks))
+    return CheckReport(report, compare_tree(report.out_dir, files))
