@@ -202,7 +202,7 @@ def _describe(error: dict[str, Any]) -> str:
     if isinstance(cause, RuleViolation):
         # The violation's path is relative to the model that raised it.
         full_path = ".".join(part for part in (path, cause.path) if part)
-        text = f"{full_path or '<root>'} = {shorten(cause.value)}: {cause.problem}"
+        text = f"{full_path or '<root>'} = {shorten(cause.value)}: {_short_text(cause.problem, 300)}"
         if cause.allowed:
             text += f"; allowed: {_short_text(cause.allowed, 600)}"
         return text
