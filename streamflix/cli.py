@@ -14,6 +14,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -26,6 +27,7 @@ from streamflix.artifacts import SECURITY_SCAN_GATE
 from streamflix.config import PRESETS, load_config
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import EXIT_CODES, ConfigError, Interrupted, StreamflixError
+from streamflix.registry import discover
 
 console = Console(stderr=True, highlight=False, markup=False)
 
@@ -83,7 +85,8 @@ def _boundary(command):
              epilog=_EXIT_HELP)
 @click.option("--env", "env", type=click.Choice(PRESETS), help="Shipped preset to build (default: dev).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="Your own config file.")
-@click.option("--stack", "stacks", multiple=True, help="Build only this stack (repeatable), e.g. ha-database.")
+@click.option("--stack", "stacks", multiple=True,
+              help="Build only this stack (repeatable); one of: " + ", ".join(sorted(discover())) + ".")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=pipeline.DEFAULT_OUT,
               show_default=True, help="Folder for rendered artifacts; each environment gets a sub-folder.")
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
@@ -105,16 +108,30 @@ def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, ch
             config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates
         )
     else:
-        report = pipeline.build(
-            config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates,
-            on_lock_wait=lambda path: console.print(f"waiting for another build of {out_dir / config.name} "
-                                                    f"(lock {path}) ...", soft_wrap=True),
-        )
+        started = time.perf_counter()
+        with _progress(f"building {config.name}: render, our rules, cfn-lint, checkov") as progress:
+            report = pipeline.build(
+                config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates,
+                on_lock_wait=lambda path: progress.console.print(
+                    f"waiting for another build of {out_dir / config.name} (lock {path}) ...", soft_wrap=True),
+            )
+        report.notes.append(f"total {time.perf_counter() - started:.1f} s")
     if check_only:
         _print_check(checked, lint=not no_lint)
         sys.exit(0 if checked.ok else 1)
     _print_report(report, lint=not no_lint, scan=scan)
     sys.exit(0 if report.ok else 1)
+
+
+@contextlib.contextmanager
+def _progress(description: str):
+    """A spinner with the elapsed time while the build runs (shown on a terminal only)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        progress.add_task(description, total=None)
+        yield progress
 
 
 def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
@@ -153,7 +170,8 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool, scan: bool = True
     for stack_report in report.stacks:
         stack = stack_report.stack
         table.add_row(stack.blueprint, stack.region, str(stack.resource_count), str(len(stack.text.encode())),
-                      str(len(stack_report.findings)), f"{stack_report.seconds:.2f}")
+                      str(len(stack_report.findings)),
+                      "cached" if stack_report.cached else f"{stack_report.seconds:.2f}")
     console.print(table)
     for gate, seconds in report.gate_seconds.items():
         console.print(f"gate {gate}: {seconds:.2f} s")

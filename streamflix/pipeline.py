@@ -36,6 +36,8 @@ class StackReport:
     stack: RenderedStack
     findings: list[Finding]
     seconds: float
+    #: the verdict came from the cache (``checks.cache``): nothing was linted
+    cached: bool = False
 
 
 @dataclass
@@ -139,7 +141,10 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
             outcomes = pool.map(_check_one, jobs, chunksize=1)
     else:
         outcomes = [_check_one(job) for job in jobs]
-    return [StackReport(stack, findings, seconds) for stack, (findings, seconds) in zip(rendered, outcomes)]
+    return [
+        StackReport(stack, findings, seconds, cached=job not in cold)
+        for stack, job, (findings, seconds) in zip(rendered, jobs, outcomes)
+    ]
 
 
 def _die_with_parent(parent: int) -> None:
@@ -205,7 +210,20 @@ def assemble(
             stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
         ))
     ]
+    report.notes += _unpriced_regions_note(rendered)
     return report, render_artifacts(config, rendered)
+
+
+def _unpriced_regions_note(rendered: Sequence[RenderedStack]) -> list[str]:
+    """Say in the summary when a cost estimate cannot be complete (no prices for a region)."""
+    from streamflix.catalog.prices import load_prices
+
+    priced = set(load_prices().regions)
+    unpriced = sorted({stack.region for stack in rendered} - priced)
+    if not unpriced:
+        return []
+    return [f"no prices recorded for {', '.join(unpriced)}: the cost estimates of stacks there are incomplete "
+            f"(priced regions: {', '.join(sorted(priced))}; `build.py prices refresh --region` adds one)"]
 
 
 def _stacks_in_folder(
