@@ -109,11 +109,10 @@ def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, ch
         )
     else:
         started = time.perf_counter()
-        with _progress(f"building {config.name}: render, our rules, cfn-lint, checkov") as progress:
+        with _progress(f"building {config.name}: render, our rules, cfn-lint, checkov") as say:
             report = pipeline.build(
                 config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=not no_lint, skip_gates=skip_gates,
-                on_lock_wait=lambda path: progress.console.print(
-                    f"waiting for another build of {out_dir / config.name} (lock {path}) ...", soft_wrap=True),
+                on_lock_wait=lambda path: say(f"waiting for another build of {out_dir / config.name} (lock {path}) ..."),
             )
         report.notes.append(f"total {time.perf_counter() - started:.1f} s")
     if check_only:
@@ -125,13 +124,17 @@ def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, ch
 
 @contextlib.contextmanager
 def _progress(description: str):
-    """A spinner with the elapsed time while the build runs (shown on a terminal only)."""
+    """A spinner with the elapsed time while the build runs, on a terminal only (CI logs
+    and pipes get the summary alone). Yields a function that prints above the spinner."""
+    if not console.is_terminal:
+        yield lambda text: console.print(text, soft_wrap=True)
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         progress.add_task(description, total=None)
-        yield progress
+        yield lambda text: progress.console.print(text, soft_wrap=True)
 
 
 def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
