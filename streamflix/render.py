@@ -77,21 +77,31 @@ _RENAME_SWAP = 0x2  # macOS sys/stdio.h (renamex_np)
 
 
 def lock_path(target: Path) -> Path:
-    """The lock file that serialises writers of ``target`` (beside it, never inside it)."""
-    target = Path(target)
-    return target.parent / f".{target.name}.lock"
+    """The lock file that serialises writers of ``target``.
+
+    It lives in the temp folder (``streamflix-locks-<uid>/<sha256 of target's real
+    path>.lock``), never beside or inside ``target``: ``out/`` holds artifacts
+    only. Every writer on this machine resolves the same folder to the same file.
+    """
+    import hashlib
+
+    real = os.path.realpath(Path(target))
+    owner = os.getuid() if hasattr(os, "getuid") else "user"
+    folder = Path(tempfile.gettempdir()) / f"streamflix-locks-{owner}"
+    return folder / f"{hashlib.sha256(real.encode('utf-8', 'surrogateescape')).hexdigest()[:32]}.lock"
 
 
 @contextmanager
 def target_lock(target: Path, *, timeout: float | None = None, on_wait=None) -> Iterator[None]:
-    """Hold the lock of ``target`` (``out/.<env>.lock``) for the whole block.
+    """Hold the lock of ``target`` for the whole block (see ``lock_path``).
 
     Two builds of one environment serialise: the second waits (``on_wait`` is
     called once, so the CLI can say why it is waiting) up to ``timeout`` seconds
     (default ``LOCK_TIMEOUT``), then raises LockTimeout. The lock is an OS lock
-    (flock), so a killed holder releases it at once; filelock removes the file
-    on release. Re-entrant in one thread, so ``build`` can hold it across the
-    render and ``write_tree_atomically`` take it again.
+    (flock), so a killed holder releases it at once. Re-entrant in one thread,
+    so ``build`` can hold it across the render and ``write_tree_atomically`` take
+    it again. Before waiting, it proves ``target``'s parent writable (a file is
+    created and removed there), so an unwritable ``out/`` is reported at once.
     """
     from filelock import FileLock, Timeout  # deferred: only writers need it
 
@@ -99,8 +109,11 @@ def target_lock(target: Path, *, timeout: float | None = None, on_wait=None) -> 
     path = lock_path(target)
     limit = LOCK_TIMEOUT if timeout is None else timeout
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _LOCKS.setdefault(str(path.resolve()), FileLock(str(path)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent, prefix=_STAGING.format(name=target.name)):
+            pass  # the folder takes new files (not read-only, not full of inodes, permitted)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = _LOCKS.setdefault(str(path), FileLock(str(path)))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -132,6 +145,8 @@ def _exchange(a: Path, b: Path) -> bool:
     at which one of the two names is missing.
     """
     libc = _libc()
+    if libc is None:
+        return False
     old, new = os.fsencode(a), os.fsencode(b)
     if hasattr(libc, "renameat2"):
         result = libc.renameat2(-100, old, -100, new, _RENAME_EXCHANGE)  # -100: AT_FDCWD
@@ -148,16 +163,23 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _libc() -> Any:
+    """The C library, or None where there is none to call (Windows)."""
     global _LIBC
     if _LIBC is None:
-        _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    return _LIBC
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        except (OSError, TypeError):
+            _LIBC = False
+    return _LIBC or None
 
 
 _LIBC: Any = None
 
 
 def _fsync_dir(folder: Path) -> None:
+    """Make a folder's entries durable (POSIX; Windows cannot open a folder to fsync it)."""
+    if os.name == "nt":
+        return
     descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(descriptor)
