@@ -79,7 +79,8 @@ def _wrong_type(value: Any) -> Any:
 
 
 def _dump(data: Any) -> bytes:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8")
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                     allow_unicode=True).encode("utf-8")
 
 
 def _cases() -> list[tuple[str, bytes]]:

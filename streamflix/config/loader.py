@@ -160,7 +160,7 @@ class _Builder:
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     builder = _Builder(source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when built with it
         data = None if root is None else builder.build(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
