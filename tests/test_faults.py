@@ -267,3 +267,22 @@ def test_lint_workers_die_with_the_build(tmp_path):
             break
         threading.Event().wait(0.05)
     assert not stat.exists() or stat.read_text().split(") ", 1)[1].startswith(("Z", "X"))
+
+
+def test_checkov_folders_of_killed_scans_are_swept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from streamflix.checks import scan
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    abandoned = tmp_path / f"{scan.SCAN_PREFIX}{gone}-abc"
+    running = tmp_path / f"{scan.SCAN_PREFIX}{os.getpid()}-def"
+    for folder in (abandoned, running):
+        (folder / "0").mkdir(parents=True)
+        (folder / "0" / "ha-database.yaml").write_text("copy\n")
+    scan._sweep_abandoned_scan_folders()
+    assert not abandoned.exists() and running.exists()
