@@ -184,6 +184,9 @@ class ResourceChange:
     stateful: bool = False
     #: Mitigations and consequences worth reading (policies, renames, custom names).
     notes: tuple[str, ...] = ()
+    #: Why CloudFormation or the service will refuse this update (it fails and rolls
+    #: back), one line each: see ``_refusals``.
+    refusals: tuple[str, ...] = ()
 
     @property
     def data_loss(self) -> bool:
@@ -201,6 +204,7 @@ class ResourceChange:
             "stateful": self.stateful,
             "data_loss": self.data_loss,
             "notes": list(self.notes),
+            "refusals": list(self.refusals),
         }
 
 
@@ -273,15 +277,23 @@ class EnvironmentDiff:
     def data_loss(self) -> list[tuple[str, ResourceChange]]:
         return [(s.stack, r) for s in self.stacks for r in s.data_loss]
 
+    @property
+    def refused(self) -> list[tuple[str, ResourceChange]]:
+        """Updates CloudFormation or the service will refuse (the stack update fails)."""
+        return [(s.stack, r) for s in self.stacks for r in s.resources if r.refusals]
+
     def exit_code(self, *, allow_replacement: bool = False) -> int:
-        """1 when a stateful resource would be removed or replaced, unless allowed."""
-        return 1 if self.data_loss and not allow_replacement else 0
+        """1 when a stateful resource would be removed or replaced (unless allowed), or
+        when an update would be refused (no flag allows that: it cannot deploy)."""
+        return 1 if (self.data_loss and not allow_replacement) or self.refused else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "data_loss": [{"stack": stack, "logical_id": r.logical_id, "type": r.resource_type, "action": r.action}
                           for stack, r in self.data_loss],
+            "refused": [{"stack": stack, "logical_id": r.logical_id, "type": r.resource_type, "reasons": list(r.refusals)}
+                        for stack, r in self.refused],
             "stacks": [s.to_dict() for s in self.stacks],
         }
 
@@ -562,6 +574,7 @@ def _modification(
     assessment: Assessment | None,
     region: str,
     dirty: Mapping[str, Replacement],
+    resources: Mapping[str, Any] | None = None,
 ) -> ResourceChange | None:
     path_changes: list[PropertyChange] = []
     for key in list(old) + [k for k in new if k not in old]:
@@ -593,7 +606,64 @@ def _modification(
         tuple(path_changes),
         stateful,
         tuple(notes),
+        _refusals(old, new, path_changes, dirty, resources or {}),
     )
+
+
+#: Subnet groups whose members cannot move to another VPC while a cluster runs in them.
+_SUBNET_GROUP_TYPES = ("AWS::RDS::DBSubnetGroup", "AWS::ElastiCache::SubnetGroup")
+
+
+def _major(version: Any) -> str | None:
+    """PostgreSQL's major version: '16' of '16.4' (and '9.6' of '9.6.20')."""
+    if not isinstance(version, (str, int, float)):
+        return None
+    parts = str(version).split(".")
+    return ".".join(parts[:2]) if parts[0] == "9" else parts[0]
+
+
+def _refusals(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    path_changes: Sequence[PropertyChange],
+    dirty: Mapping[str, Replacement],
+    resources: Mapping[str, Any],
+) -> tuple[str, ...]:
+    """Updates that pass lint but that CloudFormation or the service refuses.
+
+    - A major engine version change without ``AllowMajorVersionUpgrade: true``:
+      "AllowMajorVersionUpgrade: A value that indicates whether major version
+      upgrades are allowed. Constraints: Major version upgrades must be allowed
+      when specifying a value for the EngineVersion parameter that is a different
+      major version than the DB instance's current version." (RDS API,
+      ModifyDBInstance / ModifyDBCluster).
+    - A subnet group whose subnets are replaced (e.g. the VPC CIDR changed, so the
+      VPC and every subnet are new) while a database or cache runs in it: RDS and
+      ElastiCache refuse to move a running cluster's subnet group into another VPC
+      ("The new Subnets are not in the same Vpc as the existing subnet group").
+    """
+    reasons = []
+    old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
+    if new.get("Type") in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
+        before, after = _major(old_props.get("EngineVersion")), _major(new_props.get("EngineVersion"))
+        if before and after and before != after and new_props.get("AllowMajorVersionUpgrade") not in (True, "true"):
+            reasons.append(f"EngineVersion moves from major version {before} to {after} without "
+                           "AllowMajorVersionUpgrade: true; RDS refuses the modification and the update rolls back")
+    if new.get("Type") in _SUBNET_GROUP_TYPES:
+        moved = sorted({name for change in path_changes if change.path.startswith("Properties.SubnetIds")
+                        for name in change.via if dirty.get(name, "never") != "never"})
+        users = sorted(logical_id for logical_id, resource in resources.items()
+                       if _is_stateful(resource) and _uses(resource, new_group=new, resources=resources))
+        if moved and users:
+            reasons.append(f"its subnets ({', '.join(moved)}) are replaced while {', '.join(users)} use it; "
+                           "RDS and ElastiCache refuse to move a running cluster's subnet group into new subnets "
+                           "of another VPC: move the data with a snapshot restore or a replica instead")
+    return tuple(reasons)
+
+
+def _uses(resource: Mapping[str, Any], *, new_group: Mapping[str, Any], resources: Mapping[str, Any]) -> bool:
+    group_ids = [logical_id for logical_id, candidate in resources.items() if candidate is new_group]
+    return bool(group_ids) and bool(references(resource.get("Properties") or {}) & set(group_ids))
 
 
 def diff_templates(
@@ -626,11 +696,11 @@ def diff_templates(
     for logical_id in new_resources:
         if logical_id in old_resources:
             modified = _modification(logical_id, old_resources[logical_id], new_resources[logical_id],
-                                     assessments.get(logical_id), region, dirty)
+                                     assessments.get(logical_id), region, dirty, new_resources)
             if modified is not None:
                 changes.append(modified)
     order = {"remove": 0, "modify": 1, "add": 2}
-    changes.sort(key=lambda c: (not c.data_loss, order[c.action], c.logical_id))
+    changes.sort(key=lambda c: (not (c.data_loss or c.refusals), order[c.action], c.logical_id))
     return StackDiff(
         stack=stack,
         region=region,
@@ -748,12 +818,13 @@ def describe(diff: EnvironmentDiff, *, allow_replacement: bool = False) -> list[
     lines: list[str] = []
     for stack in diff.stacks:
         if stack.before_file is None:
-            where = f"new stack ({stack.after_file})"
+            where = f"new stack ({escape(stack.after_file or '')})"
         elif stack.after_file is None:
-            where = f"[bold red]stack no longer rendered[/] (was {stack.before_file}): deleting it deletes everything in it"
+            where = (f"[bold red]stack no longer rendered[/] (was {escape(stack.before_file)}): "
+                     "deleting it deletes everything in it")
         else:
-            where = stack.after_file
-        lines.append(f"[bold]{escape(stack.stack)}[/] ({stack.region}) {escape(where)}")
+            where = escape(stack.after_file)
+        lines.append(f"[bold]{escape(stack.stack)}[/] ({escape(stack.region)}) {where}")
         if not stack.changed:
             lines.append("  no changes")
             continue
@@ -770,9 +841,13 @@ def describe(diff: EnvironmentDiff, *, allow_replacement: bool = False) -> list[
                 flags.append("[yellow]MAY REPLACE[/]")
             if change.data_loss:
                 flags.append("[bold red]DATA LOSS RISK[/]")
+            if change.refusals:
+                flags.append("[bold red]UPDATE REFUSED[/]")
             lines.append(f"  {marker} {escape(change.logical_id)} ({escape(change.resource_type)}) {' '.join(flags)}".rstrip())
             for reason in change.reasons:
                 lines.append(f"      because {escape(reason)}")
+            for refusal in change.refusals:
+                lines.append(f"      refused: {escape(refusal)}")
             for prop in change.changes:
                 if not prop.via:
                     lines.append(f"      {escape(prop.path)}: {escape(_short(prop.before))} -> {escape(_short(prop.after))}")
@@ -793,6 +868,9 @@ def describe(diff: EnvironmentDiff, *, allow_replacement: bool = False) -> list[
                          "(true when the stack is deployed with defaults)")
         if stack.outputs.removed:
             lines.append("  [dim]note:[/] a removed export fails the update while another stack imports it")
+    for stack_name, change in diff.refused:
+        lines.append(f"[bold red]UPDATE REFUSED[/] {escape(stack_name)}/{escape(change.logical_id)}: "
+                     "CloudFormation cannot apply this update (exit 1, whatever the flags)")
     risks = diff.data_loss
     if risks:
         listed = ", ".join(f"{stack}/{r.logical_id}" for stack, r in risks)

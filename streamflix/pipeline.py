@@ -9,10 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Callable, Collection, Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, is_cached, validate
@@ -23,7 +22,9 @@ from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
+from streamflix.render import (
+    EXTENSIONS, Format, RenderedStack, load_template, render, target_lock, write_tree_atomically,
+)
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
@@ -35,6 +36,8 @@ class StackReport:
     stack: RenderedStack
     findings: list[Finding]
     seconds: float
+    #: the verdict came from the cache (``checks.cache``): nothing was linted
+    cached: bool = False
 
 
 @dataclass
@@ -51,6 +54,9 @@ class BuildReport:
     security_overrides: list[tuple[str, str]] = field(default_factory=list)
     #: things to know before deploying (e.g. a body too large to pass inline); never failures
     notes: list[str] = field(default_factory=list)
+    #: ``--stack`` builds: the other stacks already in the folder, rendered (not linted)
+    #: so the manifest and shared documents still describe the whole folder
+    kept: list[RenderedStack] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -129,11 +135,30 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
     cold = [job for job in jobs if not is_cached(job[0], job[1], lint)]
     workers = min(len(cold), os.cpu_count() or 1)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            outcomes = list(pool.map(_check_one, jobs))
+        # multiprocessing.Pool, not ProcessPoolExecutor: leaving the block (an error,
+        # Ctrl-C, SIGTERM) terminates the workers instead of waiting for their lint.
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+            outcomes = pool.map(_check_one, jobs, chunksize=1)
     else:
         outcomes = [_check_one(job) for job in jobs]
-    return [StackReport(stack, findings, seconds) for stack, (findings, seconds) in zip(rendered, outcomes)]
+    return [
+        StackReport(stack, findings, seconds, cached=job not in cold)
+        for stack, job, (findings, seconds) in zip(rendered, jobs, outcomes)
+    ]
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux the kernel SIGKILLs the worker when the build dies,
+    even by SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere Pool's exit terminates it."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (AttributeError, OSError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _check_one(job: tuple[str, str, str, bool]) -> tuple[list[Finding], float]:
@@ -158,9 +183,15 @@ def assemble(
     unknown = sorted(set(skip_gates) - known)
     if unknown:
         raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
-    rendered = render_environment(config, stacks, fmt)
+    selected = select_blueprints(config, stacks)
+    blueprints = _stacks_in_folder(config, selected, target, fmt) if stacks else selected
+    everything = [render_stack(config, bp, fmt) for bp in blueprints]
+    names = {bp.name for bp in selected}
+    rendered = [stack for stack in everything if stack.blueprint in names]
     report = BuildReport(environment=config.name, out_dir=target)
+    report.kept = [stack for stack in everything if stack.blueprint not in names]
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+    rendered = everything  # gates, suppressions and documents describe the whole folder
     for gate in ENVIRONMENT_GATES:
         if gate.__name__ in skip_gates:
             continue
@@ -179,7 +210,64 @@ def assemble(
             stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
         ))
     ]
+    report.notes += _unpriced_regions_note(rendered)
     return report, render_artifacts(config, rendered)
+
+
+def _unpriced_regions_note(rendered: Sequence[RenderedStack]) -> list[str]:
+    """Say in the summary when a cost estimate cannot be complete (no prices for a region)."""
+    from streamflix.catalog.prices import load_prices
+
+    priced = set(load_prices().regions)
+    unpriced = sorted({stack.region for stack in rendered} - priced)
+    if not unpriced:
+        return []
+    return [f"no prices recorded for {', '.join(unpriced)}: the cost estimates of stacks there are incomplete "
+            f"(priced regions: {', '.join(sorted(priced))}; `build.py prices refresh --region` adds one)"]
+
+
+def _stacks_in_folder(
+    config: EnvironmentConfig, selected: Sequence[Blueprint], target: Path, fmt: Format
+) -> list[Blueprint]:
+    """The ``--stack`` selection plus every other stack of the environment whose
+    template is already in ``target``, in the environment's order.
+
+    A ``--stack`` build must leave a folder whose manifest and shared documents
+    (wiring, runbooks) describe every template in it, exactly as a whole build
+    of those stacks would; so the stacks already there are rendered too (and
+    carried over only if unchanged, see ``build``).
+    """
+    names = {bp.name for bp in selected}
+    chosen = []
+    for bp in select_blueprints(config):
+        if bp.name in names:
+            chosen.append(bp)
+            continue
+        if (target / f"{bp.name}{EXTENSIONS[fmt]}").is_file():
+            chosen.append(bp)
+            continue
+        other = [f"{bp.name}{ext}" for name, ext in EXTENSIONS.items() if name != fmt and (target / f"{bp.name}{ext}").is_file()]
+        if other:
+            raise ConfigError(
+                f"--stack with --format {fmt}: {target} holds {other[0]} in another format; "
+                "build the whole environment (without --stack) to change the format"
+            )
+    return chosen
+
+
+def _refuse_stale_kept(report: BuildReport) -> None:
+    """A ``--stack`` build keeps the other stacks' templates; they must be what the
+    config renders now, or the folder would mix two configs under one manifest."""
+    stale = [
+        str(report.out_dir / stack.filename)
+        for stack in report.kept
+        if (report.out_dir / stack.filename).read_bytes() != stack.text.encode("utf-8")
+    ]
+    if stale:
+        raise ConfigError(
+            f"--stack: {', '.join(stale)} is not what the config renders now (the config or a tool changed since it "
+            "was built); build the whole environment (without --stack) so out/ stays consistent"
+        )
 
 
 def build(
@@ -190,21 +278,37 @@ def build(
     fmt: Format = "yaml",
     lint: bool = True,
     skip_gates: Collection[str] = (),
+    on_lock_wait: Callable[[Path], None] | None = None,
 ) -> BuildReport:
     """Render, validate and, only when every check passes, write ``out_dir/<env>/`` atomically.
 
     A build of the whole environment (no ``stacks``) leaves exactly its files in
     ``out_dir/<env>/``: stale files (a removed stack, the other format) go. A
-    ``stacks`` build replaces those stacks' files and keeps the rest.
+    ``stacks`` build lints and rewrites those stacks and keeps the other stacks
+    already in the folder, which must be what the config renders now (else
+    ConfigError); the manifest and shared documents describe them all, so the
+    folder is byte-identical to a whole build of the same set of stacks.
     With findings, the previous files stay whole and the rejected renders go to
     ``out_dir/.rejected/<env>/`` so the reported line numbers can be read.
     ``skip_gates`` names environment gates not to run (``--no-scan``).
+    Two builds of one ``out_dir/<env>/`` serialise on its lock (``on_lock_wait``
+    is told when this one has to wait); see ``render.write_tree_atomically``
+    for why no kill can leave the folder missing or mixed.
     """
     out_dir = Path(out_dir)
+    select_blueprints(config, stacks)  # an unknown --stack is bad input: refuse it before touching out/
+    # The lock is taken before rendering: a second build waits instead of doing the
+    # work twice, and a folder that cannot be written is reported at once, not after lint.
+    with target_lock(out_dir / config.name, on_wait=on_lock_wait):
+        return _build_locked(config, out_dir, stacks, fmt, lint, skip_gates)
+
+
+def _build_locked(config, out_dir, stacks, fmt, lint, skip_gates) -> BuildReport:
     report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
     target = report.out_dir
+    _refuse_stale_kept(report)
     if report.ok:
-        write_tree_atomically(target, files, prune=not stacks)
+        write_tree_atomically(target, files, prune=True)
         report.written = True
     else:
         rejected = out_dir / REJECTED_DIR / config.name
@@ -239,9 +343,9 @@ def check(
 ) -> CheckReport:
     """Would ``build`` with these arguments change ``out_dir/<env>/``, or fail? Writes nothing.
 
-    Files the render does not produce count as drift for a whole-environment
-    check (a build would remove them) and are ignored for a ``stacks`` check
-    (a partial build keeps them).
+    Files the render does not produce count as drift (a build would remove
+    them). With ``stacks``, the other stacks already in the folder are part of
+    the render, as in ``build``.
     """
     report, files = assemble(config, out_dir=out_dir, stacks=stacks, fmt=fmt, lint=lint, skip_gates=skip_gates)
-    return CheckReport(report, compare_tree(report.out_dir, files, report_extra=not stacks))
+    return CheckReport(report, compare_tree(report.out_dir, files))

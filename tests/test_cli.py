@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 import json
 import os
 import subprocess
@@ -14,8 +16,10 @@ from click.testing import CliRunner
 from streamflix import load_template, pipeline
 from streamflix.checks import Finding
 from streamflix.cli import main
+from streamflix.errors import WriteError
 from streamflix.render import write_tree_atomically
 
+render_module = importlib.import_module("streamflix.render")  # the package exports a function of that name
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -100,17 +104,12 @@ def test_atomic_write_leaves_target_whole_on_failure(tmp_path, monkeypatch):
     target = tmp_path / "env"
     write_tree_atomically(target, {"a.yaml": "old a\n", "b.yaml": "old b\n"})
 
-    real_replace = os.replace
+    def failing_exchange(a, b):
+        raise OSError(errno.ENOSPC, "No space left on device", str(b))
 
-    def failing_replace(src, dst):
-        if Path(dst) == target and not str(src).endswith("-retired"):
-            raise OSError("disk full")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(render_module, "_exchange", failing_exchange)
+    with pytest.raises(WriteError, match="No space left on device"):
         write_tree_atomically(target, {"a.yaml": "new a\n"})
-    monkeypatch.setattr(os, "replace", real_replace)
     assert (target / "a.yaml").read_text() == "old a\n"
     assert (target / "b.yaml").read_text() == "old b\n"
     assert [p.name for p in tmp_path.iterdir()] == ["env"]

@@ -116,17 +116,34 @@ def test_check_lints_unless_told_not_to(tmp_path, monkeypatch):
     assert stacks == 3 and seen == [True] * stacks + [False] * stacks
 
 
-def test_full_build_prunes_stale_files_and_stack_build_keeps_others(tmp_path):
+def test_stack_build_leaves_the_folder_as_a_whole_build_would(tmp_path):
+    # issue 12 item 1: a --stack build rewrote manifest.json with its stack alone,
+    # so the folder no longer passed a whole --check
     env_dir = built(tmp_path)
+    whole = {p.relative_to(env_dir): p.read_bytes() for p in env_dir.rglob("*") if p.is_file()}
     (env_dir / "old-stack.yaml").write_text("stale\n")
+    assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--stack", "ha-database").exit_code == 1
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--stack", "ha-database").exit_code == 0
-    assert (env_dir / "old-stack.yaml").exists()
-    # a --stack check ignores files of stacks it did not render; a full check does not
+    assert {p.relative_to(env_dir): p.read_bytes() for p in env_dir.rglob("*") if p.is_file()} == whole
+    assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check").exit_code == 0
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--stack", "ha-database").exit_code == 0
+
+
+def test_stack_build_refuses_to_keep_a_stale_template(tmp_path):
+    env_dir = built(tmp_path)
+    (env_dir / "dr-primary.yaml").write_text((env_dir / "dr-primary.yaml").read_text() + "# edited\n")
+    before = (env_dir / "manifest.json").read_bytes()
+    result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--stack", "ha-database")
+    assert result.exit_code == 2 and "dr-primary.yaml is not what the config renders now" in result.output
+    assert (env_dir / "manifest.json").read_bytes() == before
+
+
+def test_stack_build_into_an_empty_folder_describes_that_stack_alone(tmp_path):
+    assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--stack", "dr-primary").exit_code == 0
+    manifest = json.loads((tmp_path / "dev" / "manifest.json").read_text())
+    assert [stack["name"] for stack in manifest["stacks"]] == ["dr-primary"]
+    assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--stack", "dr-primary").exit_code == 0
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check").exit_code == 1
-    assert run("--env", "dev", "--out", str(tmp_path), "--no-lint").exit_code == 0
-    assert "old-stack.yaml" not in {p.name for p in env_dir.iterdir()}
-    assert {"ha-database.yaml", "dr-primary.yaml", "dr-recovery.yaml", "manifest.json"} <= {p.name for p in env_dir.iterdir()}
 
 
 def test_format_switch_is_drift(tmp_path):

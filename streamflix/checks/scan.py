@@ -21,6 +21,7 @@ tests/test_security_scan.py proves it: the scan runs with sockets refused.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -69,6 +70,29 @@ def _runner() -> tuple[Any, Any, str]:
     return Runner, RunnerFilter, version
 
 
+SCAN_PREFIX = "streamflix-scan-"
+
+
+def _sweep_abandoned_scan_folders() -> None:
+    """Remove ``$TMPDIR/streamflix-scan-<pid>-*`` folders whose process is gone.
+
+    The scan's TemporaryDirectory is removed on any exception, Ctrl-C or SIGTERM;
+    only a SIGKILL can leave one, with template copies in it, so the next scan
+    removes folders of processes that no longer exist.
+    """
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{SCAN_PREFIX}*-*"):
+        pid = folder.name[len(SCAN_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
     """Every checkov CloudFormation check (resource and graph checks) over ``templates``, in one run.
 
@@ -80,7 +104,8 @@ def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
     result = ScanResult(checkov_version=version)
     if not templates:
         return result
-    with tempfile.TemporaryDirectory(prefix="streamflix-scan-") as folder:
+    _sweep_abandoned_scan_folders()
+    with tempfile.TemporaryDirectory(prefix=f"{SCAN_PREFIX}{os.getpid()}-") as folder:
         root = Path(folder)
         label_of: dict[str, str] = {}
         for index, template in enumerate(templates):

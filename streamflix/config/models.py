@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from streamflix.catalog import limits
 from streamflix.catalog import load_catalog, nearest_versions
 from streamflix.config import naming
 from streamflix.errors import RuleViolation
@@ -429,6 +430,9 @@ class HaDatabaseStackConfig(StackConfig):
         check_engine_version("aurora-postgresql", self.region, self.database.engine_version, "database.engine_version")
         check_engine_version(self.cache.engine, self.region, self.cache.version, "cache.engine_version")
         check_instance_class("aurora-postgresql", self.region, self.database.instance_class, "database.instance_class")
+        check_class_for_version("aurora-postgresql", self.database.engine_version, self.database.instance_class,
+                                "database.instance_class")
+        check_az_count(self.region, self.network.az_count, "network.az_count")
         check_node_type(self.region, self.cache.node_type, "cache.node_type")
         if self.cache.replicas + 1 < 2 or self.network.az_count < 2:
             raise RuleViolation("cache.replicas", self.cache.replicas, "Multi-AZ needs a replica in a second AZ", ">= 1")
@@ -625,6 +629,14 @@ class DrStackConfig(StackConfig):
 
     @model_validator(mode="after")
     def _regions(self) -> "DrStackConfig":
+        if limits.partition_of(self.primary_region) != limits.partition_of(self.recovery_region):
+            raise RuleViolation(
+                "recovery_region", self.recovery_region,
+                f"is in partition {limits.partition_of(self.recovery_region)} and primary_region "
+                f"{self.primary_region} in {limits.partition_of(self.primary_region)}: a cross-region read replica, "
+                "EFS replication and KMS grants cannot cross partitions (botocore endpoint data)",
+                allowed=f"a region of the {limits.partition_of(self.primary_region)} partition",
+            )
         check_region(self.primary_region, "primary_region")
         check_region(self.recovery_region, "recovery_region")
         if self.primary_region == self.recovery_region:
@@ -651,6 +663,10 @@ class DrStackConfig(StackConfig):
         regions = (self.primary_region, self.recovery_region)
         check_version_in_regions("postgres", regions, self.database.engine_version, "database.engine_version")
         check_version_in_regions(self.cache.engine, regions, self.cache.version, "cache.engine_version")
+        check_class_for_version("postgres", self.database.engine_version, self.database.instance_class,
+                                "database.instance_class")
+        check_az_count(self.primary_region, self.primary_network.az_count, "primary_network.az_count")
+        check_az_count(self.recovery_region, self.recovery_network.az_count, "recovery_network.az_count")
         for region in regions:
             check_instance_class("postgres", region, self.database.instance_class, "database.instance_class")
             check_node_type(region, self.cache.node_type, "cache.node_type")
@@ -738,6 +754,38 @@ def check_region(region: str, path: str) -> None:
     regions = load_catalog().regions
     if region not in regions:
         raise RuleViolation(path, region, "not a region the catalogue knows", ", ".join(regions))
+    partition = limits.partition_of(region)
+    if partition != "aws":
+        raise RuleViolation(
+            path, region,
+            f"is in the {partition} partition; the blueprints write the aws partition's service principals and "
+            "endpoint names (amazonaws.com), which do not exist there",
+            allowed="a region of the aws partition: " + ", ".join(r for r in regions if limits.partition_of(r) == "aws"),
+        )
+
+
+def check_az_count(region: str, az_count: int, path: str) -> None:
+    """Refuse more AZs than the region offers (cfn-lint's table): ``!Select [2, !GetAZs '']`` fails."""
+    zones = limits.availability_zones(region)
+    if zones is not None and az_count > len(zones):
+        raise RuleViolation(
+            path, az_count,
+            f"{region} offers {len(zones)} Availability Zones to an account ({', '.join(zones)}, cfn-lint's data); "
+            f"subnet {az_count} would select a zone that does not exist",
+            allowed=f"at most {len(zones)}",
+        )
+
+
+def check_class_for_version(engine: str, version: str, instance_class: str, path: str) -> None:
+    """Refuse an instance class the engine version does not run on (the data of cfn-lint E3062)."""
+    classes = limits.instance_classes_for_version(engine, version)
+    if classes is not None and instance_class not in classes:
+        family = instance_class.split(".")[1] if instance_class.count(".") >= 2 else ""
+        similar = sorted(c for c in classes if family[:1] and c.split(".")[1][:1] == family[:1]) or sorted(classes)
+        raise RuleViolation(
+            path, instance_class, f"{engine} {version} does not run on it (cfn-lint E3062's data)",
+            ", ".join(similar[:12]) + (", ..." if len(similar) > 12 else ""),
+        )
 
 
 def check_engine_version(engine: str, region: str, version: str, path: str) -> None:
@@ -788,11 +836,17 @@ def check_node_type(region: str, node_type: str, path: str) -> None:
         raise RuleViolation(path, node_type, f"not offered by ElastiCache in {region}", ", ".join(similar[:12]))
 
 
-TagKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9 _.:/=+\-@]{1,128}$")]
-TagValue = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9 _.:/=+\-@]*$")]
+# AWS's tag pattern (Tagging API, "Tag naming limits"): Unicode letters, digits and
+# spaces plus _ . : / = + - @ (pydantic's Rust regex engine understands \p{..}).
+TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$")]
+TagValue = Annotated[str, Field(max_length=256, pattern=r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$")]
 
 #: Tag keys the template core sets on every resource; config tags may not override them.
 STANDARD_TAG_KEYS = ("Project", "Environment", "EnvironmentSuffix", "ManagedBy")
+#: AWS allows 50 user tags per resource; the build sets the standard ones and
+#: constructs add one more on some resources (Name or Role), so the config gets the rest.
+AWS_TAGS_PER_RESOURCE = 50
+MAX_CONFIG_TAGS = AWS_TAGS_PER_RESOURCE - len(STANDARD_TAG_KEYS) - 1
 
 
 class SecurityOverride(StrictModel):
@@ -824,7 +878,8 @@ class EnvironmentConfig(StrictModel):
         description="Default of the EnvironmentSuffix parameter; part of every physical name.",
     )
     tags: dict[TagKey, TagValue] = Field(
-        default_factory=dict, description="Extra tags for every taggable resource (the standard tags are added)."
+        default_factory=dict,
+        max_length=MAX_CONFIG_TAGS, description="Extra tags for every taggable resource (the standard tags are added)."
     )
     ha_database: HaDatabaseStackConfig | None = Field(
         None, description="The HA database stack (eu-central-1 by default). Omit to not build it."

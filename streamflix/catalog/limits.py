@@ -1,0 +1,78 @@
+"""Deploy-time facts the config is checked against, read from the pinned tools' own data.
+
+- Availability Zones per region: cfn-lint's ``cfnlint/helpers.py`` table (the one
+  its rules use; the AZs a new account gets). Read with ``ast`` from the source,
+  because importing cfn-lint costs about a second and the config must load fast.
+- Partitions: botocore's ``data/endpoints.json`` (what ``get_partition_for_region``
+  reads): a region's partition and its DNS suffix.
+- Instance classes per engine version: cfn-lint's
+  ``aws_rds_dbinstance/db_instance_class.json``, the data behind rule E3062, so a
+  class the lint would reject after minutes is refused when the config loads.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{name} is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@lru_cache(maxsize=None)
+def _availability_zones() -> dict[str, list[str]]:
+    tree = ast.parse((_package_dir("cfnlint") / "helpers.py").read_text("utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "AVAILABILITY_ZONES" for t in targets) and node.value is not None:
+            return ast.literal_eval(node.value)
+    raise RuntimeError("cfn-lint's helpers.py no longer has AVAILABILITY_ZONES")
+
+
+def availability_zones(region: str) -> list[str] | None:
+    """The region's AZs per cfn-lint's data, or None when it does not know the region."""
+    return _availability_zones().get(region)
+
+
+@lru_cache(maxsize=None)
+def _partitions() -> list[dict]:
+    return json.loads((_package_dir("botocore") / "data" / "endpoints.json").read_text("utf-8"))["partitions"]
+
+
+def partition_of(region: str) -> str:
+    """``aws``, ``aws-cn``, ``aws-us-gov``, ... for ``region`` (botocore's endpoint data)."""
+    for partition in _partitions():
+        if region in partition.get("regions", {}) or re.match(partition["regionRegex"], region):
+            return partition["partition"]
+    return "aws"
+
+
+@lru_cache(maxsize=None)
+def _instance_class_rules() -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    path = _package_dir("cfnlint") / "data" / "schemas" / "extensions" / "aws_rds_dbinstance" / "db_instance_class.json"
+    rules = []
+    for block in json.loads(path.read_text("utf-8"))["allOf"]:
+        props = block.get("if", {}).get("properties", {})
+        engine = props.get("Engine", {}).get("const")
+        pattern = props.get("EngineVersion", {}).get("pattern")
+        classes = block.get("then", {}).get("properties", {}).get("DBInstanceClass", {}).get("enum")
+        if engine and pattern and classes:
+            rules.append((engine, re.compile(pattern), frozenset(classes)))
+    return rules
+
+
+def instance_classes_for_version(engine: str, version: str) -> frozenset[str] | None:
+    """The DB instance classes ``engine`` ``version`` runs on (cfn-lint E3062's data), or
+    None when the data says nothing about that version."""
+    for rule_engine, pattern, classes in _instance_class_rules():
+        if rule_engine == engine and pattern.match(version):
+            return classes
+    return None
