@@ -162,7 +162,9 @@ def diff_command(ctx: click.Context, against, env, config_file, stacks, allow_re
 @main.command()
 def schema() -> None:
     """Print the config's JSON Schema (for editor completion and checking)."""
-    click.echo(json.dumps(EnvironmentConfig.model_json_schema(), indent=2, sort_keys=True))
+    from streamflix.registry import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2, sort_keys=True))
 
 
 @main.group()
