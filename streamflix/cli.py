@@ -39,8 +39,10 @@ def _fail(exc: StreamflixError) -> None:
               help="Write nothing; exit 1 if OUT/<env>/ differs from what the config renders now, or on findings.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
               help="Run the checkov security scan gate (about a second per environment; CI always runs it).")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every finding and suppression as one SARIF 2.1.0 log (for code scanning).")
 @click.pass_context
-def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only, scan) -> None:
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only, scan, sarif_file) -> None:
     """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
     if ctx.invoked_subcommand is not None:
         return
@@ -58,11 +60,23 @@ def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, ch
     except StreamflixError as exc:
         _fail(exc)
         return
+    if sarif_file is not None:
+        _write_sarif(sarif_file, checked.build if check_only else report, lint=not no_lint, scan=scan)
     if check_only:
         _print_check(checked, lint=not no_lint)
         sys.exit(0 if checked.ok else 1)
     _print_report(report, lint=not no_lint, scan=scan)
     sys.exit(0 if report.ok else 1)
+
+
+def _write_sarif(path: Path, report: pipeline.BuildReport, *, lint: bool, scan: bool) -> None:
+    from streamflix.checks.sarif import build_sarif, write_sarif
+
+    try:
+        write_sarif(path, build_sarif(report, lint=lint, scan=scan))
+    except OSError as exc:
+        console.print(f"[bold red]error:[/] --sarif {path}: cannot write ({exc.strerror or exc})", soft_wrap=True)
+        sys.exit(2)
 
 
 def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
