@@ -15,6 +15,7 @@ from rich.table import Table
 
 from streamflix import pipeline
 from streamflix.artifacts import SECURITY_SCAN_GATE
+from streamflix.catalog import load_catalog
 from streamflix.config import PRESETS, load_config
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError, StreamflixError
@@ -110,12 +111,13 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool, scan: bool = True
     for finding in report.findings:
         click.echo(str(finding))
     table = Table(title=f"{report.environment}: {'written to ' + str(report.out_dir) if report.written else 'NOT written'}")
-    for column in ("stack", "region", "resources", "bytes", "findings", "seconds"):
-        table.add_column(column, justify="left" if column in ("stack", "region") else "right")
+    catalog = load_catalog()
+    for column in ("stack", "region", "resources", "bytes", "findings", "seconds", "engine versions"):
+        table.add_column(column, justify="right" if column in ("resources", "bytes", "findings", "seconds") else "left")
     for stack_report in report.stacks:
         stack = stack_report.stack
         table.add_row(stack.blueprint, stack.region, str(stack.resource_count), str(len(stack.text.encode())),
-                      str(len(stack_report.findings)), f"{stack_report.seconds:.2f}")
+                      str(len(stack_report.findings)), f"{stack_report.seconds:.2f}", catalog.version_source(stack.region))
     console.print(table)
     for gate, seconds in report.gate_seconds.items():
         console.print(f"gate {gate}: {seconds:.2f} s")
