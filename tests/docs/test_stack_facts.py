@@ -13,6 +13,7 @@ from streamflix.docs.stack import (
     RESOLVE_OUTPUT,
     EnvironmentFacts,
     StackFacts,
+    partition_of,
     rto_minutes,
 )
 from streamflix.render import RenderedStack, load_template, render
@@ -160,3 +161,15 @@ def test_every_stack_deploys_under_the_naming_convention(env, env_facts, configs
 
     for blueprint, stack in env_facts[env].stacks.items():
         assert stack.stack_name == stack_name(configs[env].project, configs[env].environment_suffix, blueprint)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("eu-west-2", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("us-iso-east-1", "aws-iso")],
+)
+def test_the_partition_comes_from_botocores_endpoint_data(region, partition, configs):
+    assert partition_of(region) == partition
+    # and it is what ${AWS::Partition} resolves to in the documents' ARNs
+    probe = facts("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic: {Type: AWS::SNS::Topic}\n",
+                  configs["dev"], region=region)
+    assert probe.resolve({"Fn::Sub": "arn:${AWS::Partition}:sns:x"}) == f"arn:{partition}:sns:x"
