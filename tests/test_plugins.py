@@ -184,3 +184,29 @@ def test_a_plugin_cannot_take_a_built_in_section():
     with pytest.raises(ValueError, match="built-in config field"):
         register(Blueprint(name="clash", config_field="ha_database", description="", build=_noop_build,
                            config_model=Clash))
+
+
+def test_plugin_and_built_in_errors_come_in_one_message(monkeypatch):
+    """A bad plugin section and a bad built-in field are reported together, each with its path and allowed values."""
+    from pydantic import Field
+
+    from streamflix import ConfigError, parse_config
+    from streamflix.config import models
+
+    class Sized(models.StackConfig):
+        """A plugin section for this test."""
+
+        region: str = Field("eu-west-1", description="Region the stack deploys to.")
+        size: int = Field(3, description="How many.")
+
+    monkeypatch.setattr(models, "_extension_sections", lambda: {"sized": Sized})
+    text = ("name: x1\ntier: dev\nenvironment_suffix: ab\nsized:\n  size: 'x'\n"
+            "ha_database:\n  database:\n    engine_version: '15.4'\n")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text, source="both.yaml")
+    lines = str(refused.value).splitlines()
+    assert lines[0] == "both.yaml: 2 problem(s) in the config"
+    assert any(line.strip().startswith("ha_database.database.engine_version = '15.4'") and "allowed:" in line
+               for line in lines)
+    assert "  sized.size = 'x': Input should be a valid integer" in lines
+    assert parse_config(text.replace("'x'", "5").replace("'15.4'", "'16.15'")).section("sized") == Sized(size=5)
