@@ -210,3 +210,6 @@ def test_plugin_and_built_in_errors_come_in_one_message(monkeypatch):
                for line in lines)
     assert "  sized.size = 'x': Input should be a valid integer" in lines
     assert parse_config(text.replace("'x'", "5").replace("'15.4'", "'16.15'")).section("sized") == Sized(size=5)
+    # an empty section is omitted, as a built-in one is
+    omitted = parse_config("name: x1\ntier: dev\nenvironment_suffix: ab\nsized:\nha_database: {}\n")
+    assert omitted.section("sized") is None and list(omitted.stacks) == ["ha_database"]

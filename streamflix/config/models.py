@@ -893,6 +893,8 @@ class EnvironmentConfig(StrictModel):
         if not isinstance(data, dict):
             return handler(data)
         sections = extension_sections()
+        # like a built-in section, a registered one set to null (`work_queue:`) is omitted
+        data = {key: value for key, value in data.items() if not (key in sections and value is None)}
         extras = [key for key in data if key not in cls.model_fields]
         errors: list[InitErrorDetails] = []
         validated: dict[str, Any] = {}
