@@ -24,6 +24,7 @@ from rich.text import Text
 
 from streamflix import pipeline
 from streamflix.artifacts import SECURITY_SCAN_GATE
+from streamflix.catalog import load_catalog
 from streamflix.config import PRESETS, load_config
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import EXIT_CODES, ConfigError, Interrupted, StreamflixError
@@ -95,9 +96,11 @@ def _boundary(command):
               help="Write nothing; exit 1 if OUT/<env>/ differs from what the config renders now, or on findings.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
               help="Run the checkov security scan gate (about a second per environment; CI always runs it).")
+@click.option("--sarif", "sarif_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every finding and suppression as one SARIF 2.1.0 log (for code scanning).")
 @click.pass_context
 @_boundary
-def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only, scan) -> None:
+def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, check_only, scan, sarif_file) -> None:
     """Render StreamFlix CloudFormation stacks from a config, lint them, write them to OUT/<env>/."""
     if ctx.invoked_subcommand is not None:
         return
@@ -115,6 +118,8 @@ def main(ctx: click.Context, env, config_file, stacks, out_dir, fmt, no_lint, ch
                 on_lock_wait=lambda path: say(f"waiting for another build of {out_dir / config.name} (lock {path}) ..."),
             )
         report.notes.append(f"total {time.perf_counter() - started:.1f} s")
+    if sarif_file is not None:
+        _write_sarif(sarif_file, checked.build if check_only else report, lint=not no_lint, scan=scan)
     if check_only:
         _print_check(checked, lint=not no_lint)
         sys.exit(0 if checked.ok else 1)
@@ -135,6 +140,16 @@ def _progress(description: str):
                   console=console, transient=True) as progress:
         progress.add_task(description, total=None)
         yield lambda text: progress.console.print(text, soft_wrap=True)
+
+
+def _write_sarif(path: Path, report: pipeline.BuildReport, *, lint: bool, scan: bool) -> None:
+    from streamflix.checks.sarif import build_sarif, write_sarif
+    from streamflix.errors import WriteError
+
+    try:
+        write_sarif(path, build_sarif(report, lint=lint, scan=scan))
+    except OSError as exc:
+        raise WriteError(f"--sarif {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _load_selected_config(env: str | None, config_file: Path | None) -> EnvironmentConfig:
@@ -168,13 +183,15 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool, scan: bool = True
     for finding in report.findings:
         click.echo(str(finding))
     table = Table(title=f"{report.environment}: {'written to ' + str(report.out_dir) if report.written else 'NOT written'}")
-    for column in ("stack", "region", "resources", "bytes", "findings", "seconds"):
-        table.add_column(column, justify="left" if column in ("stack", "region") else "right")
+    catalog = load_catalog()
+    for column in ("stack", "region", "resources", "bytes", "findings", "seconds", "engine versions"):
+        table.add_column(column, justify="right" if column in ("resources", "bytes", "findings", "seconds") else "left")
     for stack_report in report.stacks:
         stack = stack_report.stack
         table.add_row(stack.blueprint, stack.region, str(stack.resource_count), str(len(stack.text.encode())),
                       str(len(stack_report.findings)),
-                      "cached" if stack_report.cached else f"{stack_report.seconds:.2f}")
+                      "cached" if stack_report.cached else f"{stack_report.seconds:.2f}",
+                      catalog.version_source(stack.region))
     console.print(table)
     for gate, seconds in report.gate_seconds.items():
         console.print(f"gate {gate}: {seconds:.2f} s")
@@ -233,7 +250,9 @@ def diff_command(ctx: click.Context, against, env, config_file, stacks, allow_re
 @_boundary
 def schema() -> None:
     """Print the config's JSON Schema (for editor completion and checking)."""
-    click.echo(json.dumps(EnvironmentConfig.model_json_schema(), indent=2, sort_keys=True))
+    from streamflix.registry import config_json_schema
+
+    click.echo(json.dumps(config_json_schema(), indent=2, sort_keys=True))
 
 
 @main.group()

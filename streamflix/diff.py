@@ -375,15 +375,24 @@ def _is_intrinsic(value: Any) -> bool:
 
 
 def _values_at(node: Any, parts: Sequence[str]) -> list[Any]:
-    """Values under a createOnly pointer (``*`` walks every list item); MISSING where absent."""
+    """Values under a createOnly pointer (``*`` walks every list item); MISSING where absent.
+
+    Under a ``*`` only the items that set the property count: adding a list item
+    that leaves a create-only sub-property unset does not change that property,
+    and neither does an absent list whose items would not set it.
+    """
     if not parts:
         return [node]
-    if node is MISSING or _is_intrinsic(node):
-        # an absent parent, or an intrinsic (Fn::If, ...) that decides the whole subtree
+    if node is MISSING:
+        return [] if "*" in parts else [MISSING]
+    if _is_intrinsic(node):
+        # an intrinsic (Fn::If, ...) that decides the whole subtree
         return [node]
     head, rest = parts[0], parts[1:]
     if head == "*":
-        return [value for item in node for value in _values_at(item, rest)] if isinstance(node, list) else [MISSING]
+        if not isinstance(node, list):
+            return [node]
+        return [value for item in node for value in _values_at(item, rest) if value is not MISSING]
     if isinstance(node, dict):
         return _values_at(node.get(head, MISSING), rest)
     if isinstance(node, list) and head.isdigit():
@@ -464,11 +473,17 @@ def _replacement(
     if not rules.known:
         if _differs(old_props, new_props, dirty)[0] != "never":
             verdicts.append(Verdict("conditional", f"no registry schema for {resource_type} in {region}"))
+    changed_create_only = {}
     for parts in rules.create_only:
         strength, via = _differs(_values_at(old_props, parts), _values_at(new_props, parts), dirty)
         if strength != "never":
-            how = "changes" if strength == "always" else "may change"
-            verdicts.append(Verdict(strength, f"{_pointer_text(parts)} {how}{via} and is create-only"))
+            changed_create_only[parts] = (strength, via)
+    for parts, (strength, via) in changed_create_only.items():
+        if any(other[: len(parts)] == parts and len(other) > len(parts) and found[0] == strength
+               for other, found in changed_create_only.items()):
+            continue  # a deeper create-only path says which part changed (RootDirectory -> .../OwnerUid)
+        how = "changes" if strength == "always" else "may change"
+        verdicts.append(Verdict(strength, f"{_pointer_text(parts)} {how}{via} and is create-only"))
     tabled = {prop for (kind, prop) in CONDITIONAL_REPLACEMENTS if kind == resource_type}
     for parts in rules.conditional:
         if parts[0] in tabled:

@@ -1,4 +1,4 @@
-"""Does a folder hold exactly what the config renders now? (``build.py --check``, goldens)
+"""Does a folder hold exactly what the config renders now? (``build.py --check``, the committed-out test)
 
 The comparison is byte for byte, on the bytes the build would write (UTF-8,
 ``\\n`` line ends). Nothing here writes.

@@ -164,6 +164,20 @@ def test_refresh_one_region(base, stubs):
         assert versions == sorted(versions, key=version_key)
 
 
+def test_the_catalogue_says_which_regions_were_read_from_aws(base, stubs):
+    assert base.refreshed_regions == {}
+    assert {base.version_source(region) for region in base.regions} == {"global list"}
+    stub_healthy_region(stubs, REFRESHED)
+    catalog = refresh_catalog(StubSession(stubs.clients), [REFRESHED], SNAPSHOT_DATE, base).catalog
+    assert catalog.refreshed_regions == {REFRESHED: SNAPSHOT_DATE}
+    assert catalog.version_source(REFRESHED) == f"per region, {SNAPSHOT_DATE}"
+    others = [region for region in catalog.regions if region != REFRESHED]
+    assert {catalog.version_source(region) for region in others} == {"global list"}
+    # the on-disk form keeps it; the shipped (all-global) file has no such key
+    assert type(catalog).from_json(catalog.to_json()).refreshed_regions == {REFRESHED: SNAPSHOT_DATE}
+    assert "refreshed_regions" not in base.to_json()
+
+
 def test_other_regions_and_data_keep_previous_values(base, stubs):
     stub_healthy_region(stubs, REFRESHED)
     result = refresh_catalog(StubSession(stubs.clients), [REFRESHED], SNAPSHOT_DATE, base)

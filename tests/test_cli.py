@@ -121,3 +121,15 @@ def test_atomic_write_keeps_files_it_does_not_replace(tmp_path):
     write_tree_atomically(target, {"a.yaml": "a2\n"})
     assert (target / "a.yaml").read_text() == "a2\n"
     assert (target / "b.yaml").read_text() == "b\n"
+
+
+def test_the_summary_says_how_each_regions_engine_versions_are_known(tmp_path, monkeypatch):
+    """The shipped catalogue is one global list until `catalog refresh` runs with credentials."""
+    from streamflix import cli
+
+    monkeypatch.setattr(cli.console, "width", 200)  # one table row per line
+    result = run("--out", str(tmp_path), "--no-lint", "--no-scan")
+    assert result.exit_code == 0
+    rows = [line for line in result.output.splitlines() if line.startswith("│ ")]
+    assert [row.split("│")[1].strip() for row in rows] == ["dr-primary", "dr-recovery", "ha-database"]
+    assert all(row.split("│")[-2].strip() == "global list" for row in rows), rows

@@ -329,3 +329,67 @@ def test_cli_refuses_a_previous_build_it_cannot_read(tmp_path):
     broken = cli("diff", "--against", str(tmp_path))
     assert broken.exit_code == 2 and "ha-database.yaml: cannot compare against it" in broken.output
     assert "Traceback" not in broken.output
+
+
+# -- nested and array-item create-only paths ------------------------------------------
+
+
+@pytest.fixture()
+def dr_primary(dr):
+    return json.loads(json.dumps(dr["dev"]["dr-primary"]))
+
+
+def dr_diff(before, after):
+    return diff_templates(rerender(before), rerender(after), region="eu-west-2", stack="dr-primary")
+
+
+def test_a_nested_create_only_change_replaces_and_names_the_deepest_path(dr_primary):
+    """EFS access point: only RootDirectory/CreationInfo/OwnerUid changed, so that is the reason given."""
+    after = copy.deepcopy(dr_primary)
+    props(after, "FileSystemAccessPoint")["RootDirectory"]["CreationInfo"]["OwnerUid"] = "1001"
+    access_point = change(dr_diff(dr_primary, after), "FileSystemAccessPoint")
+    assert access_point.replacement == "always"
+    assert access_point.reasons == ("RootDirectory/CreationInfo/OwnerUid changes and is create-only",)
+    assert [c.path for c in access_point.changes] == ["Properties.RootDirectory.CreationInfo.OwnerUid"]
+
+
+def test_setting_a_nested_create_only_property_of_a_vpc_endpoint_replaces_it(dr_primary):
+    (endpoint,) = [lid for lid, r in dr_primary["Resources"].items()
+                   if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"].get("VpcEndpointType") == "Interface"][:1]
+    after = copy.deepcopy(dr_primary)
+    props(after, endpoint)["DnsOptions"] = {"PrivateDnsPreference": "VERIFIED_DOMAINS_ONLY"}
+    changed = change(dr_diff(dr_primary, after), endpoint)
+    assert changed.replacement == "always"
+    assert changed.reasons == ("DnsOptions/PrivateDnsPreference changes and is create-only",)
+
+
+def _one(resource_type, properties):
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"R": {"Type": resource_type, "Properties": properties}}}
+
+
+def test_an_array_item_create_only_change_replaces():
+    """``/properties/ReplicationInfoList/*/TargetCompressionType`` of AWS::MSK::Replicator."""
+    item = {"SourceKafkaClusterArn": "arn:a", "TargetKafkaClusterArn": "arn:b", "TargetCompressionType": "NONE"}
+    before = _one("AWS::MSK::Replicator", {"ReplicationInfoList": [item]})
+    after = _one("AWS::MSK::Replicator", {"ReplicationInfoList": [{**item, "TargetCompressionType": "GZIP"}]})
+    (replicator,) = diff_templates(before, after, region=REGION, stack="s").resources
+    assert replicator.replacement == "always"
+    assert replicator.reasons == ("ReplicationInfoList[*]/TargetCompressionType changes and is create-only",)
+
+
+def test_an_added_array_item_changes_only_the_create_only_paths_it_sets():
+    """A new item without ConsumerGroupReplication does not change ConsumerGroupOffsetSyncMode."""
+    item = {"SourceKafkaClusterArn": "arn:a", "TargetKafkaClusterArn": "arn:b", "TargetCompressionType": "NONE"}
+    before = _one("AWS::MSK::Replicator", {"ReplicationInfoList": [item]})
+    after = _one("AWS::MSK::Replicator", {"ReplicationInfoList": [item, {**item, "SourceKafkaClusterArn": "arn:c"}]})
+    (replicator,) = diff_templates(before, after, region=REGION, stack="s").resources
+    assert "ReplicationInfoList[*]/SourceKafkaClusterArn changes and is create-only" in replicator.reasons
+    assert not [reason for reason in replicator.reasons if "ConsumerGroup" in reason or "TopicReplication" in reason]
+
+
+def test_an_item_that_leaves_the_create_only_path_unset_is_an_in_place_update():
+    """``/properties/DbNodes/*/DbServerId`` of AWS::ODB::CloudVmCluster: a node without it is not a replacement."""
+    before = _one("AWS::ODB::CloudVmCluster", {"DisplayName": "vm", "DbNodes": [{"DbServerId": "s1"}]})
+    after = _one("AWS::ODB::CloudVmCluster", {"DisplayName": "vm", "DbNodes": [{"DbServerId": "s1"}, {}]})
+    (cluster,) = diff_templates(before, after, region=REGION, stack="s").resources
+    assert not [reason for reason in cluster.reasons if "DbServerId" in reason]

@@ -3,7 +3,9 @@
 Profiles: ``ci`` (the default, bounded) and ``thorough`` (HYPOTHESIS_PROFILE=thorough).
 - every config the models accept renders with zero findings (our rules always,
   cfn-lint on a bounded sample: it costs seconds per template);
-- every config the models refuse fails with a ValidationError naming the field;
+- the generator draws only valid configs (every cross-field rule met by construction,
+  nothing discarded), and deliberate violations, one per example, must be refused
+  with a message naming the violated field;
 - rendering is deterministic.
 """
 
@@ -13,7 +15,7 @@ import os
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -21,7 +23,15 @@ from streamflix import render_environment
 from streamflix.catalog import load_catalog
 from streamflix.checks import run_cfn_lint, run_rules
 from streamflix.config.loader import format_validation_error
-from streamflix.config.models import EU_REGIONS, FARGATE_MEMORY_BY_CPU, EnvironmentConfig
+from streamflix.config import naming
+from streamflix.config.models import (
+    EU_REGIONS,
+    FARGATE_ENDPOINTS,
+    FARGATE_MEMORY_BY_CPU,
+    STANDARD_TAG_KEYS,
+    EnvironmentConfig,
+)
+from streamflix.floors import PROD_MIN_BACKUP_RETENTION_DAYS
 from streamflix.render import load_template
 
 settings.register_profile(
@@ -39,44 +49,75 @@ NODE_TYPES = ["cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.r
 ENDPOINTS = ["s3", "ecr.api", "ecr.dkr", "logs", "secretsmanager", "kms", "sts", "kinesis-streams", "monitoring"]
 
 
+def _redis_with_iam_auth(version: str) -> bool:
+    """IAM authentication, the cache's only auth mode, needs Redis OSS 7.0+ (any Valkey)."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return (major, minor) >= (7, 0)
+
+
+def _offered(wanted: list[str], offered: list[str]) -> list[str]:
+    """Our preferred classes that the region offers (else whatever it offers), in a stable order."""
+    return [c for c in wanted if c in offered] or sorted(offered)[:8]
+
+
 @st.composite
 def configs(draw) -> dict[str, Any]:
-    """Config dicts spanning regions, versions, classes, AZs, egress and toggles."""
+    """Valid config dicts by construction, spanning regions, versions, classes, AZs, egress and toggles.
+
+    Each cross-field rule of the models is met while drawing, not filtered
+    afterwards: versions and classes come from the catalogue of the drawn region,
+    redis only from 7.0 (IAM auth), endpoint-only egress always lists the endpoints
+    Fargate needs, prod always gets its floors (3 AZs, NAT per AZ, 2+ readers,
+    deletion protection, a week of backups), and the suffix fits the project's
+    physical-name budget.
+    """
     tier = draw(st.sampled_from(["dev", "staging", "prod"]))
+    prod = tier == "prod"
     residency = draw(st.sampled_from(["eu", "unrestricted"]))
     regions = EU_REGIONS if residency == "eu" else tuple(r for r in CATALOG.regions if not r.startswith(("cn-", "us-gov-")))
     region = draw(st.sampled_from(sorted(regions)))
     cache_engine = draw(st.sampled_from(["valkey", "redis"]))
+    cache_versions = [v for v in CATALOG.versions(cache_engine, region)
+                      if cache_engine == "valkey" or _redis_with_iam_auth(v)]
+    aurora_versions = [v for v in CATALOG.versions("aurora-postgresql", region) if "-limitless" not in v]
     cpu = draw(st.sampled_from(sorted(FARGATE_MEMORY_BY_CPU)))
-    nat = draw(st.sampled_from(["per_az", "single", "none"]))
+    nat = "per_az" if prod else draw(st.sampled_from(["per_az", "single", "none"]))
+    endpoints = draw(st.lists(st.sampled_from(ENDPOINTS), unique=True, min_size=0, max_size=9))
+    if nat == "none":
+        endpoints += [e for e in FARGATE_ENDPOINTS if e not in endpoints]
     desired = draw(st.integers(1, 4))
+    project = draw(st.from_regex(r"[a-z][a-z0-9]{1,9}", fullmatch=True))
+    room = naming.suffix_max_length(project)
+    suffix = draw(st.from_regex(rf"[a-z][a-z0-9]{{0,{min(room, 8) - 1}}}", fullmatch=True))
     return {
         "name": draw(st.from_regex(r"[a-z][a-z0-9-]{1,10}", fullmatch=True)),
         "tier": tier,
-        "project": draw(st.from_regex(r"[a-z][a-z0-9]{1,9}", fullmatch=True)),
-        "environment_suffix": draw(st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True)),
-        "tags": draw(st.dictionaries(st.from_regex(r"[A-Z][a-zA-Z]{2,8}", fullmatch=True),
-                                     st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True), max_size=3)),
+        "project": project,
+        "environment_suffix": suffix,
+        "tags": draw(st.dictionaries(st.from_regex(r"[A-Z][a-zA-Z]{2,8}", fullmatch=True).filter(
+                     lambda key: key not in STANDARD_TAG_KEYS),
+                     st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True), max_size=3)),
         "ha_database": {
             "region": region,
             "data_residency": residency,
             "network": {
-                "az_count": draw(st.sampled_from([2, 3])),
+                "az_count": 3 if prod else draw(st.sampled_from([2, 3])),
                 "nat_gateways": nat,
-                "vpc_endpoints": draw(st.lists(st.sampled_from(ENDPOINTS), unique=True, min_size=0, max_size=9)),
+                "vpc_endpoints": endpoints,
                 "vpc_cidr": draw(st.sampled_from(["10.0.0.0/16", "10.128.0.0/18", "172.16.0.0/20", "192.168.0.0/22"])),
             },
             "database": {
-                "engine_version": draw(st.sampled_from(CATALOG.versions("aurora-postgresql", region))),
-                "instance_class": draw(st.sampled_from(DB_CLASSES)),
-                "reader_count": draw(st.integers(0, 3)),
-                "deletion_protection": draw(st.booleans()),
-                "backup_retention_days": draw(st.integers(1, 35)),
+                "engine_version": draw(st.sampled_from(aurora_versions)),
+                "instance_class": draw(st.sampled_from(
+                    _offered(DB_CLASSES, CATALOG.instance_classes("aurora-postgresql", region)))),
+                "reader_count": draw(st.integers(2 if prod else 0, 3)),
+                "deletion_protection": True if prod else draw(st.booleans()),
+                "backup_retention_days": draw(st.integers(PROD_MIN_BACKUP_RETENTION_DAYS if prod else 1, 35)),
             },
             "cache": {
                 "engine": cache_engine,
-                "engine_version": draw(st.sampled_from(CATALOG.versions(cache_engine, region))),
-                "node_type": draw(st.sampled_from(NODE_TYPES)),
+                "engine_version": draw(st.sampled_from(cache_versions)),
+                "node_type": draw(st.sampled_from(_offered(NODE_TYPES, CATALOG.node_types(region)))),
                 "replicas": draw(st.integers(1, 3)),
             },
             "compute": {
@@ -91,11 +132,8 @@ def configs(draw) -> dict[str, Any]:
 
 
 def accepted(data: dict[str, Any]) -> EnvironmentConfig:
-    try:
-        return EnvironmentConfig.model_validate(data)
-    except ValidationError:
-        assume(False)
-        raise
+    """Every generated config is valid: a refusal here is a bug in the models or in the generator."""
+    return EnvironmentConfig.model_validate(data)
 
 
 @given(configs())
@@ -116,35 +154,52 @@ def test_accepted_configs_are_cfn_lint_clean(data):
         assert findings == [], "\n".join(map(str, findings))
 
 
-JUNK = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False),
-    st.text(max_size=12), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
-)
-
-
-def leaf_paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    if isinstance(value, dict):
-        return [p for key, sub in value.items() for p in leaf_paths(sub, prefix + (key,))] or [prefix]
-    return [prefix]
-
-
-@given(configs(), st.data())
-def test_refused_configs_name_the_field(data, draw):
-    path = draw.draw(st.sampled_from(leaf_paths(data)))
-    junk = draw.draw(JUNK)
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
     node = data
-    for key in path[:-1]:
+    for key in parents:
         node = node[key]
-    node[path[-1]] = junk
-    try:
+    node[leaf] = value
+
+
+#: Deliberate violations: (field path the error must name, value, or a function of the valid config).
+VIOLATIONS: list[tuple[str, Any]] = [
+    ("tier", "qa"),
+    ("environment_suffix", "Has-Caps"),
+    ("project", "9starts-with-a-digit"),
+    ("tags", {"aws:owner": "me"}),
+    ("ha_database.region", "mars-north-1"),
+    ("ha_database.network.az_count", 7),
+    ("ha_database.network.nat_gateways", "two"),
+    ("ha_database.network.vpc_cidr", "not-a-cidr"),
+    ("ha_database.database.engine_version", "15.4"),
+    ("ha_database.database.engine_version", 16.15),
+    ("ha_database.database.instance_class", "db.x99.huge"),
+    ("ha_database.database.reader_count", "two"),
+    ("ha_database.database.backup_retention_days", 0),
+    ("ha_database.database.deletion_protection", "yes"),
+    ("ha_database.cache.node_type", "cache.x99.huge"),
+    ("ha_database.cache.replicas", 99),
+    ("ha_database.compute.memory", 3),
+    ("ha_database.compute.max_count", 0),
+    ("ha_database.streaming.mode", "bursty"),
+    ("ha_database.databse", {}),
+]
+
+
+@given(configs(), st.sampled_from(VIOLATIONS))
+def test_refused_configs_name_the_field_and_the_value(data, violation):
+    path, value = violation
+    _set(data, path, value)
+    with pytest.raises(ValidationError) as refused:
         EnvironmentConfig.model_validate(data)
-    except ValidationError as exc:
-        message = format_validation_error(exc, "prop.yaml")
-        assert message.startswith("prop.yaml: ")
-        for line in message.splitlines()[1:]:
-            field = line.strip().split(" ", 1)[0].rstrip(":")
-            assert field and field != "<root>" or "=" in line, line
-    # any other exception type propagates and fails the test
+    message = format_validation_error(refused.value, "prop.yaml")
+    assert message.startswith("prop.yaml: ")
+    problems = message.splitlines()[1:]
+    assert any(line.strip().startswith((f"{path} ", f"{path}:")) for line in problems), message
+    for line in problems:
+        field = line.strip().split(" ", 1)[0].rstrip(":")
+        assert field and field != "<root>", line
 
 
 @pytest.mark.parametrize("version", ["16.4-limitless", "16.11-limitless"])

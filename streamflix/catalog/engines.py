@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable
@@ -60,6 +60,9 @@ class Catalog:
     engine_versions: dict[str, dict[str, list[str]]]
     db_instance_classes: dict[str, dict[str, list[str]]]
     cache_node_types: dict[str, list[str]]
+    #: Regions whose engine versions were read from the AWS APIs (``catalog refresh``), with the date.
+    #: Every other region carries the seeded list, which is one global list (cfn-lint's data).
+    refreshed_regions: dict[str, str] = field(default_factory=dict)
 
     @property
     def regions(self) -> list[str]:
@@ -81,6 +84,11 @@ class Catalog:
         ]
         return max(plain, key=version_key) if plain else None
 
+    def version_source(self, region: str) -> str:
+        """How ``region``'s engine versions are known: read from AWS on a date, or the seeded global list."""
+        refreshed = self.refreshed_regions.get(region)
+        return f"per region, {refreshed}" if refreshed else "global list"
+
     def instance_classes(self, engine: str, region: str) -> list[str]:
         return list(self.db_instance_classes.get(engine, {}).get(region, []))
 
@@ -96,6 +104,8 @@ class Catalog:
             "db_instance_classes": self.db_instance_classes,
             "cache_node_types": self.cache_node_types,
         }
+        if self.refreshed_regions:
+            payload["refreshed_regions"] = self.refreshed_regions
         return json.dumps(payload, indent=1, sort_keys=True) + "\n"
 
     @classmethod
@@ -107,6 +117,7 @@ class Catalog:
             engine_versions=data["engine_versions"],
             db_instance_classes=data["db_instance_classes"],
             cache_node_types=data["cache_node_types"],
+            refreshed_regions=data.get("refreshed_regions", {}),
         )
 
 

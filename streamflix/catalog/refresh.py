@@ -71,5 +71,7 @@ def refresh_catalog(session: Any, regions: Iterable[str], snapshot_date: str, ba
         f"AWS APIs (DescribeDBEngineVersions, DescribeCacheEngineVersions) for {len(result.refreshed)} "
         f"region(s) on {snapshot_date}; other data as before: {base.source}"
     )
-    result.catalog = replace(base, snapshot_date=snapshot_date, source=source, engine_versions=engine_versions)
+    refreshed = {**base.refreshed_regions, **{region: snapshot_date for region in result.refreshed}}
+    result.catalog = replace(base, snapshot_date=snapshot_date, source=source, engine_versions=engine_versions,
+                             refreshed_regions=refreshed)
     return result

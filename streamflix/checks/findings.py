@@ -17,6 +17,8 @@ class Finding:
     rule: str
     severity: Severity
     message: str
+    #: 1-based column where the tool knows it (cfn-lint, our rules); 0 when it does not (checkov).
+    column: int = 0
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line} {self.rule} {self.message}"

@@ -29,7 +29,7 @@ def run_cfn_lint(text: str, *, region: str, filename: str) -> list[Finding]:
 
     matches = lint(text, rules=_rules(), config=ManualArgs(regions=[region]))
     return sorted(
-        Finding(filename, m.linenumber, m.rule.id, _SEVERITY[m.rule.id[0]], m.message)  # type: ignore[arg-type]
+        Finding(filename, m.linenumber, m.rule.id, _SEVERITY[m.rule.id[0]], m.message, m.columnnumber)  # type: ignore[arg-type]
         for m in matches
         if m.rule.id[0] in ("E", "W")
     )

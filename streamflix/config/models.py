@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Callable, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from streamflix.catalog import limits
 from streamflix.catalog import load_catalog, nearest_versions
@@ -867,8 +868,52 @@ class SecurityOverride(StrictModel):
     )
 
 
+#: Config sections that blueprints from other packages declare: top-level key ->
+#: its StackConfig model. The registry supplies it (``streamflix.registry``), so
+#: this module knows no blueprint; without a registry only the built-in sections exist.
+ExtensionSections = Callable[[], Mapping[str, type["StackConfig"]]]
+_extension_sections: ExtensionSections = lambda: {}  # noqa: E731
+
+
+def set_extension_sections(provider: ExtensionSections) -> None:
+    """Where EnvironmentConfig finds the sections registered blueprints declare."""
+    global _extension_sections
+    _extension_sections = provider
+
+
+def extension_sections() -> dict[str, type["StackConfig"]]:
+    return dict(_extension_sections())
+
+
+def _error_details(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[InitErrorDetails]:
+    """``exc``'s errors, re-rooted under ``prefix``, to merge into one ValidationError."""
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        detail = InitErrorDetails(type=error["type"], loc=(*prefix, *error["loc"]), input=error["input"])
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        try:
+            ValidationError.from_exception_data("probe", [detail])
+        except (KeyError, TypeError, ValueError):
+            # a custom error type (PydanticCustomError) is not a built-in type name: keep its message
+            detail = InitErrorDetails(type=PydanticCustomError(error["type"], error["msg"].replace("{", "{{").replace("}", "}}")),
+                                      loc=detail["loc"], input=error["input"])
+        details.append(detail)
+    return details
+
+
 class EnvironmentConfig(StrictModel):
-    """One environment (dev, staging, prod, or a user's own) and the stacks it builds."""
+    """One environment (dev, staging, prod, or a user's own) and the stacks it builds.
+
+    Besides the fields below, a config may hold the section of any registered
+    blueprint that declares one (``Blueprint.config_model``): it is validated by
+    that model and read with :meth:`section`. Any other top-level key is an
+    error naming the allowed sections.
+    """
+
+    # Registered sections are kept as extras, already validated by their own
+    # (strict) models; _sections_of_registered_blueprints refuses every other key.
+    model_config = ConfigDict(extra="allow")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", description="Environment name; also the out/ sub-folder.")
     tier: Tier = Field(description="Which production rules apply: prod is the strictest.")
@@ -895,6 +940,53 @@ class EnvironmentConfig(StrictModel):
             "audit-log retention), each with a reason. Encryption and network isolation have no switch to override."
         ),
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sections_of_registered_blueprints(cls, data: Any, handler: Any) -> "EnvironmentConfig":
+        """Validate registered sections with their models; refuse unknown keys, naming the allowed ones."""
+        if not isinstance(data, dict):
+            return handler(data)
+        sections = extension_sections()
+        # like a built-in section, a registered one set to null (`work_queue:`) is omitted
+        data = {key: value for key, value in data.items() if not (key in sections and value is None)}
+        extras = [key for key in data if key not in cls.model_fields]
+        errors: list[InitErrorDetails] = []
+        validated: dict[str, Any] = {}
+        for key in extras:
+            model = sections.get(key)
+            if model is None:
+                allowed = sorted(set(cls.model_fields) | set(sections))
+                errors.append(InitErrorDetails(
+                    type=PydanticCustomError(
+                        "unknown_section",
+                        "unknown field or stack section; allowed: {allowed}",
+                        {"allowed": ", ".join(allowed)},
+                    ),
+                    loc=(key,),
+                    input=data[key],
+                ))
+                continue
+            try:
+                validated[key] = data[key] if isinstance(data[key], model) else model.model_validate(data[key])
+            except ValidationError as exc:
+                errors += _error_details(exc, (key,))
+        try:
+            result = handler({**data, **validated})
+        except ValidationError as exc:
+            if not errors:
+                raise
+            errors = _error_details(exc, ()) + errors
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return result
+
+    def section(self, name: str) -> "StackConfig | None":
+        """A stack section by its top-level key: a built-in field or a registered blueprint's section."""
+        if name in type(self).model_fields:
+            value = getattr(self, name)
+            return value if isinstance(value, StackConfig) else None
+        return (self.model_extra or {}).get(name)
 
     @field_validator("tags")
     @classmethod
@@ -942,11 +1034,12 @@ class EnvironmentConfig(StrictModel):
     @property
     def stacks(self) -> dict[str, StackConfig]:
         """Stack sections that are present, keyed by their config field name."""
-        return {
+        builtin = {
             field: getattr(self, field)
             for field in type(self).model_fields
             if isinstance(getattr(self, field), StackConfig)
         }
+        return {**builtin, **dict(sorted((self.model_extra or {}).items()))}
 
 
 def _check_override_list(overrides: list[SecurityOverride], tier: str) -> None:

@@ -100,12 +100,12 @@ class Parameter:
     no_echo: bool
 
 
+@lru_cache(maxsize=None)
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The AWS partition of ``region`` (aws, aws-cn, aws-us-gov, aws-iso, ...), from botocore's endpoint data."""
+    import boto3
+
+    return boto3.session.Session().get_partition_for_region(region)
 
 
 def parameter_text(value: Any) -> str:

@@ -8,10 +8,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from dr_templates import dr_pair, rendered
+from probe import probe_stack
 
 from streamflix.catalog.prices import load_prices
-from streamflix.docs.costs import estimate_stack, produce_costs
+from streamflix.docs.costs import estimate_stack
 from streamflix.docs.stack import EnvironmentFacts
 from streamflix.render import load_template
 
@@ -113,7 +113,7 @@ def test_a_region_without_prices_is_all_unknown(configs):
               AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
               KeySchema: [{AttributeName: id, KeyType: HASH}]
     """)
-    stack = EnvironmentFacts.build(configs["dev"], [rendered("probe", "ap-southeast-2", text)])["probe"]
+    stack = EnvironmentFacts.build(configs["dev"], [probe_stack("probe", "ap-southeast-2", text)])["probe"]
     estimate = estimate_stack(stack)
     assert estimate.total_usd == 0 and not estimate.complete
     reasons = {line.sku: line.unknown_reason for line in estimate.unknown}
@@ -121,21 +121,25 @@ def test_a_region_without_prices_is_all_unknown(configs):
     assert "AWS::DynamoDB::Table is not in the price model" in reasons["unknown"]
 
 
-def test_dr_pair_costs_read_replica_storage_from_its_source_and_bill_transfer_where_it_leaves(configs):
-    files = produce_costs(configs["dev"], dr_pair(), {})
-    recovery = json.loads(files["costs/dr-recovery.json"])
-    primary = json.loads(files["costs/dr-primary.json"])
+@pytest.mark.parametrize("env", ENVS)
+def test_dr_pair_costs_read_replica_storage_from_its_source_and_bill_transfer_where_it_leaves(env, artifacts, configs, dr):
+    database = configs[env].dr.database
+    az = "multi-az" if database.multi_az else "single-az"
+    replica = dr[env]["dr-recovery"]["Resources"]["PostgresReplicaInstance"]["Properties"]
+    assert "AllocatedStorage" not in replica and "Engine" not in replica  # a replica inherits both
+    recovery = cost_json(artifacts, env, "dr-recovery")
+    primary = cost_json(artifacts, env, "dr-primary")
     assert recovery["complete"] and primary["complete"]
     lines = {line["sku"]: line for line in recovery["lines"]}
-    # The replica states no engine or storage: both come from the wired source instance (100 GB gp3).
-    assert lines["rds/postgres/db.t3.medium/single-az"]["quantity"] == HOURS
-    assert lines["rds/gp3/single-az"]["quantity"] == 100
-    assert "inherited from PrimaryDatabase in dr-primary" in lines["rds/gp3/single-az"]["basis"]
-    assert lines["data-transfer/inter-region"]["region"] == "eu-west-2"
+    # The replica states no engine or storage: both come from the wired source instance.
+    assert lines[f"rds/postgres/{database.instance_class}/{az}"]["quantity"] == HOURS
+    assert lines[f"rds/gp3/{az}"]["quantity"] == database.allocated_storage_gib
+    assert "inherited from PostgresPrimaryInstance in dr-primary" in lines[f"rds/gp3/{az}"]["basis"]
+    assert lines["data-transfer/inter-region"]["region"] == configs[env].dr.primary_region
     primary_lines = {(line["sku"], line["region"]): line for line in primary["lines"]}
-    assert primary_lines[("rds/postgres/db.t3.medium/multi-az", "eu-west-2")]["quantity"] == HOURS
-    assert primary_lines[("rds/gp3/multi-az", "eu-west-2")]["quantity"] == 100
-    # The EFS replica is stored (and billed) in the destination region.
+    assert primary_lines[(f"rds/postgres/{database.instance_class}/{az}", "eu-west-2")]["quantity"] == HOURS
+    assert primary_lines[(f"rds/gp3/{az}", "eu-west-2")]["quantity"] == database.allocated_storage_gib
+    # The EFS replica is stored (and billed) in the destination region; the lifecycle policy moves cold files to IA.
     assert primary_lines[("efs/standard", "us-east-1")]["quantity"] == 100
     assert primary_lines[("efs/infrequent-access", "eu-west-2")]["quantity"] == 80
 

@@ -7,7 +7,7 @@ import textwrap
 
 import networkx
 import pytest
-from dr_templates import rendered
+from probe import probe_stack
 
 from streamflix.docs.diagram import GLUE_TYPES, build_diagram
 from streamflix.docs.graph import dependency_graph
@@ -15,6 +15,7 @@ from streamflix.docs.provisioning import estimate, load_times
 from streamflix.docs.stack import EnvironmentFacts
 
 ENVS = ["dev", "staging", "prod"]
+BLUEPRINTS = ["ha-database", "dr-primary", "dr-recovery"]
 _NODE = re.compile(r'^\s+(n_\w+)\["')
 _EDGE = re.compile(r"^\s+(n_\w+) (-->|-\.->) (n_\w+)$")
 
@@ -29,9 +30,10 @@ def parse_mermaid(text: str) -> tuple[set[str], set[tuple[str, str]]]:
     return nodes, edges
 
 
+@pytest.mark.parametrize("blueprint", BLUEPRINTS)
 @pytest.mark.parametrize("env", ENVS)
-def test_diagram_is_valid_looking_mermaid(env, artifacts):
-    text = artifacts[env]["diagrams/ha-database.mmd"]
+def test_diagram_is_valid_looking_mermaid(env, blueprint, artifacts):
+    text = artifacts[env][f"diagrams/{blueprint}.mmd"]
     assert text.startswith("flowchart LR\n")
     nodes, edges = parse_mermaid(text)
     assert edges, "a diagram without edges shows nothing"
@@ -39,25 +41,42 @@ def test_diagram_is_valid_looking_mermaid(env, artifacts):
     assert undeclared == set()
     assert text.count("subgraph ") == text.count("\n  end")
     # The runbook embeds the same diagram.
-    assert f"```mermaid\n{text}```" in artifacts[env]["runbooks/ha-database.md"]
+    assert f"```mermaid\n{text}```" in artifacts[env][f"runbooks/{blueprint}.md"]
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_every_reference_between_drawn_resources_is_an_edge(env, env_facts):
-    stack = env_facts[env]["ha-database"]
+def drawn_edges(stack):
     graph = dependency_graph(stack)
     diagram = build_diagram(stack, graph)
-    _, edges = parse_mermaid(diagram.to_mermaid())
+    return graph, diagram, parse_mermaid(diagram.to_mermaid())[1]
+
+
+@pytest.mark.parametrize("blueprint", BLUEPRINTS)
+@pytest.mark.parametrize("env", ENVS)
+def test_every_reference_between_drawn_resources_is_an_edge(env, blueprint, env_facts):
+    graph, diagram, edges = drawn_edges(env_facts[env][blueprint])
     for source, target in graph.edges:
         a, b = diagram.node_of[source], diagram.node_of[target]
         if a and b and a != b:
             assert (a, b) in edges, f"{source} -> {target}"
-    # A concrete Ref: the cluster's KmsKeyId is !Ref DataKey.
-    assert stack.props("AuroraCluster")["KmsKeyId"] == {"Ref": "DataKey"}
-    assert (diagram.node_of["AuroraCluster"], diagram.node_of["DataKey"]) in edges
+    assert all(diagram.node_of[rid] is None for rid in graph.nodes if graph.nodes[rid]["type"] in GLUE_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("blueprint", "database"),
+    [("ha-database", "AuroraCluster"), ("dr-primary", "PostgresPrimaryInstance"), ("dr-recovery", "PostgresReplicaInstance")],
+)
+def test_the_database_is_drawn_encrypted_by_the_stack_key(blueprint, database, env_facts):
+    stack = env_facts["prod"][blueprint]
+    _, diagram, edges = drawn_edges(stack)
+    # A concrete reference: the database's KmsKeyId is the stack key (its id, or its ARN for a cross-region replica).
+    assert stack.props(database)["KmsKeyId"] in ({"Ref": "DataKey"}, {"Fn::GetAtt": ["DataKey", "Arn"]})
+    assert (diagram.node_of[database], diagram.node_of["DataKey"]) in edges
+
+
+def test_glue_is_drawn_as_the_edge_between_what_it_joins(env_facts):
+    _, diagram, edges = drawn_edges(env_facts["dev"]["ha-database"])
     # Glue becomes the edge between what it joins: the association joins subnet and route table.
     assert (diagram.node_of["AppSubnetA"], diagram.node_of["AppRouteTableA"]) in edges
-    assert all(diagram.node_of[rid] is None for rid in graph.nodes if graph.nodes[rid]["type"] in GLUE_TYPES)
 
 
 def test_prod_diagram_collapses_per_az_siblings_and_stays_readable(env_facts):
@@ -88,16 +107,17 @@ Resources:
 def test_an_edge_exists_only_when_the_template_references(configs):
     def diagram(key: str):
         text = textwrap.dedent(TWO_QUEUES.format(key=key))
-        stack = EnvironmentFacts.build(configs["dev"], [rendered("probe", "eu-central-1", text)])["probe"]
+        stack = EnvironmentFacts.build(configs["dev"], [probe_stack("probe", "eu-central-1", text)])["probe"]
         return build_diagram(stack).to_mermaid()
 
     assert "n_Stream --> n_Key" in diagram("!Ref Key")
     assert "n_Stream --> n_Key" not in diagram("alias/aws/kinesis")
 
 
+@pytest.mark.parametrize("blueprint", BLUEPRINTS)
 @pytest.mark.parametrize("env", ENVS)
-def test_create_time_is_the_weighted_critical_path(env, env_facts):
-    stack = env_facts[env]["ha-database"]
+def test_create_time_is_the_weighted_critical_path(env, blueprint, env_facts):
+    stack = env_facts[env][blueprint]
     graph = dependency_graph(stack)
     result = estimate(stack, graph)
     path = result.critical_path

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dr_templates import dr_pair
 
-from streamflix.docs.parameters import produce_parameter_files
 from streamflix.render import load_template
 
 ENVS = ["dev", "staging", "prod"]
@@ -15,7 +13,7 @@ ENVS = ["dev", "staging", "prod"]
 
 @pytest.mark.parametrize("env", ENVS)
 def test_create_stack_file_lists_every_parameter_with_its_default(env, artifacts):
-    for blueprint in ("ha-database",):
+    for blueprint in ("ha-database", "dr-primary"):
         template = load_template(artifacts[env][f"{blueprint}.yaml"])
         parameters = template["Parameters"]
         listed = json.loads(artifacts[env][f"parameters/{blueprint}.json"])
@@ -40,14 +38,15 @@ def test_the_suffix_value_is_the_environments(artifacts, configs):
         assert listed["EnvironmentSuffix"] == configs[env].environment_suffix
 
 
-def test_wired_parameters_get_a_placeholder_cloudformation_refuses(configs):
-    files = produce_parameter_files(configs["dev"], dr_pair(), {})
-    recovery = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(files["parameters/dr-recovery.json"])}
-    template = load_template(dr_pair()[1].text)
-    assert list(recovery) == list(template["Parameters"])
-    assert recovery["PrimaryDatabaseInstanceArn"] == "<from dr-primary output DatabaseInstanceArn>"
-    assert recovery["ReplicaFileSystemId"].startswith("<from dr-primary output FileSystemId")
-    # Values with defaults keep them; a placeholder never matches the ARN the parameter expects.
-    assert recovery["ServiceTaskCount"] == "1" and recovery["DomainName"] == "app.example.com"
-    overrides = json.loads(files["parameters/dr-recovery.overrides.json"])
-    assert "PrimaryDatabaseInstanceArn=<from dr-primary output DatabaseInstanceArn>" in overrides
+def test_wired_parameters_get_a_placeholder_cloudformation_refuses(artifacts, dr):
+    for env in ENVS:
+        recovery = {p["ParameterKey"]: p["ParameterValue"]
+                    for p in json.loads(artifacts[env]["parameters/dr-recovery.json"])}
+        template = dr[env]["dr-recovery"]
+        assert list(recovery) == list(template["Parameters"])
+        assert recovery["PrimaryDatabaseInstanceArn"] == "<from dr-primary output DatabaseInstanceArn>"
+        assert recovery["ReplicaFileSystemId"].startswith("<from dr-primary output FileSystemId")
+        # Values with defaults keep them; a placeholder never matches the ARN the parameter expects.
+        assert recovery["ServiceTaskCount"] == str(template["Parameters"]["ServiceTaskCount"]["Default"])
+        overrides = json.loads(artifacts[env]["parameters/dr-recovery.overrides.json"])
+        assert "PrimaryDatabaseInstanceArn=<from dr-primary output DatabaseInstanceArn>" in overrides

@@ -294,4 +294,21 @@ def test_build_writes_every_document_and_rebuilds_byte_identically(tmp_path, con
 
 def test_tables_parse():
     assert tables("| a | b |\n|---|---|\n| `x` | y \\| z |\n") == [[{"a": "x", "b": "y | z"}]]
-    assert load_template  # the suite reads templates through the CloudFormation-aware loader only
+
+
+def test_templates_are_read_with_the_cloudformation_aware_loader_only():
+    """Post-mortem 002 #1: a generic YAML parser dies on ``!Ref``; only the config loader may use one."""
+    root = Path(__file__).resolve().parents[2]
+    generic = re.compile(r"\byaml\.(safe_load|load|full_load|unsafe_load|load_all|safe_load_all)\(")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("streamflix", "blueprints", "tests", "benchmarks")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.relative_to(root).as_posix() != "streamflix/config/loader.py"
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if generic.search(line)
+    ]
+    assert offenders == []
+    assert load_template("A: !Ref B\nC: !GetAtt D.Arn\nE: !Sub '${B}-x'\n") == {
+        "A": {"Ref": "B"}, "C": {"Fn::GetAtt": ["D", "Arn"]}, "E": {"Fn::Sub": "${B}-x"},
+    }

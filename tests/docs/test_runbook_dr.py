@@ -1,50 +1,77 @@
-"""The cross-region sections, generated for small hand-built DR templates (the DR blueprints are not here yet)."""
+"""The DR pair's documents, read from the real renders: every command runs and names what the templates hold."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
-from dr_templates import PRIMARY, RECOVERY, dr_pair, rendered
+from conftest import DR_VARIANT_YAML
 from runbook_commands import cli_problems, invocations, section, table_with, template_problems
 
-from streamflix.checks.lint import run_cfn_lint
-from streamflix.docs import produce_costs, produce_diagrams, produce_parameter_files, produce_runbooks
+from streamflix import parse_config, render_environment
 from streamflix.docs.failover import phase_budget
 from streamflix.docs.stack import EnvironmentFacts
+from streamflix.pipeline import render_artifacts
+from streamflix.render import RenderedStack, load_template, render
 
 DR_TITLE = "Disaster recovery: cross-region failover"
+ENVS = ["dev", "staging", "prod"]
+
+#: A 20-minute RTO (the presets use 15), so its path from the config through the
+#: primary's output to the runbook's phases is visible.
+TWENTY_MINUTES_YAML = """\
+name: drtwenty
+tier: staging
+environment_suffix: drt
+dr:
+  rto_minutes: 20
+"""
 
 
-def build(config, stacks):
-    files = {s.filename: s.text for s in stacks}
-    for produce in (produce_parameter_files, produce_costs, produce_diagrams, produce_runbooks):
-        files.update(produce(config, stacks, dict(files)))
+def documents(config, stacks):
+    files = render_artifacts(config, stacks)
     return files, EnvironmentFacts.build(config, stacks, files)
 
 
 @pytest.fixture(scope="module")
-def pair(configs):
-    return build(configs["dev"], dr_pair())
+def twenty():
+    config = parse_config(TWENTY_MINUTES_YAML, source="twenty.yaml")
+    stacks = render_environment(config)
+    files, facts = documents(config, stacks)
+    return config, stacks, files, facts
 
 
-def test_the_hand_built_templates_are_valid_cloudformation():
-    assert run_cfn_lint(PRIMARY, region="eu-west-2", filename="primary.yaml") == []
-    assert run_cfn_lint(RECOVERY, region="us-east-1", filename="recovery.yaml") == []
+@pytest.fixture(scope="module")
+def variant(dr_variant_stacks):
+    """The HTTPS + Route 53 failover variant of tests/conftest.py (the presets have no hosted zone)."""
+    config = parse_config(DR_VARIANT_YAML, source="variant.yaml")
+    stacks = list(dr_variant_stacks.values())
+    files, facts = documents(config, stacks)
+    return config, stacks, files, facts
+
+
+def dr_section(files, blueprint="dr-recovery"):
+    return section(files[f"runbooks/{blueprint}.md"], DR_TITLE)
 
 
 @pytest.mark.parametrize("blueprint", ["dr-primary", "dr-recovery"])
-def test_every_command_runs_and_names_what_the_templates_hold(blueprint, pair):
-    files, env = pair
-    markdown = files[f"runbooks/{blueprint}.md"]
+@pytest.mark.parametrize("env", ENVS)
+def test_every_command_runs_and_names_what_the_templates_hold(env, blueprint, artifacts, env_facts):
+    markdown = artifacts[env][f"runbooks/{blueprint}.md"]
+    assert len(invocations(markdown)) > 40
     assert cli_problems(markdown) == []
-    assert template_problems(markdown, env) == []
+    assert template_problems(markdown, env_facts[env]) == []
     assert DR_TITLE in markdown
 
 
-def dr_section(pair, blueprint="dr-recovery"):
-    files, _ = pair
-    return section(files[f"runbooks/{blueprint}.md"], DR_TITLE)
+@pytest.mark.parametrize("blueprint", ["dr-primary", "dr-recovery"])
+@pytest.mark.parametrize("which", ["variant", "twenty"])
+def test_the_variants_runbooks_pass_the_same_checks(which, blueprint, request):
+    _, _, files, facts = request.getfixturevalue(which)
+    markdown = files[f"runbooks/{blueprint}.md"]
+    assert cli_problems(markdown) == []
+    assert template_problems(markdown, facts) == []
 
 
 def test_rto_budget_is_split_over_the_phases():
@@ -53,8 +80,11 @@ def test_rto_budget_is_split_over_the_phases():
     assert phase_budget(60)[3] == (48, 60)
 
 
-def test_phases_carry_the_rto_from_the_primary_output(pair):
-    text = dr_section(pair)
+def test_phases_carry_the_rto_from_the_config_through_the_primary_output(twenty):
+    config, stacks, files, _ = twenty
+    primary = load_template(next(s for s in stacks if s.blueprint == "dr-primary").text)
+    assert primary["Outputs"]["RecoveryTimeObjectiveMinutes"]["Value"] == str(config.dr.rto_minutes) == "20"
+    text = dr_section(files)
     assert "**Recovery time objective: 20 minutes** (dr-primary.yaml output RecoveryTimeObjectiveMinutes)" in text
     headings = re.findall(r"^### (Phase .+)$", text, re.M)
     assert headings == [
@@ -66,138 +96,132 @@ def test_phases_carry_the_rto_from_the_primary_output(pair):
     ]
     budget = table_with(text, "Phase")
     assert [row["Budget (minutes from the decision clock start)"] for row in budget] == [
-        "0-3",
-        "3-9",
-        "9-16",
-        "16-20",
-        "by 20",
+        "0-3", "3-9", "9-16", "16-20", "by 20",
     ]
 
 
-def test_the_replica_is_promoted_in_the_recovery_region_with_the_primarys_backup_settings(pair):
-    calls = invocations(dr_section(pair))
+@pytest.mark.parametrize("env", ENVS)
+def test_the_replica_is_promoted_in_the_recovery_region_with_the_primarys_backup_settings(env, artifacts, configs, dr):
+    database = configs[env].dr.database
+    replica = dr[env]["dr-recovery"]["Resources"]["PostgresReplicaInstance"]["Properties"]
+    replica_name = replica["DBInstanceIdentifier"]["Fn::Sub"].replace("${EnvironmentSuffix}", configs[env].environment_suffix)
+    calls = invocations(dr_section(artifacts[env]))
     promote = next(c for c in calls if c.operation == "promote-read-replica")
-    assert promote.value("--region") == "us-east-1"
-    assert promote.value("--db-instance-identifier") == "streamflix-dev-pg-replica"
-    assert promote.value("--backup-retention-period") == "7"
-    assert promote.value("--preferred-backup-window") == "03:00-05:00"
+    assert promote.value("--region") == configs[env].dr.recovery_region == "us-east-1"
+    assert promote.value("--db-instance-identifier") == replica_name
+    assert promote.value("--backup-retention-period") == str(database.backup_retention_days)
+    assert promote.value("--preferred-backup-window") == database.preferred_backup_window
     lag = next(c for c in calls if c.operation == "get-metric-statistics")
-    assert lag.value("--dimensions") == "Name=DBInstanceIdentifier,Value=streamflix-dev-pg-replica"
+    assert lag.value("--dimensions") == f"Name=DBInstanceIdentifier,Value={replica_name}"
 
 
-def test_efs_replication_is_deleted_from_the_recovery_side(pair):
-    text = dr_section(pair)
-    calls = invocations(text)
-    deletes = [c for c in calls if c.operation == "delete-replication-configuration"]
+def test_efs_replication_is_deleted_from_the_recovery_side(artifacts):
+    text = dr_section(artifacts["dev"])
+    deletes = [c for c in invocations(text) if c.operation == "delete-replication-configuration"]
     assert {c.value("--region") for c in deletes} == {"us-east-1"}
     assert deletes[1].value("--deletion-mode") == "LOCAL_CONFIGURATION_ONLY"
     assert "Parameters[?ParameterKey=='ReplicaFileSystemId']" in text
 
 
-def test_the_service_scales_and_the_stack_records_it(pair, configs):
-    # the serving size is the DR config's own compute.desired_count
-    serving = str(configs["dev"].dr.compute.desired_count)
-    calls = invocations(dr_section(pair))
+@pytest.mark.parametrize("env", ENVS)
+def test_the_service_scales_and_the_stack_records_it(env, artifacts, configs, dr):
+    serving = str(configs[env].dr.compute.desired_count)
+    calls = invocations(dr_section(artifacts[env]))
     scale = next(c for c in calls if c.operation == "update-service")
-    assert scale.value("--cluster") == "streamflix-dev" and scale.value("--desired-count") == serving
+    assert scale.value("--cluster") == f"streamflix-{configs[env].environment_suffix}"
+    assert scale.value("--desired-count") == serving
     update = next(c for c in calls if c.operation == "update-stack")
     parameters = update.options["--parameters"]
     assert f"ParameterKey=ServiceTaskCount,ParameterValue={serving}" in parameters
-    assert {p.split(",")[0] for p in parameters} == {
-        f"ParameterKey={name}"
-        for name in (
-            "EnvironmentSuffix",
-            "PrimaryDatabaseInstanceArn",
-            "ReplicaFileSystemId",
-            "ServiceTaskCount",
-            "HostedZoneId",
-            "DomainName",
-        )
-    }
+    # every parameter of the real recovery template, the others kept as they are
+    assert [p.split(",")[0] for p in parameters] == [f"ParameterKey={name}" for name in dr[env]["dr-recovery"]["Parameters"]]
     assert all(p.endswith("UsePreviousValue=true") for p in parameters if "ServiceTaskCount" not in p)
 
 
-def test_dns_is_switched_through_the_failover_records(pair):
-    text = dr_section(pair)
+def test_dns_is_switched_through_the_failover_records(variant):
+    _, _, files, _ = variant
+    text = dr_section(files)
     records = {row["Record"]: row for row in table_with(text, "Failover")}
-    assert records["PrimaryRecord"]["Failover"] == "PRIMARY" and records["SecondaryRecord"]["Failover"] == "SECONDARY"
-    assert records["PrimaryRecord"]["Hosted zone"] == "Z0123456789EXAMPLE"
+    assert {row["Failover"] for row in records.values()} == {"PRIMARY", "SECONDARY"}
+    assert {row["Hosted zone"] for row in records.values()} == {"Z0123456789ABCDEFGHIJ"}
     calls = invocations(text)
     assert any(c.operation == "update-health-check" and "--inverted" in c.options for c in calls)
-    assert any(c.operation == "list-resource-record-sets" and "app.example.com." in c.value("--query") for c in calls)
+    assert any(c.operation == "list-resource-record-sets" and "app.streamflix.example." in c.value("--query") for c in calls)
 
 
-def test_deploy_order_and_parameter_filling(pair):
-    files, _ = pair
-    deploy = section(files["runbooks/dr-recovery.md"], "Deploy")
+def test_without_failover_records_the_runbook_says_to_switch_by_hand(artifacts):
+    text = dr_section(artifacts["prod"])
+    assert "No Route 53 failover records in these templates" in text
+    assert not [c for c in invocations(text) if c.service == "route53"]
+
+
+def test_deploy_order_and_parameter_filling(artifacts):
+    deploy = section(artifacts["dev"]["runbooks/dr-recovery.md"], "Deploy")
     assert "1. create `streamflix-dev-dr-primary` in eu-west-2" in deploy
     assert "2. create `streamflix-dev-dr-recovery` in us-east-1" in deploy
+    assert "update `streamflix-dev-dr-primary` with `RecoveryBackupKmsKeyArn` from `streamflix-dev-dr-recovery`" in deploy
     wiring = table_with(deploy, "Detected from")
     assert {row["Parameter"]: row["Detected from"] for row in wiring} == {
-        "PrimaryDatabaseInstanceArn": "naming convention",
-        "ReplicaFileSystemId": "naming convention",
+        "PrimaryDatabaseInstanceArn": "template metadata (Metadata.StreamFlix.Wiring)",
+        "ReplicaFileSystemId": "template metadata (Metadata.StreamFlix.Wiring)",
     }
     calls = invocations(deploy)
-    assert any(
-        c.operation == "describe-replication-configurations" and c.value("--region") == "eu-west-2" for c in calls
-    )
+    assert any(c.operation == "describe-replication-configurations" and c.value("--region") == "eu-west-2" for c in calls)
     create = next(c for c in calls if c.operation == "create-change-set")
     assert create.value("--parameters") == "file://${FILLED}"
     assert "<from dr-primary output DatabaseInstanceArn>" in deploy
 
 
-def test_drill_checklist_and_failback(pair):
-    text = dr_section(pair)
+def test_drill_checklist_and_failback(artifacts, configs):
+    text = dr_section(artifacts["prod"])
     checklist = re.findall(r"^- \[ \] (.+)$", text, re.M)
-    assert len(checklist) >= 8 and any("within 20 minutes" in item for item in checklist)
+    assert len(checklist) >= 8
+    assert any(f"within {configs['prod'].dr.rto_minutes} minutes" in item for item in checklist)
     failback = text.split("### Failback", 1)[1]
     operations = [c.operation for c in invocations(failback)]
     assert operations[:2] == ["describe-stacks", "create-db-snapshot"]
-    assert "delete-stack" in operations and "update-health-check" in operations
+    assert "delete-stack" in operations
 
 
-def test_global_aurora_cluster_gets_a_global_failover(configs):
-    recovery = RECOVERY.replace(
-        "  Vpc:\n",
-        """  GlobalMember:
-    Type: AWS::RDS::DBCluster
-    DeletionPolicy: Snapshot
-    UpdateReplacePolicy: Snapshot
-    Properties:
-      DBClusterIdentifier: !Sub 'streamflix-${EnvironmentSuffix}-global-member'
-      Engine: aurora-postgresql
-      EngineVersion: '16.15'
-      GlobalClusterIdentifier: streamflix-global
-      StorageEncrypted: true
-      KmsKeyId: !Ref DataKey
-  Vpc:
-""",
-        1,
-    )
-    files, env = build(configs["dev"], dr_pair(recovery))
-    text = section(files["runbooks/dr-recovery.md"], DR_TITLE)
-    failover = next(c for c in invocations(text) if c.operation == "failover-global-cluster")
+def test_a_global_aurora_member_gets_a_global_failover(configs, rendered):
+    """The real recovery template plus an Aurora global-cluster member: the runbook fails the global cluster over."""
+    stacks = list(rendered["dev"].values())
+    recovery = next(s for s in stacks if s.blueprint == "dr-recovery")
+    template = copy.deepcopy(load_template(recovery.text))
+    replica = template["Resources"]["PostgresReplicaInstance"]
+    template["Resources"]["GlobalMember"] = {
+        "Type": "AWS::RDS::DBCluster",
+        "DeletionPolicy": "Snapshot",
+        "UpdateReplacePolicy": "Snapshot",
+        "Properties": {
+            "DBClusterIdentifier": {"Fn::Sub": "streamflix-${EnvironmentSuffix}-global-member"},
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "16.6",
+            "GlobalClusterIdentifier": "streamflix-global",
+            "StorageEncrypted": True,
+            "KmsKeyId": replica["Properties"]["KmsKeyId"],
+        },
+    }
+    text = render(template)
+    changed = RenderedStack(recovery.blueprint, recovery.region, recovery.filename, text, len(template["Resources"]))
+    files, _ = documents(configs["dev"], [s if s is not recovery else changed for s in stacks])
+    failover = next(c for c in invocations(dr_section(files)) if c.operation == "failover-global-cluster")
     assert failover.value("--global-cluster-identifier") == "streamflix-global"
     assert failover.value("--target-db-cluster-identifier").endswith(":cluster:streamflix-dev-global-member")
     assert "--allow-data-loss" in failover.options
     assert cli_problems(files["runbooks/dr-recovery.md"]) == []
 
 
-def test_a_stack_without_dr_resources_has_no_failover_procedure(configs):
-    lonely = rendered(
-        "lonely",
-        "eu-west-2",
-        PRIMARY.replace("      ReplicationConfiguration:\n        Destinations:\n          - Region: us-east-1\n", ""),
-    )
-    files, _ = build(configs["dev"], [lonely])
-    assert DR_TITLE not in files["runbooks/lonely.md"]
-    assert "delete-replication-configuration" not in files["runbooks/lonely.md"]
+def test_a_stack_without_dr_resources_has_no_failover_procedure(artifacts):
+    ha = artifacts["dev"]["runbooks/ha-database.md"]
+    assert DR_TITLE not in ha
+    assert "delete-replication-configuration" not in ha and "promote-read-replica" not in ha
 
 
-def test_a_multi_az_instance_gets_a_forced_failover_drill(pair):
-    files, _ = pair
-    drills = section(files["runbooks/dr-primary.md"], "In-region failover and drills")
+def test_a_multi_az_instance_gets_a_forced_failover_drill(artifacts, configs):
+    assert configs["prod"].dr.database.multi_az
+    drills = section(artifacts["prod"]["runbooks/dr-primary.md"], "In-region failover and drills")
     reboot = next(c for c in invocations(drills) if c.operation == "reboot-db-instance")
-    assert reboot.value("--db-instance-identifier") == "streamflix-dev-pg-primary" and "--force-failover" in reboot.options
-    # The replica is not Multi-AZ and is never rebooted into a failover.
-    assert "reboot-db-instance" not in section(files["runbooks/dr-recovery.md"], "In-region failover and drills")
+    assert reboot.value("--db-instance-identifier") == "streamflix-prod-pg-primary" and "--force-failover" in reboot.options
+    # A read replica is never rebooted into a failover drill (it is promoted instead).
+    assert "reboot-db-instance" not in section(artifacts["prod"]["runbooks/dr-recovery.md"], "In-region failover and drills")

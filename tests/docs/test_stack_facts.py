@@ -6,19 +6,21 @@ import json
 import textwrap
 
 import pytest
-from dr_templates import RECOVERY, dr_pair, rendered, with_wiring_metadata
+from probe import probe_stack
 
 from streamflix.docs.stack import (
     RESOLVE_EFS_DESTINATION,
     RESOLVE_OUTPUT,
     EnvironmentFacts,
     StackFacts,
+    partition_of,
     rto_minutes,
 )
+from streamflix.render import RenderedStack, load_template, render
 
 
 def facts(text: str, config, blueprint: str = "probe", region: str = "eu-central-1") -> StackFacts:
-    return EnvironmentFacts.build(config, [rendered(blueprint, region, textwrap.dedent(text))])[blueprint]
+    return EnvironmentFacts.build(config, [probe_stack(blueprint, region, textwrap.dedent(text))])[blueprint]
 
 
 def test_identifiers_resolve_with_the_suffix_default(env_facts):
@@ -76,8 +78,24 @@ def test_capabilities_follow_the_iam_resources(configs, env_facts):
     assert facts(macro, configs["dev"]).capabilities == ["CAPABILITY_AUTO_EXPAND"]
 
 
-def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs):
-    env = EnvironmentFacts.build(configs["dev"], dr_pair())
+@pytest.fixture()
+def dr_pair(rendered):
+    """The real dev DR renders, primary first."""
+    return [rendered["dev"]["dr-primary"], rendered["dev"]["dr-recovery"]]
+
+
+def undeclared(stack: RenderedStack, rename: tuple[str, str] | None = None) -> RenderedStack:
+    """A real render without its Metadata.StreamFlix.Wiring (and with a parameter renamed), as older templates were."""
+    template = load_template(stack.text)
+    del template["Metadata"]["StreamFlix"]["Wiring"]
+    text = render(template)
+    if rename:
+        text = text.replace(*rename)
+    return RenderedStack(stack.blueprint, stack.region, stack.filename, text, stack.resource_count)
+
+
+def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs, dr_pair):
+    env = EnvironmentFacts.build(configs["dev"], [undeclared(stack) for stack in dr_pair])
     wires = env["dr-recovery"].wires
     assert wires["PrimaryDatabaseInstanceArn"].source_blueprint == "dr-primary"
     assert wires["PrimaryDatabaseInstanceArn"].output == "DatabaseInstanceArn"
@@ -85,20 +103,23 @@ def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs):
     # FileSystemId names an EFS file system replicating into us-east-1: the value is the replica there.
     assert wires["ReplicaFileSystemId"].resolve == RESOLVE_EFS_DESTINATION
     assert {w.detected_by for w in wires.values()} == {"naming convention"}
-    # Parameters with a default are not guessed at.
+    # Parameters with a default are not guessed at (ServiceTaskCount; the primary's optional backup key).
     assert "ServiceTaskCount" not in wires and env["dr-primary"].wires == {}
     assert env.deploy_order() == ["dr-primary", "dr-recovery"]
 
 
-def test_template_metadata_wiring_wins_over_the_convention(configs):
-    env = EnvironmentFacts.build(configs["dev"], dr_pair(with_wiring_metadata()))
+def test_template_metadata_wiring_wins_over_the_convention(configs, dr_pair):
+    env = EnvironmentFacts.build(configs["dev"], dr_pair)
     assert {w.detected_by for w in env["dr-recovery"].wires.values()} == {
         "template metadata (Metadata.StreamFlix.Wiring)"
     }
+    # The primary's optional backup key is declared too, though it has a default.
+    assert env["dr-primary"].wires["RecoveryBackupKmsKeyArn"].source_blueprint == "dr-recovery"
 
 
-def test_a_wiring_file_among_the_built_files_is_read(configs):
-    renamed = RECOVERY.replace("PrimaryDatabaseInstanceArn", "SourceDbArn")  # no convention can find this one
+def test_a_wiring_file_among_the_built_files_is_read(configs, dr_pair):
+    primary, recovery = dr_pair
+    renamed = undeclared(recovery, ("PrimaryDatabaseInstanceArn", "SourceDbArn"))  # no convention can find this one
     wiring = {
         "environment": "dev",
         "parameters": [
@@ -110,9 +131,9 @@ def test_a_wiring_file_among_the_built_files_is_read(configs):
             },
         ],
     }
-    without = EnvironmentFacts.build(configs["dev"], dr_pair(renamed))
+    without = EnvironmentFacts.build(configs["dev"], [primary, renamed])
     assert "SourceDbArn" not in without["dr-recovery"].wires
-    env = EnvironmentFacts.build(configs["dev"], dr_pair(renamed), {"wiring.json": json.dumps(wiring)})
+    env = EnvironmentFacts.build(configs["dev"], [primary, renamed], {"wiring.json": json.dumps(wiring)})
     wire = env["dr-recovery"].wires["SourceDbArn"]
     assert (wire.source_blueprint, wire.output, wire.detected_by) == (
         "dr-primary",
@@ -121,15 +142,16 @@ def test_a_wiring_file_among_the_built_files_is_read(configs):
     )
 
 
-def test_an_ambiguous_convention_match_is_not_wired(configs):
-    twin = rendered("other-primary", "eu-west-2", dr_pair()[0].text.replace("dr-primary", "other-primary"))
-    env = EnvironmentFacts.build(configs["dev"], [*dr_pair(), twin])
+def test_an_ambiguous_convention_match_is_not_wired(configs, dr_pair):
+    primary, recovery = (undeclared(stack) for stack in dr_pair)
+    twin = probe_stack("other-primary", "eu-west-2", primary.text.replace("dr-primary", "other-primary"))
+    env = EnvironmentFacts.build(configs["dev"], [primary, recovery, twin])
     assert "PrimaryDatabaseInstanceArn" not in env["dr-recovery"].wires
 
 
 def test_rto_is_read_from_the_partner_output_else_defaults(configs, env_facts):
-    env = EnvironmentFacts.build(configs["dev"], dr_pair())
-    assert rto_minutes(env, "dr-recovery") == (20, "dr-primary.yaml output RecoveryTimeObjectiveMinutes")
+    assert rto_minutes(env_facts["dev"], "dr-recovery") == (
+        configs["dev"].dr.rto_minutes, "dr-primary.yaml output RecoveryTimeObjectiveMinutes")
     assert rto_minutes(env_facts["dev"], "ha-database")[0] == 15
 
 
@@ -139,3 +161,15 @@ def test_every_stack_deploys_under_the_naming_convention(env, env_facts, configs
 
     for blueprint, stack in env_facts[env].stacks.items():
         assert stack.stack_name == stack_name(configs[env].project, configs[env].environment_suffix, blueprint)
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("eu-west-2", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("us-iso-east-1", "aws-iso")],
+)
+def test_the_partition_comes_from_botocores_endpoint_data(region, partition, configs):
+    assert partition_of(region) == partition
+    # and it is what ${AWS::Partition} resolves to in the documents' ARNs
+    probe = facts("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic: {Type: AWS::SNS::Topic}\n",
+                  configs["dev"], region=region)
+    assert probe.resolve({"Fn::Sub": "arn:${AWS::Partition}:sns:x"}) == f"arn:{partition}:sns:x"

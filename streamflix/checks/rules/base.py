@@ -28,7 +28,7 @@ class Rule:
 
     def check(self, template: dict[str, Any], ctx: RuleContext) -> list[Finding]:
         return [
-            Finding(ctx.filename, _line(node), self.id, self.severity, message)  # type: ignore[arg-type]
+            Finding(ctx.filename, _line(node), self.id, self.severity, message, _column(node))  # type: ignore[arg-type]
             for node, message in self.violations(template, ctx)
         ]
 
@@ -40,6 +40,11 @@ class Rule:
 def _line(node: Any) -> int:
     mark = getattr(node, "start_mark", None)
     return mark.line + 1 if mark is not None else 1
+
+
+def _column(node: Any) -> int:
+    mark = getattr(node, "start_mark", None)
+    return mark.column + 1 if mark is not None else 0
 
 
 def resources(template: dict[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
