@@ -36,6 +36,7 @@ from streamflix.constructs.keys import add_data_key
 from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
+from streamflix.constructs.secrets import SecretReplica, add_hosted_rotation, add_template_secret
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
 from streamflix.registry import Blueprint, register
 from streamflix.template import StackTemplate, create_template
@@ -93,12 +94,24 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     t.template.add_condition(REPLICATE_BACKUPS, Not(Equals(Ref(RECOVERY_BACKUP_KEY), "")))
 
+    # RDS refuses read replicas of a source that manages its master password, so the
+    # template owns this secret; it follows the database to the recovery region.
+    master_secret = add_template_secret(
+        t, username=dr.database.master_username, key=key,
+        description=f"Master credentials of the DR primary database (replicated to {recovery} once wired)",
+        replica=SecretReplica(region=recovery, kms_key_arn=Ref(RECOVERY_BACKUP_KEY), condition=REPLICATE_BACKUPS),
+    )
     database = add_postgres_instance(
         t, dr.database, project=env.project, network=network, security_group=firewall.group(DATABASE_TIER), key=key,
         backup_replication=BackupReplication(
             region=recovery, kms_key_arn=Ref(RECOVERY_BACKUP_KEY), condition=REPLICATE_BACKUPS,
             retention_days=dr.database.backup_retention_days,
         ),
+        master_secret=master_secret,
+    )
+    add_hosted_rotation(
+        t, master_secret, instance=database.instance, vpc=network.vpc, subnets=network.app_subnets,
+        database_group=DATABASE_TIER.group_id, database_port=DATABASE_TIER.port, name_prefix=prefix,
     )
     cache = add_cache(
         t, dr.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,

@@ -22,6 +22,7 @@ from streamflix.config.models import EnvironmentConfig
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
+from streamflix.lifecycle import simulate, stack_views, summary_line
 from streamflix.registry import Blueprint, blueprints_for, discover
 from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
 from streamflix.template import StackTemplate
@@ -51,6 +52,8 @@ class BuildReport:
     security_overrides: list[tuple[str, str]] = field(default_factory=list)
     #: things to know before deploying (e.g. a body too large to pass inline); never failures
     notes: list[str] = field(default_factory=list)
+    #: one line per stack: the lifecycle verdicts (streamflix.lifecycle) counted by phase and outcome
+    lifecycle: list[str] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -171,12 +174,17 @@ def assemble(
         s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
     )
     report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
+    verdicts = simulate(stack_views(rendered))
+    report.lifecycle = [summary_line(stack.blueprint, verdicts) for stack in rendered]
     report.notes = [
         note
         for stack in rendered
         if (note := s3_deploy_note(
             str(target / stack.filename), len(stack.text.encode("utf-8")),
             stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
+            # a macro (the Secrets Manager transform) needs CAPABILITY_AUTO_EXPAND as well
+            "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" if "\nTransform:" in stack.text or '"Transform":' in stack.text
+            else "CAPABILITY_IAM",
         ))
     ]
     return report, render_artifacts(config, rendered)

@@ -7,7 +7,7 @@ import pytest
 from streamflix.config import PRESETS
 
 #: Parameters that are not wiring: the suffix and the failover knob.
-OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount"}
+OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
 
 
 def of_type(template, resource_type):
@@ -40,8 +40,10 @@ def test_format_version_first_and_every_output_exported(rendered, dr, env):
 def test_replica_follows_the_primary_arn_parameter(dr, env):
     template = dr[env]["dr-recovery"]
     replica = props(template, "PostgresReplicaInstance")
-    assert replica["SourceDBInstanceIdentifier"] == {"Ref": "PrimaryDatabaseInstanceArn"}
-    assert replica["SourceRegion"] == "eu-west-2"
+    assert replica["SourceDBInstanceIdentifier"] == {
+        "Fn::If": ["IsReadReplica", {"Ref": "PrimaryDatabaseInstanceArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert replica["SourceRegion"] == {"Fn::If": ["IsReadReplica", "eu-west-2", {"Ref": "AWS::NoValue"}]}
     assert replica["DBInstanceClass"] == props(dr[env]["dr-primary"], "PostgresPrimaryInstance")["DBInstanceClass"]
     # its own region's key, created by this template
     assert replica["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
@@ -61,15 +63,20 @@ def test_never_references_the_primary_regions_key(rendered, env):
     assert ":kms:eu-west-2:" not in text and "dr-primary-data" not in text
 
 
-def test_replica_is_retained_because_rds_cannot_snapshot_it(dr):
+def test_replica_snapshot_policy_applies_once_the_failover_update_promoted_it(dr):
+    # CloudFormation ignores a replica's DeletionPolicy; after DatabaseRole=standalone it is honoured
     resource = dr["prod"]["dr-recovery"]["Resources"]["PostgresReplicaInstance"]
-    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
 
 
 def test_stateful_resources_keep_their_data(dr):
     resources = dr["prod"]["dr-recovery"]["Resources"]
-    for logical_id, policy in (("CacheReplicationGroup", "Snapshot"), ("DataKey", "Retain"), ("AccessLogBucket", "Retain")):
-        assert (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"]) == (policy, policy)
+    for logical_id, policies in (
+        ("CacheReplicationGroup", ("Snapshot", "Snapshot")),
+        ("DataKey", ("RetainExceptOnCreate", "Retain")),
+        ("AccessLogBucket", ("Retain", "Retain")),  # ELB writes to it at create: a rollback keeps it
+    ):
+        assert (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"]) == policies
 
 
 @pytest.mark.parametrize("env", PRESETS)

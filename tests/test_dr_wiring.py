@@ -34,7 +34,8 @@ def described(artifacts):
 def test_every_recovery_parameter_from_the_primary_is_wired_to_an_existing_output(dr, described, env):
     recovery, primary = dr[env]["dr-recovery"], dr[env]["dr-primary"]
     from_primary = {p["parameter"]: p["from"] for p in described[env]["parameters"] if p["stack"] == "dr-recovery"}
-    assert set(from_primary) == set(recovery["Parameters"]) - {"EnvironmentSuffix", "ServiceTaskCount"}
+    own = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
+    assert set(from_primary) == set(recovery["Parameters"]) - own
     for parameter, source in from_primary.items():
         assert source["stack"] == "dr-primary"
         assert source["output"] in primary["Outputs"], parameter

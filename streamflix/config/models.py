@@ -813,6 +813,28 @@ class SecurityOverride(StrictModel):
     )
 
 
+LifecyclePhase = Literal["create-rollback", "delete", "second-create", "failover"]
+
+
+class LifecycleException(StrictModel):
+    """A lifecycle outcome that needs manual cleanup, accepted with a reason (see streamflix.lifecycle).
+
+    The build fails on any such outcome the config does not name; a named one is
+    rendered into the stack's metadata, shown in its runbook's lifecycle table and
+    in the first lines of its compliance report.
+    """
+
+    stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$", description="The stack (blueprint name), e.g. dr-primary.")
+    resource: str = Field(pattern=r"^[A-Za-z0-9]{1,255}$", description="The resource's logical ID.")
+    phase: LifecyclePhase = Field(description="When the outcome happens: create-rollback, delete, second-create, failover.")
+    reason: str = Field(
+        min_length=20,
+        max_length=400,
+        pattern=r"^[^\n]+$",
+        description="Why it is accepted and how to clean up, in one line an operator can act on.",
+    )
+
+
 class EnvironmentConfig(StrictModel):
     """One environment (dev, staging, prod, or a user's own) and the stacks it builds."""
 
@@ -838,6 +860,14 @@ class EnvironmentConfig(StrictModel):
         description=(
             "Prod only: explicit exceptions to production floors (deletion protection, backup retention, "
             "audit-log retention), each with a reason. Encryption and network isolation have no switch to override."
+        ),
+    )
+
+    lifecycle_exceptions: list[LifecycleException] = Field(
+        default_factory=list,
+        description=(
+            "Lifecycle outcomes that need manual cleanup (a failed create keeping a resource, a retained resource "
+            "blocking a second create), each accepted with a reason. Any other such outcome fails the build."
         ),
     )
 

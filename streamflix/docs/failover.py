@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import (
     Handle,
     attribute_handle,
@@ -32,6 +33,9 @@ from streamflix.docs.lookups import (
 )
 from streamflix.docs.markdown import aws, aws_wait, code, table
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, rto_minutes
+
+#: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
+DATABASE_ROLE_PARAMETER = "DatabaseRole"
 
 if TYPE_CHECKING:
     from streamflix.docs.context import RunbookContext
@@ -482,7 +486,31 @@ def _promote(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     recovery, primary = dr.recovery, dr.primary
     region = recovery.region
     body: list[str] = []
-    if dr.replica:
+    if dr.replica and any(p.name == DATABASE_ROLE_PARAMETER for p in recovery.parameters):
+        # The lifecycle model (streamflix.lifecycle): promote through the stack, so CloudFormation
+        # owns a standalone instance afterwards and its DeletionPolicy applies.
+        body += [
+            f"Promote the cross-region read replica `{dr.replica}` with the failover update: `{DATABASE_ROLE_PARAMETER}"
+            "=standalone` removes `SourceDBInstanceIdentifier`, so CloudFormation promotes it in place (same "
+            "endpoint, the recovery service needs no change), turns on its automated backups, removes the "
+            "replica-lag alarm and from then on applies its Snapshot deletion policy. Do not run "
+            "`promote-read-replica` by hand: the stack would still describe a replica and ignore its deletion "
+            "policy. Promotion cannot be undone. The master credentials are already here: the primary's secret is "
+            "replicated to this region (once the primary was wired); promote that replica secret to a standalone "
+            "secret of this region before you rotate it.",
+            "",
+            code(
+                "\n".join(
+                    [
+                        follow_up_update(recovery, DATABASE_ROLE_PARAMETER, "standalone"),
+                        aws_wait("cloudformation", "stack-update-complete", region=region,
+                                 options=[("--stack-name", recovery.stack_name)]),
+                    ]
+                )
+            ),
+            "",
+        ]
+    elif dr.replica:
         replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
         source = _primary_instance(primary)
         backup_from = primary.props(source) if primary and source else recovery.props(dr.replica)

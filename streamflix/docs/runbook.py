@@ -15,6 +15,7 @@ import math
 from typing import Mapping, Sequence
 
 from streamflix.docs import failover, operations
+from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
@@ -86,6 +87,7 @@ def render_runbook(ctx: RunbookContext) -> str:
         operations.monitoring(ctx),
         operations.backup_and_restore(ctx),
         *failover.sections(ctx),
+        lifecycle_docs.section(ctx),
         operations.troubleshooting(ctx),
         operations.security(ctx),
         costs_section(ctx),
