@@ -177,12 +177,27 @@ def _encryption_in_transit(template: dict[str, Any]) -> Iterator[Evidence]:
         )
     for logical_id, listener in resources(template, "AWS::ElasticLoadBalancingV2::Listener"):
         props = properties(listener)
+        # A plain-HTTP listener that serves traffic never meets this control, even when a security
+        # override accepts it (the override is listed at the top of the report); one that only
+        # redirects to HTTPS does.
+        encrypted = props.get("Protocol") in ("HTTPS", "TLS") or _redirects_to_https(props)
         yield Evidence(
             logical_id, listener["Type"],
             f"{props.get('Protocol')} on {props.get('Port')}"
-            + (f", SslPolicy {props.get('SslPolicy')}" if props.get("Protocol") == "HTTPS" else ""),
-            logical_id not in problems,
+            + (f", SslPolicy {props.get('SslPolicy')}" if props.get("Protocol") == "HTTPS" else "")
+            + (" (redirects to HTTPS)" if props.get("Protocol") == "HTTP" and encrypted else "")
+            + ("; plain HTTP serves traffic" if not encrypted else ""),
+            logical_id not in problems and encrypted,
         )
+
+
+def _redirects_to_https(props: dict[str, Any]) -> bool:
+    actions = props.get("DefaultActions") or []
+    return bool(actions) and all(
+        isinstance(a, dict) and a.get("Type") == "redirect"
+        and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS"
+        for a in actions
+    )
 
 
 def _backups(template: dict[str, Any]) -> Iterator[Evidence]:

@@ -96,3 +96,19 @@ def test_public_resources_depend_on_the_gateway_attachment():
     for logical_id in ("NatEipA", "NatGatewayA"):
         assert resources[logical_id]["DependsOn"] == "InternetGatewayAttachment"  # finding 3
     assert "InternetGatewayAttachment" in resources["LoadBalancer"]["DependsOn"]
+
+
+def test_plain_http_listener_does_not_meet_encryption_in_transit():
+    import json
+
+    report = json.load(open("out/prod/compliance/dr-primary.json"))
+    transit = next(c for c in report["controls"] if c["id"] == "encryption-in-transit")
+    listener = next(r for r in transit["resources"] if r["resource"] == "HttpListener")
+    assert listener["meets"] is False and "plain HTTP" in listener["evidence"]  # finding 10
+    assert transit["status"] == "gaps"
+
+
+def test_service_and_slow_log_groups_are_kept_on_delete_and_replace():
+    for name, group in (("dr-primary", "ServiceLogGroup"), ("ha-database", "CacheSlowLogGroup")):
+        resource = load_template(open(f"out/prod/{name}.yaml").read())["Resources"][group]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
