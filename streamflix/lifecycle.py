@@ -178,6 +178,12 @@ def _simulate_stack(stack: StackView) -> list[Verdict]:
                 add(lid, resource, "failover", "blocks",
                     "promotion happens outside CloudFormation, which still treats it as a replica and ignores its "
                     "DeletionPolicy: deleting or replacing this stack deletes the production database", True)
+        elif resource["Type"] == "AWS::EFS::FileSystem" and (
+            (properties(resource).get("FileSystemProtection") or {}).get("ReplicationOverwriteProtection") == "DISABLED"
+        ):
+            add(lid, resource, "failover", "changed",
+                "replication destination: deleting the replication (runbook) makes it writable, still owned by this "
+                "stack; fail back replicates it the other way")
         elif resource.get("Condition") and resource["Type"] == "AWS::CloudWatch::Alarm":
             add(lid, resource, "failover", "deleted", f"exists only while {resource['Condition']}: the failover update removes it")
     return verdicts

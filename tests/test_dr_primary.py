@@ -106,8 +106,17 @@ def test_file_system_is_encrypted_replicated_and_kept(dr):
     fs = resource["Properties"]
     assert fs["Encrypted"] is True and fs["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     assert {"TransitionToIA": "AFTER_30_DAYS"} in fs["LifecyclePolicies"]
-    # EFS creates the replica; no KmsKeyId: the destination takes its own region's AWS-managed EFS key
-    assert fs["ReplicationConfiguration"] == {"Destinations": [{"Region": "us-east-1"}]}
+    # replication into the recovery stack's own file system (its customer key), once it is wired:
+    # a failed first create leaves nothing in us-east-1 (findings 2, 8)
+    assert fs["ReplicationConfiguration"] == {"Fn::If": [
+        "ReplicateFileSystemToRecoveryRegion",
+        {"Destinations": [{"FileSystemId": {"Ref": "RecoveryFileSystemId"}, "Region": "us-east-1"}]},
+        {"Ref": "AWS::NoValue"},
+    ]}
+    lag = template["Resources"]["FileSystemReplicationLagAlarm"]  # finding 9: the file RPO is alarmed
+    assert lag["Condition"] == "ReplicateFileSystemToRecoveryRegion"
+    assert lag["Properties"]["MetricName"] == "TimeSinceLastSync" and lag["Properties"]["Threshold"] == 15 * 60
+    assert {d["Name"] for d in lag["Properties"]["Dimensions"]} == {"FileSystemId", "DestinationFileSystemId"}
     deny = fs["FileSystemPolicy"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert STANDARD_TAGS <= tag_keys(fs["FileSystemTags"])

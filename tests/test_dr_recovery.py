@@ -111,29 +111,33 @@ def test_hot_standby_runs_full_size(dr_variant):
     assert dr_variant["dr-recovery"]["Parameters"]["ServiceTaskCount"]["Default"] == 2
 
 
-def test_efs_replica_is_mounted_read_write_without_an_access_point(dr):
+def test_efs_replication_destination_is_owned_keyed_and_mounted_through_an_access_point(dr):
     template = dr["prod"]["dr-recovery"]
-    assert "FileSystem" not in template["Resources"]  # EFS replication created it, not this stack
-    assert "AWS::EFS::AccessPoint" not in {r["Type"] for r in template["Resources"].values()}
-    parameter = template["Parameters"]["ReplicaFileSystemId"]
-    assert parameter["AllowedPattern"] == "^fs-[0-9a-f]{8,40}$"
+    # this stack owns the destination (findings 2, 8): its own customer key, writable by replication only
+    resource = template["Resources"]["ReplicaFileSystem"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    fs = resource["Properties"]
+    assert fs["Encrypted"] is True and fs["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert fs["FileSystemProtection"] == {"ReplicationOverwriteProtection": "DISABLED"}
+    assert "ReplicaFileSystemId" not in template["Parameters"]
     mount_targets = of_type(template, "AWS::EFS::MountTarget")
     assert len(mount_targets) == 3
-    assert all(m["Properties"]["FileSystemId"] == {"Ref": "ReplicaFileSystemId"} for m in mount_targets.values())
+    assert all(m["Properties"]["FileSystemId"] == {"Ref": "ReplicaFileSystem"} for m in mount_targets.values())
+    # finding 4: the tasks mount through an access point that creates /streamflix with the primary's identity
+    access_point = props(template, "FileSystemAccessPoint")
+    assert access_point["RootDirectory"]["Path"] == "/streamflix"
+    assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
     (volume,) = props(template, "TaskDefinition")["Volumes"]
-    assert volume["EFSVolumeConfiguration"] == {
-        "FilesystemId": {"Ref": "ReplicaFileSystemId"},
-        "TransitEncryption": "ENABLED",
-        "AuthorizationConfig": {"IAM": "ENABLED"},
-        "RootDirectory": "/streamflix",
-    }
+    config = volume["EFSVolumeConfiguration"]
+    assert config["FilesystemId"] == {"Ref": "ReplicaFileSystem"}
+    assert config["AuthorizationConfig"] == {"IAM": "ENABLED", "AccessPointId": {"Ref": "FileSystemAccessPoint"}}
 
 
 def test_without_dns_there_are_no_route53_resources_or_parameters(dr):
     template = dr["prod"]["dr-recovery"]
     assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Route53::")]
     wired = set(template["Parameters"]) - OWN_PARAMETERS
-    assert wired == {"PrimaryDatabaseInstanceArn", "ReplicaFileSystemId"}
+    assert wired == {"PrimaryDatabaseInstanceArn"}
 
 
 def test_dns_failover_records_and_primary_health_check(dr_variant):

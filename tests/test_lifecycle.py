@@ -52,7 +52,7 @@ def test_an_unnamed_manual_cleanup_fails_the_build(prod):
     findings = deploy_model_holds(bare, render_environment(bare), __import__("pathlib").Path("out/prod"))
     assert {f.rule for f in findings} == {LIFECYCLE_RULE}
     named = sorted(f.message.split(" (")[0] for f in findings)
-    assert named == ["AccessLogBucket", "AccessLogBucket", "EventStream", "FileSystem"]
+    assert named == ["AccessLogBucket", "AccessLogBucket", "EventStream"]
     assert all("lifecycle_exceptions" in f.message for f in findings)
 
 

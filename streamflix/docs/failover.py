@@ -32,7 +32,7 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import aws, aws_wait, code, table
-from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, rto_minutes
+from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
 #: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
 DATABASE_ROLE_PARAMETER = "DatabaseRole"
@@ -278,7 +278,7 @@ def dr_facts(ctx: "RunbookContext") -> DrFacts | None:
             (s, r)
             for s in group
             for r in s.of_type("AWS::EFS::FileSystem")
-            if (s.props(r).get("ReplicationConfiguration") or {}).get("Destinations")
+            if replication_of(s.props(r)).get("Destinations")
         ),
         None,
     )
@@ -293,7 +293,7 @@ def dr_facts(ctx: "RunbookContext") -> DrFacts | None:
     elif file_system:
         destinations = {
             str(d.get("Region"))
-            for d in file_system[0].props(file_system[1])["ReplicationConfiguration"]["Destinations"]
+            for d in replication_of(file_system[0].props(file_system[1]))["Destinations"]
         }
         recovery = next((s for s in group if s.region in destinations), None)
     if recovery is None:
