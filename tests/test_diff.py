@@ -329,3 +329,21 @@ def test_cli_refuses_a_previous_build_it_cannot_read(tmp_path):
     broken = cli("diff", "--against", str(tmp_path))
     assert broken.exit_code == 2 and "ha-database.yaml: cannot compare against it" in broken.output
     assert "Traceback" not in broken.output
+
+
+def test_putting_the_replica_source_behind_the_failover_switch_is_not_a_replacement(dr):
+    after = json.loads(json.dumps(dr["prod"]["dr-recovery"]))
+    before = copy.deepcopy(after)
+    replica = before["Resources"]["PostgresReplicaInstance"]["Properties"]
+    # the previous release: a literal source, which no stack update could ever remove
+    replica["SourceDBInstanceIdentifier"] = {"Ref": "PrimaryDatabaseInstanceArn"}
+    replica["SourceRegion"] = "eu-west-2"
+    stack_diff = diff_templates(rerender(before), rerender(after), region="us-east-1", stack="dr-recovery")
+    modified = change(stack_diff, "PostgresReplicaInstance")
+    assert modified.replacement == "never" and not modified.data_loss
+    # ...whereas pointing it at another source still replaces it
+    other = copy.deepcopy(after)
+    other["Resources"]["PostgresReplicaInstance"]["Properties"]["SourceDBInstanceIdentifier"]["Fn::If"][1] = "arn:other"
+    replaced = change(diff_templates(rerender(after), rerender(other), region="us-east-1", stack="dr-recovery"),
+                      "PostgresReplicaInstance")
+    assert replaced.replacement == "always" and replaced.data_loss
