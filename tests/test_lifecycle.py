@@ -116,3 +116,44 @@ def test_service_and_slow_log_groups_are_kept_on_delete_and_replace():
     for name, group in (("dr-primary", "ServiceLogGroup"), ("ha-database", "CacheSlowLogGroup")):
         resource = load_template(open(f"out/prod/{name}.yaml").read())["Resources"][group]
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+
+
+REPLICA_ONLY = """
+AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  Source: {Type: String}
+Resources:
+  Replica:
+    Type: AWS::RDS::DBInstance
+    DeletionPolicy: Retain
+    Properties: {SourceDBInstanceIdentifier: !Ref Source, DeletionProtection: true}
+  Stream:
+    Type: AWS::Kinesis::Stream
+    DeletionPolicy: Retain
+    Properties: {Name: fixed-name}
+"""
+
+
+def test_bad_fixture_shows_every_manual_cleanup_outcome():
+    from streamflix.checks.rules import StackView
+
+    stack = StackView("recovery", "us-east-1", "recovery.yaml", load_template(REPLICA_ONLY))
+    verdicts = simulate([stack])
+    # protection on at create: the rollback cannot delete it
+    assert verdict(verdicts, "recovery", "Replica", "create-rollback").outcome == "blocks"
+    # Retain with a fixed name: kept by the rollback, the retry collides; kept by a delete, the next create collides
+    assert verdict(verdicts, "recovery", "Stream", "create-rollback").outcome == "blocks"
+    assert verdict(verdicts, "recovery", "Stream", "second-create").outcome == "blocks"
+    # a replica no stack update can promote: the failover leaves the stack able to delete the database
+    failover = verdict(verdicts, "recovery", "Replica", "failover")
+    assert failover.outcome == "blocks" and "ignores its DeletionPolicy" in failover.why
+    assert {(v.resource, v.phase) for v in unaccepted(verdicts)} == {
+        ("Replica", "create-rollback"), ("Stream", "create-rollback"), ("Stream", "second-create"), ("Replica", "failover"),
+    }
+
+
+def test_runbook_failback_switches_protection_off_before_deleting_the_recovery_stack():
+    runbook = open("out/prod/runbooks/dr-recovery.md").read()
+    failback = runbook[runbook.index("ailback"):]
+    off = failback.index("ParameterKey=DeletionProtection,ParameterValue=false")
+    assert off < failback.index("aws cloudformation delete-stack")

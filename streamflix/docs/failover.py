@@ -1036,12 +1036,20 @@ def _failback(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
                     ],
                 )
             )
+    protection = [
+        str(e.get("Parameter")) for e in recovery.metadata.get("FollowUpUpdates") or [] if isinstance(e, dict)
+    ]
+    unprotect = [follow_up_update(recovery, name, "false") for name in protection]
     steps.append(
         (
-            f"Re-create the recovery stack so a fresh replica (and EFS replica) follows the primary again: delete "
-            f"`{recovery.stack_name}` (its retained resources stay, by DeletionPolicy, until you remove them after "
-            "checking the primary has all their data), then create it again with the Deploy steps of its runbook.",
+            f"Re-create the recovery stack so a fresh replica (and EFS destination) follows the primary again: "
+            + (f"switch its deletion protection off ({', '.join(protection)}=false), " if protection else "")
+            + f"delete `{recovery.stack_name}` (the promoted database gets its final snapshot; the retained resources "
+            "stay, by DeletionPolicy, until you remove them after checking the primary has all their data), then "
+            "create it again with the Deploy steps of its runbook, and wire the primary to the new stack again "
+            "(the second primary deploy: backup key, secret replica, EFS destination).",
             [
+                *unprotect,
                 aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
                 aws_wait(
                     "cloudformation",
