@@ -31,11 +31,12 @@ from streamflix.constructs.database import (
     replica_lag_metric,
     watch_postgres,
 )
-from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_file_system, watch_file_system
+from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, ReplicationTarget, add_file_system, watch_file_system
 from streamflix.constructs.keys import add_data_key
 from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
+from streamflix.constructs.secrets import SecretReplica, add_hosted_rotation, add_template_secret
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
 from streamflix.registry import Blueprint, register
 from streamflix.template import StackTemplate, create_template
@@ -50,6 +51,8 @@ NAME_KEYS = ["postgres_primary", "postgres_replica", "cache_group", "cache_app_u
 
 RECOVERY_BACKUP_KEY = "RecoveryBackupKmsKeyArn"
 REPLICATE_BACKUPS = "ReplicateBackupsToRecoveryRegion"
+RECOVERY_FILE_SYSTEM = "RecoveryFileSystemId"
+REPLICATE_FILES = "ReplicateFileSystemToRecoveryRegion"
 
 
 def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
@@ -92,13 +95,46 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         label=f"Backup key in {recovery}",
     )
     t.template.add_condition(REPLICATE_BACKUPS, Not(Equals(Ref(RECOVERY_BACKUP_KEY), "")))
+    # EFS replicates into a file system dr-recovery owns (its key, its lifecycle), so replication
+    # starts with this same second deploy: a failed first create leaves nothing in the other region.
+    t.add_wired_parameter(
+        Parameter(
+            RECOVERY_FILE_SYSTEM,
+            Type="String",
+            Default="",
+            AllowedPattern=r"^$|^fs-[0-9a-f]{8,40}$",
+            ConstraintDescription=f"empty, or an EFS file system id in {recovery} (the recovery stack's ReplicaFileSystemId)",
+            Description=(
+                f"EFS file system in {recovery} to replicate into. Empty until dr-recovery exists; then its "
+                "ReplicaFileSystemId turns on EFS replication."
+            ),
+        ),
+        source_blueprint=RECOVERY_BLUEPRINT,
+        source_output="ReplicaFileSystemId",
+        group="Cross-region wiring",
+        label=f"Replication destination in {recovery}",
+    )
+    t.template.add_condition(REPLICATE_FILES, Not(Equals(Ref(RECOVERY_FILE_SYSTEM), "")))
+    file_replication = ReplicationTarget(region=recovery, file_system_id=Ref(RECOVERY_FILE_SYSTEM), condition=REPLICATE_FILES)
 
+    # RDS refuses read replicas of a source that manages its master password, so the
+    # template owns this secret; it follows the database to the recovery region.
+    master_secret = add_template_secret(
+        t, username=dr.database.master_username, key=key,
+        description=f"Master credentials of the DR primary database (replicated to {recovery} once wired)",
+        replica=SecretReplica(region=recovery, kms_key_arn=Ref(RECOVERY_BACKUP_KEY), condition=REPLICATE_BACKUPS),
+    )
     database = add_postgres_instance(
         t, dr.database, project=env.project, network=network, security_group=firewall.group(DATABASE_TIER), key=key,
         backup_replication=BackupReplication(
             region=recovery, kms_key_arn=Ref(RECOVERY_BACKUP_KEY), condition=REPLICATE_BACKUPS,
             retention_days=dr.database.backup_retention_days,
         ),
+        master_secret=master_secret,
+    )
+    add_hosted_rotation(
+        t, master_secret, instance=database.instance, vpc=network.vpc, subnets=network.app_subnets,
+        database_group=DATABASE_TIER.group_id, database_port=DATABASE_TIER.port, name_prefix=prefix,
     )
     cache = add_cache(
         t, dr.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,
@@ -106,7 +142,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     files = add_file_system(
         t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key,
-        replicate_to=recovery, name_prefix=prefix,
+        replicate_to=file_replication, name_prefix=prefix,
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,
@@ -128,7 +164,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     watch_postgres(monitoring, database, thresholds, title="RDS PostgreSQL (primary; replica lag from the recovery region)",
                    extra_metrics=(replica_lag_metric(replica_name, region=recovery),))
     watch_cache(monitoring, cache, thresholds)
-    watch_file_system(monitoring, files, thresholds)
+    watch_file_system(monitoring, files, thresholds, replication=file_replication, rpo_minutes=dr.rpo_minutes)
     watch_service(monitoring, service, floor=1)
     watch_load_balancer(monitoring, balancer, thresholds)
     add_observability(
@@ -143,8 +179,9 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         (
             f"Database: asynchronous RDS cross-region read replica in {recovery}, alarmed when ReplicaLag exceeds "
             f"{thresholds.db_replica_lag_seconds} s; automated backups copied to {recovery} once "
-            f"{RECOVERY_BACKUP_KEY} is set. Files: EFS replication to {recovery}, designed for a "
-            f"{EFS_REPLICATION_RPO_MINUTES}-minute RPO. Cache: not replicated (warm, rebuilt from the database)."
+            f"{RECOVERY_BACKUP_KEY} is set. Files: EFS replication to {recovery} once "
+            f"{RECOVERY_FILE_SYSTEM} is set, designed for a {EFS_REPLICATION_RPO_MINUTES}-minute RPO and alarmed "
+            f"when the last sync is older than {dr.rpo_minutes} min. Cache: not replicated (warm, rebuilt from the database)."
         ),
         "How the recovery point objective is met",
     )

@@ -4,7 +4,7 @@
       -> tier security groups (service -> database, cache, file system; ALB -> service)
       -> RDS cross-region read replica of the primary   (promote at failover)
       -> ElastiCache replication group (warm: starts empty)
-      -> mount targets for the EFS replica             (writable once replication is deleted)
+      -> EFS replication destination (own key, access point; writable once replication is deleted)
       -> ECS Fargate warm standby behind its own ALB    (ServiceTaskCount scales it up)
       -> Route 53 failover records + primary health check (when DNS is configured)
       -> alarms (ReplicaLag above the RPO-bound threshold) + dashboard
@@ -23,14 +23,14 @@ from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
 from streamflix.constructs.compute import add_fargate_service, watch_service
 from streamflix.constructs.database import DATABASE_TIER, add_postgres_read_replica, watch_postgres
 from streamflix.constructs.dns import AliasEndpoint, add_failover_records
-from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_replica_mounts, watch_file_system
+from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_replication_destination, watch_file_system
 from streamflix.constructs.keys import add_data_key
 from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
 from streamflix.registry import Blueprint, register
-from streamflix.template import WIRE_FROM_EFS_REPLICATION, StackTemplate, create_template
+from streamflix.template import StackTemplate, create_template
 
 NAME = "dr-recovery"
 PRIMARY_BLUEPRINT = "dr-primary"
@@ -38,7 +38,6 @@ NAME_KEYS = ["postgres_replica", "cache_group", "cache_app_user", "cache_default
              "ecs_cluster", "alb", "target_group", "dr_recovery_dashboard"]
 
 PRIMARY_DB_ARN = "PrimaryDatabaseInstanceArn"
-REPLICA_FILE_SYSTEM = "ReplicaFileSystemId"
 PRIMARY_ALB_DNS = "PrimaryLoadBalancerDnsName"
 PRIMARY_ALB_ZONE = "PrimaryLoadBalancerHostedZoneId"
 SERVICE_TASK_COUNT = "ServiceTaskCount"
@@ -72,20 +71,6 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         source_blueprint=PRIMARY_BLUEPRINT, source_output="DatabaseInstanceArn",
         group=_WIRING_GROUP, label=f"Primary DB instance ARN ({primary})",
     )
-    replica_fs = t.add_wired_parameter(
-        Parameter(
-            REPLICA_FILE_SYSTEM,
-            Type="String",
-            AllowedPattern=r"^fs-[0-9a-f]{8,40}$",
-            ConstraintDescription="an EFS file system id in this region",
-            Description=(
-                "The EFS replica in this region: EFS created it as the destination of the replication of "
-                "dr-primary's FileSystemId (see `aws efs describe-replication-configurations`)."
-            ),
-        ),
-        source_blueprint=PRIMARY_BLUEPRINT, source_output="FileSystemId", resolve=WIRE_FROM_EFS_REPLICATION,
-        group=_WIRING_GROUP, label="EFS replica id (destination of the primary's replication)",
-    )
     task_count = t.add_parameter(
         Parameter(
             SERVICE_TASK_COUNT,
@@ -115,9 +100,8 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         t, dr.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,
         log_retention_days=dr.compute.log_retention_days,
     )
-    files = add_replica_mounts(
-        t, dr.file_system, file_system_id=Ref(replica_fs), network=network,
-        security_group=firewall.group(FILE_SYSTEM_TIER),
+    files = add_replication_destination(
+        t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key, name_prefix=prefix,
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,

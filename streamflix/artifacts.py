@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from streamflix.checks.scan import security_scan
 from streamflix.compliance import compliance_reports
+from streamflix.lifecycle import deploy_model_holds
 from streamflix.docs import produce_costs, produce_diagrams, produce_parameter_files, produce_runbooks
 from streamflix.manifest import produce_manifest
 from streamflix.wiring import produce_wiring, wired_outputs_exist
@@ -42,7 +43,7 @@ PRODUCERS: tuple[Producer, ...] = (
 
 #: Environment-wide checks run after the per-template rules and cfn-lint. A gate is
 #: named by its function's ``__name__`` (``build(skip_gates=...)``, the summary's timings).
-ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist, security_scan)
+ENVIRONMENT_GATES: tuple[Gate, ...] = (wired_outputs_exist, deploy_model_holds, security_scan)
 
 #: The checkov gate's name: ``--no-scan`` skips it for a quick local build; CI never does.
 SECURITY_SCAN_GATE = security_scan.__name__

@@ -200,6 +200,8 @@ def _print_report(report: pipeline.BuildReport, *, lint: bool, scan: bool = True
     console.print(f"suppressions: {len(report.suppressions)}" + ("" if report.suppressions else " (none)"))
     for suppression in report.suppressions:
         console.print(f"  {suppression}", soft_wrap=True)
+    for line in report.lifecycle:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in report.notes:
         console.print(f"note: {note}", soft_wrap=True)
     if not lint:

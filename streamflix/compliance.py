@@ -177,12 +177,27 @@ def _encryption_in_transit(template: dict[str, Any]) -> Iterator[Evidence]:
         )
     for logical_id, listener in resources(template, "AWS::ElasticLoadBalancingV2::Listener"):
         props = properties(listener)
+        # A plain-HTTP listener that serves traffic never meets this control, even when a security
+        # override accepts it (the override is listed at the top of the report); one that only
+        # redirects to HTTPS does.
+        encrypted = props.get("Protocol") in ("HTTPS", "TLS") or _redirects_to_https(props)
         yield Evidence(
             logical_id, listener["Type"],
             f"{props.get('Protocol')} on {props.get('Port')}"
-            + (f", SslPolicy {props.get('SslPolicy')}" if props.get("Protocol") == "HTTPS" else ""),
-            logical_id not in problems,
+            + (f", SslPolicy {props.get('SslPolicy')}" if props.get("Protocol") == "HTTPS" else "")
+            + (" (redirects to HTTPS)" if props.get("Protocol") == "HTTP" and encrypted else "")
+            + ("; plain HTTP serves traffic" if not encrypted else ""),
+            logical_id not in problems and encrypted,
         )
+
+
+def _redirects_to_https(props: dict[str, Any]) -> bool:
+    actions = props.get("DefaultActions") or []
+    return bool(actions) and all(
+        isinstance(a, dict) and a.get("Type") == "redirect"
+        and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS"
+        for a in actions
+    )
 
 
 def _backups(template: dict[str, Any]) -> Iterator[Evidence]:
@@ -209,12 +224,12 @@ def _backups(template: dict[str, Any]) -> Iterator[Evidence]:
         )
     for logical_id, stream in resources(template, "AWS::Kinesis::Stream"):
         hours = properties(stream).get("RetentionPeriodHours", 24)
-        yield Evidence(logical_id, stream["Type"], f"records kept {hours} hours; {_policies(stream)}", stream.get("DeletionPolicy") == "Retain")
+        yield Evidence(logical_id, stream["Type"], f"records kept {hours} hours; {_policies(stream)}", stream.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"))
     for logical_id, resource in resources(template, "AWS::KMS::Key", "AWS::EFS::FileSystem", "AWS::SecretsManager::Secret", "AWS::DynamoDB::Table", "AWS::S3::Bucket"):
         extra = ""
         if resource["Type"] == "AWS::KMS::Key":
             extra = f"deletion waits {properties(resource).get('PendingWindowInDays', 30)} days; "
-        yield Evidence(logical_id, resource["Type"], extra + _policies(resource), resource.get("DeletionPolicy") == "Retain")
+        yield Evidence(logical_id, resource["Type"], extra + _policies(resource), resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"))
 
 
 def _az_index(value: Any) -> Any:
@@ -506,6 +521,10 @@ def compliance_report(text: str, filename: str) -> dict[str, Any]:
         "region": own.get("Region"),
         "template_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "security_overrides": [{"rule": r, "reason": why} for r, why in security_overrides(template).items()],
+        "lifecycle_exceptions": [
+            {"resource": e.get("Resource"), "phase": e.get("Phase"), "reason": e.get("Reason")}
+            for e in own.get("LifecycleExceptions") or []
+        ],
         "suppressions": [
             {"resource": s.resource, "tool": s.tool, "check": s.check, "reason": s.reason}
             for s in suppressions_in(template, filename)
@@ -520,6 +539,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "",
         f"- Security overrides: {_overrides_line(report)}",
         f"- Suppressions: {_suppressions_line(report)}",
+        f"- Lifecycle exceptions (outcomes needing manual cleanup, accepted): {_lifecycle_line(report)}",
         f"- Template: `{report['file']}` (sha256 `{report['template_sha256']}`)",
         f"- Tier: {report['tier']}; region: {report['region']}",
         "",
@@ -547,6 +567,13 @@ def _overrides_line(report: Mapping[str, Any]) -> str:
     if not overrides:
         return "none"
     return "; ".join(f"**{o['rule']}** ({o['reason']})" for o in overrides)
+
+
+def _lifecycle_line(report: Mapping[str, Any]) -> str:
+    accepted = report.get("lifecycle_exceptions") or []
+    if not accepted:
+        return "none"
+    return "; ".join(f"**{e['resource']}** on {e['phase']} ({e['reason']})" for e in accepted)
 
 
 def _suppressions_line(report: Mapping[str, Any]) -> str:

@@ -120,6 +120,39 @@ def _replica_source(before, after, before_props, after_props) -> Verdict:
     return Verdict("always", "pointing an instance at another source (or making it a replica) replaces it")
 
 
+#: Properties a promotable replica takes from ``Fn::If [<replica condition>, <value>, AWS::NoValue]``:
+#: the failover update (a parameter) removes them, so CloudFormation promotes the replica in place.
+FAILOVER_SWITCHED = {"AWS::RDS::DBInstance": ("SourceDBInstanceIdentifier", "SourceRegion")}
+
+
+def _switched(value: Any) -> Any:
+    """``X`` for ``Fn::If [cond, X, AWS::NoValue]``, else MISSING."""
+    if isinstance(value, Mapping) and set(value) == {"Fn::If"}:
+        branches = value["Fn::If"]
+        if isinstance(branches, list) and len(branches) == 3 and branches[2] == {"Ref": "AWS::NoValue"}:
+            return branches[1]
+    return MISSING
+
+
+def _failover_switch(
+    resource_type: str, old_props: Mapping[str, Any], new_props: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """Putting a replica's source behind (or taking it out of) the failover switch changes nothing
+    while the stack is a replica: CloudFormation resolves the ``Fn::If`` to the same value. Compare the
+    values it resolves to, so wrapping ``SourceDBInstanceIdentifier`` for an in-place promotion is not
+    reported as pointing the instance at a new source (a replacement)."""
+    old, new = dict(old_props), dict(new_props)
+    for prop in FAILOVER_SWITCHED.get(resource_type, ()):
+        before, after = old.get(prop, MISSING), new.get(prop, MISSING)
+        if _switched(after) is not MISSING and _switched(after) == before:
+            new[prop] = before
+        elif _switched(before) is not MISSING and _switched(before) == after:
+            old[prop] = after
+        elif _switched(before) is not MISSING and _switched(before) == _switched(after):
+            old[prop] = new[prop] = _switched(before)
+    return old, new
+
+
 def _replicas_with_node_groups(before, after, before_props, after_props) -> Verdict:
     if "NodeGroupConfiguration" in after_props:
         return Verdict("always", "ReplicasPerNodeGroup together with NodeGroupConfiguration replaces the group")
@@ -468,7 +501,7 @@ def _replacement(
         return Assessment("always", (f"Type changes from {before['Type']} to {after['Type']}",))
     resource_type = after["Type"]
     rules = type_rules(region, resource_type)
-    old_props, new_props = before.get("Properties") or {}, after.get("Properties") or {}
+    old_props, new_props = _failover_switch(resource_type, before.get("Properties") or {}, after.get("Properties") or {})
     verdicts: list[Verdict] = []
     if not rules.known:
         if _differs(old_props, new_props, dirty)[0] != "never":

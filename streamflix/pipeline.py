@@ -21,6 +21,7 @@ from streamflix.config.models import EnvironmentConfig
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
+from streamflix.lifecycle import simulate, stack_views, summary_line
 from streamflix.registry import Blueprint, blueprints_for, discover
 from streamflix.render import (
     EXTENSIONS, Format, RenderedStack, load_template, render, target_lock, write_tree_atomically,
@@ -57,6 +58,8 @@ class BuildReport:
     #: ``--stack`` builds: the other stacks already in the folder, rendered (not linted)
     #: so the manifest and shared documents still describe the whole folder
     kept: list[RenderedStack] = field(default_factory=list)
+    #: one line per stack: the lifecycle verdicts (streamflix.lifecycle) counted by phase and outcome
+    lifecycle: list[str] = field(default_factory=list)
     written: bool = False
 
     @property
@@ -202,12 +205,17 @@ def assemble(
         s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
     )
     report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
+    verdicts = simulate(stack_views(rendered))
+    report.lifecycle = [summary_line(stack.blueprint, verdicts) for stack in rendered]
     report.notes = [
         note
         for stack in rendered
         if (note := s3_deploy_note(
             str(target / stack.filename), len(stack.text.encode("utf-8")),
             stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
+            # a macro (the Secrets Manager transform) needs CAPABILITY_AUTO_EXPAND as well
+            "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" if "\nTransform:" in stack.text or '"Transform":' in stack.text
+            else "CAPABILITY_IAM",
         ))
     ]
     report.notes += _unpriced_regions_note(rendered)

@@ -25,9 +25,12 @@ SUFFIX_PARAMETER = "EnvironmentSuffix"
 MANAGED_BY = "streamflix-blueprints"
 
 #: Top-level key order of every rendered template (format version first, always).
+#: The parameter every deletion-protection setting of a stack follows (see StackTemplate.deletion_protection).
+DELETION_PROTECTION_PARAMETER = "DeletionProtection"
 SECTION_ORDER = (
     "AWSTemplateFormatVersion",
     "Description",
+    "Transform",
     "Metadata",
     "Parameters",
     "Mappings",
@@ -67,6 +70,8 @@ class StackIdentity:
     catalog_snapshot: str
     #: (floor, reason) pairs from the config's ``security_overrides``.
     security_overrides: tuple[tuple[str, str], ...] = ()
+    #: (resource, phase, reason) from the config's ``lifecycle_exceptions`` for this stack.
+    lifecycle_exceptions: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass
@@ -89,6 +94,7 @@ class StackTemplate:
         self._wiring: dict[str, dict[str, str]] = {}
         self._security_notes: list[str] = []
         self._scan_suppressions: dict[str, dict[str, str]] = {}
+        self._follow_up_updates: dict[str, dict[str, str]] = {}
         self.suffix = self.add_parameter(
             Parameter(
                 SUFFIX_PARAMETER,
@@ -140,6 +146,37 @@ class StackTemplate:
         self.add_parameter(parameter, group=group, label=label)
         self._wiring[parameter.title] = {"FromStack": source_blueprint, "Output": source_output, "Resolve": resolve}
         return parameter
+
+    def deletion_protection(self, enabled: bool) -> Any:
+        """The value of every deletion-protection setting of this stack.
+
+        Off: ``False``. On: a ``DeletionProtection`` parameter that defaults to
+        ``"false"``, so the create (and a failed create's rollback) can delete what it
+        made (SF3002), plus a ``Metadata.StreamFlix.FollowUpUpdates`` entry: once the
+        stack is CREATE_COMPLETE, an update sets it to ``"true"`` (the runbook says how).
+        """
+        if not enabled:
+            return False
+        if DELETION_PROTECTION_PARAMETER not in self.template.parameters:
+            self.add_parameter(
+                Parameter(
+                    DELETION_PROTECTION_PARAMETER,
+                    Type="String",
+                    AllowedValues=["false", "true"],
+                    Default="false",
+                    Description=(
+                        "Deletion protection of the databases and load balancers. false for the first create, so "
+                        "a failed create can roll back; then true, by the follow-up update (see the runbook)."
+                    ),
+                ),
+                group="Lifecycle",
+                label="Deletion protection (true after the first create)",
+            )
+            self._follow_up_updates[DELETION_PROTECTION_PARAMETER] = {
+                "Value": "true",
+                "Reason": "deletion protection on at create would turn a failed create's rollback into ROLLBACK_FAILED",
+            }
+        return Ref(DELETION_PROTECTION_PARAMETER)
 
     def add_security_note(self, note: str) -> None:
         """A deliberate, reviewable weakening (e.g. plain HTTP), kept in the template's metadata."""
@@ -224,10 +261,19 @@ class StackTemplate:
             streamflix["SecurityOverrides"] = [
                 {"Rule": rule, "Reason": reason} for rule, reason in self.identity.security_overrides
             ]
+        if self.identity.lifecycle_exceptions:
+            streamflix["LifecycleExceptions"] = [
+                {"Resource": resource, "Phase": phase, "Reason": reason}
+                for resource, phase, reason in self.identity.lifecycle_exceptions
+            ]
         if self._wiring:
             streamflix["Wiring"] = dict(self._wiring)
         if self._security_notes:
             streamflix["SecurityNotes"] = list(self._security_notes)
+        if self._follow_up_updates:
+            streamflix["FollowUpUpdates"] = [
+                {"Parameter": name, **entry} for name, entry in self._follow_up_updates.items()
+            ]
         return {
             "AWS::CloudFormation::Interface": {
                 "ParameterGroups": [
@@ -274,6 +320,9 @@ def create_template(
             project=env.project,
             catalog_snapshot=load_catalog().snapshot_date,
             security_overrides=tuple((o.rule, o.reason) for o in env.security_overrides),
+            lifecycle_exceptions=tuple(
+                (e.resource, e.phase, e.reason) for e in env.lifecycle_exceptions if e.stack == blueprint
+            ),
         ),
         description=description,
         suffix_default=env.environment_suffix,
@@ -288,10 +337,18 @@ def _one_line_reason(reason: str, check: str) -> str:
     return reason.strip()
 
 
-def protect(resource: AWSObject, policy: str = "Snapshot") -> AWSObject:
-    """Keep a stateful resource's data on delete AND on replacement."""
+def protect(resource: AWSObject, policy: str = "Snapshot", *, keep_on_failed_create: bool = False) -> AWSObject:
+    """Keep a stateful resource's data on delete AND on replacement.
+
+    ``Retain`` is written as ``DeletionPolicy: RetainExceptOnCreate``: it keeps the
+    resource on delete and on removal like Retain, but a failed create's rollback
+    deletes it (it holds no data yet), so the retry does not collide with it and
+    nothing is left to clean up by hand. ``keep_on_failed_create`` writes plain
+    Retain for a resource the rollback could not delete anyway (e.g. a bucket a
+    service has already written to). UpdateReplacePolicy has no such variant.
+    """
     if policy not in ("Snapshot", "Retain"):
         raise ValueError("stateful resources are protected with Snapshot or Retain")
-    resource.DeletionPolicy = policy
+    resource.DeletionPolicy = "RetainExceptOnCreate" if policy == "Retain" and not keep_on_failed_create else policy
     resource.UpdateReplacePolicy = policy
     return resource

@@ -163,7 +163,8 @@ def test_changed_suffix_default_renames_every_custom_named_resource(dev):
     result = diff(dev, after)
     assert result.parameters.modified == ("EnvironmentSuffix",)
     lost = {r.logical_id for r in result.data_loss}
-    assert {"AuroraCluster", "CacheReplicationGroup", "EventStream"} <= lost
+    assert {"AuroraCluster", "CacheReplicationGroup"} <= lost
+    assert "EventStream" not in lost  # CloudFormation names the stream: the suffix is not part of it
 
 
 def test_conditional_create_only_change_on_a_stateful_resource_is_a_risk(dev):
@@ -393,3 +394,21 @@ def test_an_item_that_leaves_the_create_only_path_unset_is_an_in_place_update():
     after = _one("AWS::ODB::CloudVmCluster", {"DisplayName": "vm", "DbNodes": [{"DbServerId": "s1"}, {}]})
     (cluster,) = diff_templates(before, after, region=REGION, stack="s").resources
     assert not [reason for reason in cluster.reasons if "DbServerId" in reason]
+
+
+def test_putting_the_replica_source_behind_the_failover_switch_is_not_a_replacement(dr):
+    after = json.loads(json.dumps(dr["prod"]["dr-recovery"]))
+    before = copy.deepcopy(after)
+    replica = before["Resources"]["PostgresReplicaInstance"]["Properties"]
+    # the previous release: a literal source, which no stack update could ever remove
+    replica["SourceDBInstanceIdentifier"] = {"Ref": "PrimaryDatabaseInstanceArn"}
+    replica["SourceRegion"] = "eu-west-2"
+    stack_diff = diff_templates(rerender(before), rerender(after), region="us-east-1", stack="dr-recovery")
+    modified = change(stack_diff, "PostgresReplicaInstance")
+    assert modified.replacement == "never" and not modified.data_loss
+    # ...whereas pointing it at another source still replaces it
+    other = copy.deepcopy(after)
+    other["Resources"]["PostgresReplicaInstance"]["Properties"]["SourceDBInstanceIdentifier"]["Fn::If"][1] = "arn:other"
+    replaced = change(diff_templates(rerender(after), rerender(other), region="us-east-1", stack="dr-recovery"),
+                      "PostgresReplicaInstance")
+    assert replaced.replacement == "always" and replaced.data_loss

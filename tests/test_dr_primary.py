@@ -61,11 +61,13 @@ def test_postgres_primary(dr, env, multi_az, protected):
     db = resource["Properties"]
     assert db["Engine"] == "postgres" and db["EngineVersion"] == "16.15"
     assert db["DBInstanceClass"] == "db.t3.medium"
-    assert db["MultiAZ"] is multi_az and db["DeletionProtection"] is protected
+    # prod: on by the follow-up update of the DeletionProtection parameter (false at create, SF3002)
+    assert db["MultiAZ"] is multi_az and db["DeletionProtection"] == ({"Ref": "DeletionProtection"} if protected else False)
     assert db["StorageEncrypted"] is True and db["KmsKeyId"] == {"Ref": "DataKey"}
     assert db["BackupRetentionPeriod"] == 7 and db["PreferredBackupWindow"] == "03:00-05:00"
-    assert db["ManageMasterUserPassword"] is True and "MasterUserPassword" not in db
-    assert db["MasterUserSecret"] == {"KmsKeyId": {"Ref": "DataKey"}}
+    # RDS refuses replicas of a source that manages its password (SF3001): a template-owned secret
+    assert "ManageMasterUserPassword" not in db and db["MasterUsername"] == "streamflix_admin"
+    assert db["MasterUserPassword"]["Fn::Sub"][1] == {"Secret": {"Ref": "DatabaseMasterSecret"}}
     assert db["EnableIAMDatabaseAuthentication"] is True and db["PubliclyAccessible"] is False
     assert db["EnablePerformanceInsights"] is True and db["PerformanceInsightsKMSKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     assert db["MonitoringInterval"] == 60 and db["MonitoringRoleArn"] == {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]}
@@ -100,12 +102,21 @@ def test_cache_is_multi_az_encrypted_and_keeps_five_snapshots(dr):
 def test_file_system_is_encrypted_replicated_and_kept(dr):
     template = dr["prod"]["dr-primary"]
     resource = template["Resources"]["FileSystem"]
-    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     fs = resource["Properties"]
     assert fs["Encrypted"] is True and fs["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
     assert {"TransitionToIA": "AFTER_30_DAYS"} in fs["LifecyclePolicies"]
-    # EFS creates the replica; no KmsKeyId: the destination takes its own region's AWS-managed EFS key
-    assert fs["ReplicationConfiguration"] == {"Destinations": [{"Region": "us-east-1"}]}
+    # replication into the recovery stack's own file system (its customer key), once it is wired:
+    # a failed first create leaves nothing in us-east-1 (findings 2, 8)
+    assert fs["ReplicationConfiguration"] == {"Fn::If": [
+        "ReplicateFileSystemToRecoveryRegion",
+        {"Destinations": [{"FileSystemId": {"Ref": "RecoveryFileSystemId"}, "Region": "us-east-1"}]},
+        {"Ref": "AWS::NoValue"},
+    ]}
+    lag = template["Resources"]["FileSystemReplicationLagAlarm"]  # finding 9: the file RPO is alarmed
+    assert lag["Condition"] == "ReplicateFileSystemToRecoveryRegion"
+    assert lag["Properties"]["MetricName"] == "TimeSinceLastSync" and lag["Properties"]["Threshold"] == 15 * 60
+    assert {d["Name"] for d in lag["Properties"]["Dimensions"]} == {"FileSystemId", "DestinationFileSystemId"}
     deny = fs["FileSystemPolicy"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert STANDARD_TAGS <= tag_keys(fs["FileSystemTags"])
@@ -141,13 +152,14 @@ def test_service_mounts_efs_through_the_access_point_with_iam_and_tls(dr):
 def test_firewall_nfs_only_from_the_service_and_the_service_only_from_the_alb(dr):
     template = dr["prod"]["dr-primary"]
     ingress = {k: v["Properties"] for k, v in of_type(template, "AWS::EC2::SecurityGroupIngress").items()}
-    sources = {(p["GroupId"]["Fn::GetAtt"][0], p["FromPort"]): p["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+    sources = {(p["GroupId"]["Fn::GetAtt"][0], p["FromPort"], p["SourceSecurityGroupId"]["Fn::GetAtt"][0])
                for p in ingress.values()}
     assert sources == {
-        ("DatabaseSecurityGroup", 5432): "ServiceSecurityGroup",
-        ("CacheSecurityGroup", 6379): "ServiceSecurityGroup",
-        ("FileSystemSecurityGroup", 2049): "ServiceSecurityGroup",
-        ("ServiceSecurityGroup", 8080): "LoadBalancerSecurityGroup",
+        ("DatabaseSecurityGroup", 5432, "ServiceSecurityGroup"),
+        ("DatabaseSecurityGroup", 5432, "SecretRotationSecurityGroup"),  # the AWS-hosted rotation function
+        ("CacheSecurityGroup", 6379, "ServiceSecurityGroup"),
+        ("FileSystemSecurityGroup", 2049, "ServiceSecurityGroup"),
+        ("ServiceSecurityGroup", 8080, "LoadBalancerSecurityGroup"),
     }
     for group in ("FileSystemSecurityGroup", "ServiceSecurityGroup"):
         assert "SecurityGroupIngress" not in props(template, group)
@@ -177,7 +189,7 @@ def test_plain_http_is_a_recorded_security_note(dr):
 def test_access_logs_bucket(dr):
     template = dr["prod"]["dr-primary"]
     bucket_resource = template["Resources"]["AccessLogBucket"]
-    assert bucket_resource["DeletionPolicy"] == "Retain"
+    assert bucket_resource["DeletionPolicy"] == "Retain"  # not ExceptOnCreate: ELB writes to it at create
     bucket = bucket_resource["Properties"]
     rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}  # the only one ELB delivery supports
@@ -191,8 +203,8 @@ def test_access_logs_bucket(dr):
     assert deliver["Action"] == ["s3:PutObject"]
     attributes = {a["Key"]: a["Value"] for a in props(template, "LoadBalancer")["LoadBalancerAttributes"]}
     assert attributes["access_logs.s3.enabled"] == "true" and attributes["access_logs.s3.bucket"] == {"Ref": "AccessLogBucket"}
-    assert attributes["deletion_protection.enabled"] == "true"
-    assert template["Resources"]["LoadBalancer"]["DependsOn"] == ["AccessLogBucketPolicy"]
+    assert attributes["deletion_protection.enabled"] == {"Ref": "DeletionProtection"}  # on by the follow-up update
+    assert template["Resources"]["LoadBalancer"]["DependsOn"] == ["AccessLogBucketPolicy", "InternetGatewayAttachment"]
 
 
 def test_log_delivery_uses_the_service_principal_in_newer_regions():
@@ -267,7 +279,10 @@ def keys_anywhere(node):
 def test_no_credentials_in_either_template(dr, env):
     for name in ("dr-primary", "dr-recovery"):
         keys = set(keys_anywhere(dr[env][name]["Resources"]))
-        assert not keys & {"MasterUserPassword", "AuthToken", "SecretString", "Password"}, name
-    assert "ManageMasterUserPassword" in set(keys_anywhere(dr[env]["dr-primary"]["Resources"]))
+        assert not keys & {"AuthToken", "SecretString", "Password"}, name
+    # the only password is a dynamic reference to the template's generated, rotating secret
+    primary = props(dr[env]["dr-primary"], "PostgresPrimaryInstance")
+    assert primary["MasterUserPassword"]["Fn::Sub"][0].startswith("{{resolve:secretsmanager:")
+    assert "MasterUserPassword" not in set(keys_anywhere(dr[env]["dr-recovery"]["Resources"]))
     task_role = props(dr[env]["dr-primary"], "TaskRole")
     assert task_role["Description"] == "The application: connect to the database and cache, mount the shared file system"

@@ -7,7 +7,7 @@ import pytest
 from streamflix.config import PRESETS
 
 #: Parameters that are not wiring: the suffix and the failover knob.
-OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount"}
+OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
 
 
 def of_type(template, resource_type):
@@ -40,8 +40,10 @@ def test_format_version_first_and_every_output_exported(rendered, dr, env):
 def test_replica_follows_the_primary_arn_parameter(dr, env):
     template = dr[env]["dr-recovery"]
     replica = props(template, "PostgresReplicaInstance")
-    assert replica["SourceDBInstanceIdentifier"] == {"Ref": "PrimaryDatabaseInstanceArn"}
-    assert replica["SourceRegion"] == "eu-west-2"
+    assert replica["SourceDBInstanceIdentifier"] == {
+        "Fn::If": ["IsReadReplica", {"Ref": "PrimaryDatabaseInstanceArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert replica["SourceRegion"] == {"Fn::If": ["IsReadReplica", "eu-west-2", {"Ref": "AWS::NoValue"}]}
     assert replica["DBInstanceClass"] == props(dr[env]["dr-primary"], "PostgresPrimaryInstance")["DBInstanceClass"]
     # its own region's key, created by this template
     assert replica["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
@@ -61,15 +63,20 @@ def test_never_references_the_primary_regions_key(rendered, env):
     assert ":kms:eu-west-2:" not in text and "dr-primary-data" not in text
 
 
-def test_replica_is_retained_because_rds_cannot_snapshot_it(dr):
+def test_replica_snapshot_policy_applies_once_the_failover_update_promoted_it(dr):
+    # CloudFormation ignores a replica's DeletionPolicy; after DatabaseRole=standalone it is honoured
     resource = dr["prod"]["dr-recovery"]["Resources"]["PostgresReplicaInstance"]
-    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
 
 
 def test_stateful_resources_keep_their_data(dr):
     resources = dr["prod"]["dr-recovery"]["Resources"]
-    for logical_id, policy in (("CacheReplicationGroup", "Snapshot"), ("DataKey", "Retain"), ("AccessLogBucket", "Retain")):
-        assert (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"]) == (policy, policy)
+    for logical_id, policies in (
+        ("CacheReplicationGroup", ("Snapshot", "Snapshot")),
+        ("DataKey", ("RetainExceptOnCreate", "Retain")),
+        ("AccessLogBucket", ("Retain", "Retain")),  # ELB writes to it at create: a rollback keeps it
+    ):
+        assert (resources[logical_id]["DeletionPolicy"], resources[logical_id]["UpdateReplacePolicy"]) == policies
 
 
 @pytest.mark.parametrize("env", PRESETS)
@@ -104,29 +111,33 @@ def test_hot_standby_runs_full_size(dr_variant):
     assert dr_variant["dr-recovery"]["Parameters"]["ServiceTaskCount"]["Default"] == 2
 
 
-def test_efs_replica_is_mounted_read_write_without_an_access_point(dr):
+def test_efs_replication_destination_is_owned_keyed_and_mounted_through_an_access_point(dr):
     template = dr["prod"]["dr-recovery"]
-    assert "FileSystem" not in template["Resources"]  # EFS replication created it, not this stack
-    assert "AWS::EFS::AccessPoint" not in {r["Type"] for r in template["Resources"].values()}
-    parameter = template["Parameters"]["ReplicaFileSystemId"]
-    assert parameter["AllowedPattern"] == "^fs-[0-9a-f]{8,40}$"
+    # this stack owns the destination (findings 2, 8): its own customer key, writable by replication only
+    resource = template["Resources"]["ReplicaFileSystem"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    fs = resource["Properties"]
+    assert fs["Encrypted"] is True and fs["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert fs["FileSystemProtection"] == {"ReplicationOverwriteProtection": "DISABLED"}
+    assert "ReplicaFileSystemId" not in template["Parameters"]
     mount_targets = of_type(template, "AWS::EFS::MountTarget")
     assert len(mount_targets) == 3
-    assert all(m["Properties"]["FileSystemId"] == {"Ref": "ReplicaFileSystemId"} for m in mount_targets.values())
+    assert all(m["Properties"]["FileSystemId"] == {"Ref": "ReplicaFileSystem"} for m in mount_targets.values())
+    # finding 4: the tasks mount through an access point that creates /streamflix with the primary's identity
+    access_point = props(template, "FileSystemAccessPoint")
+    assert access_point["RootDirectory"]["Path"] == "/streamflix"
+    assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
     (volume,) = props(template, "TaskDefinition")["Volumes"]
-    assert volume["EFSVolumeConfiguration"] == {
-        "FilesystemId": {"Ref": "ReplicaFileSystemId"},
-        "TransitEncryption": "ENABLED",
-        "AuthorizationConfig": {"IAM": "ENABLED"},
-        "RootDirectory": "/streamflix",
-    }
+    config = volume["EFSVolumeConfiguration"]
+    assert config["FilesystemId"] == {"Ref": "ReplicaFileSystem"}
+    assert config["AuthorizationConfig"] == {"IAM": "ENABLED", "AccessPointId": {"Ref": "FileSystemAccessPoint"}}
 
 
 def test_without_dns_there_are_no_route53_resources_or_parameters(dr):
     template = dr["prod"]["dr-recovery"]
     assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Route53::")]
     wired = set(template["Parameters"]) - OWN_PARAMETERS
-    assert wired == {"PrimaryDatabaseInstanceArn", "ReplicaFileSystemId"}
+    assert wired == {"PrimaryDatabaseInstanceArn"}
 
 
 def test_dns_failover_records_and_primary_health_check(dr_variant):

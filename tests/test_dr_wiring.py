@@ -34,13 +34,17 @@ def described(artifacts):
 def test_every_recovery_parameter_from_the_primary_is_wired_to_an_existing_output(dr, described, env):
     recovery, primary = dr[env]["dr-recovery"], dr[env]["dr-primary"]
     from_primary = {p["parameter"]: p["from"] for p in described[env]["parameters"] if p["stack"] == "dr-recovery"}
-    assert set(from_primary) == set(recovery["Parameters"]) - {"EnvironmentSuffix", "ServiceTaskCount"}
+    own = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
+    assert set(from_primary) == set(recovery["Parameters"]) - own
     for parameter, source in from_primary.items():
         assert source["stack"] == "dr-primary"
         assert source["output"] in primary["Outputs"], parameter
-    assert from_primary["ReplicaFileSystemId"] == {
-        "stack": "dr-primary", "output": "FileSystemId", "resolve": "efs-replication-destination"
+    # EFS replicates into the recovery stack's own file system, wired back to the primary (findings 2, 8)
+    from_recovery = {p["parameter"]: p["from"] for p in described[env]["parameters"] if p["stack"] == "dr-primary"}
+    assert from_recovery["RecoveryFileSystemId"] == {
+        "stack": "dr-recovery", "output": "ReplicaFileSystemId", "resolve": "stack-output"
     }
+    assert "ReplicaFileSystemId" in recovery["Outputs"]
 
 
 def test_dns_parameters_are_wired_when_dns_is_configured(dr_variant, dr_variant_stacks):
@@ -56,8 +60,8 @@ def test_deploy_order_primary_recovery_then_primary_update(described):
     assert [(s["action"], s["stack"]) for s in steps] == [
         ("create", "dr-primary"), ("create", "dr-recovery"), ("update", "dr-primary")
     ]
-    assert steps[1]["parameters"] == ["PrimaryDatabaseInstanceArn", "ReplicaFileSystemId"]
-    assert steps[2]["parameters"] == ["RecoveryBackupKmsKeyArn"]
+    assert steps[1]["parameters"] == ["PrimaryDatabaseInstanceArn"]
+    assert steps[2]["parameters"] == ["RecoveryBackupKmsKeyArn", "RecoveryFileSystemId"]
     stacks = described["prod"]["stacks"]
     assert stacks["dr-recovery"] == {
         "region": "us-east-1", "stack_name": "streamflix-prod-dr-recovery", "template": "dr-recovery.yaml"
@@ -90,13 +94,13 @@ def test_gate_catches_a_wired_output_the_primary_does_not_have(configs, rendered
     primary = rendered["prod"]["dr-primary"]
     broken = RenderedStack(
         primary.blueprint, primary.region, primary.filename,
-        primary.text.replace("  FileSystemId:\n", "  FileSystemIdRenamed:\n", 1), primary.resource_count,
+        primary.text.replace("  DatabaseInstanceArn:\n", "  DatabaseInstanceArnRenamed:\n", 1), primary.resource_count,
     )
-    assert "FileSystemId" not in load_template(broken.text)["Outputs"]
+    assert "DatabaseInstanceArn" not in load_template(broken.text)["Outputs"]
     findings = wiring.wired_outputs_exist(configs["prod"], [broken, rendered["prod"]["dr-recovery"]], Path("out/prod"))
     assert [(f.rule, f.file) for f in findings] == [(wiring.WIRING_RULE, "out/prod/dr-recovery.yaml")]
-    assert "ReplicaFileSystemId is wired from dr-primary output FileSystemId" in findings[0].message
-    assert rendered["prod"]["dr-recovery"].text.splitlines()[findings[0].line - 1] == "  ReplicaFileSystemId:"
+    assert "PrimaryDatabaseInstanceArn is wired from dr-primary output DatabaseInstanceArn" in findings[0].message
+    assert rendered["prod"]["dr-recovery"].text.splitlines()[findings[0].line - 1] == "  PrimaryDatabaseInstanceArn:"
 
 
 # -- resolver, with botocore's Stubber (never the network) --------------------
@@ -158,17 +162,26 @@ def replication_response(status="ENABLED", region="us-east-1"):
 PRIMARY_OUTPUTS = {"DatabaseInstanceArn": DB_ARN, "FileSystemId": "fs-0aaaaaaaaaaaaaaa1", "VpcId": "vpc-1"}
 
 
+@pytest.fixture
+def efs_described(described):
+    """The shipped pair plus a parameter resolved from an EFS replication EFS created itself
+    (the resolver's other mode, for templates that let EFS make the replica)."""
+    description = json.loads(json.dumps(described["prod"]))
+    description["parameters"].append({
+        "stack": "dr-recovery", "parameter": "ReplicaFileSystemId", "required": True,
+        "from": {"stack": "dr-primary", "output": "FileSystemId", "resolve": "efs-replication-destination"},
+    })
+    return description
+
+
 def test_resolves_the_recovery_parameters_from_the_deployed_primary(described):
     session = StubbedSession()
     session.stub("cloudformation", "eu-west-2").add_response(
         "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS),
         {"StackName": "streamflix-prod-dr-primary"},
     )
-    session.stub("efs", "eu-west-2").add_response(
-        "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
-    )
     values = wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
-    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2"}
+    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN}
     assert wiring.cloudformation_parameters(values)[0] == {"ParameterKey": "PrimaryDatabaseInstanceArn", "ParameterValue": DB_ARN}
     session.verify()
 
@@ -177,9 +190,6 @@ def test_deployed_stack_names_can_be_overridden(described):
     session = StubbedSession()
     session.stub("cloudformation", "eu-west-2").add_response(
         "describe_stacks", stack_response("sf-london", PRIMARY_OUTPUTS), {"StackName": "sf-london"}
-    )
-    session.stub("efs", "eu-west-2").add_response(
-        "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
     )
     values = wiring.resolve_parameters(described["prod"], "dr-recovery", session=session,
                                        stack_names={"dr-primary": "sf-london"})
@@ -205,17 +215,30 @@ def test_primary_still_rolling_back_is_refused(described):
         wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
 
 
-def test_replication_not_yet_enabled_is_refused(described):
+def test_efs_created_replica_is_resolved_from_the_replication(efs_described):
+    session = StubbedSession()
+    session.stub("cloudformation", "eu-west-2").add_response(
+        "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS)
+    )
+    session.stub("efs", "eu-west-2").add_response(
+        "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
+    )
+    values = wiring.resolve_parameters(efs_described, "dr-recovery", session=session)
+    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2"}
+    session.verify()
+
+
+def test_replication_not_yet_enabled_is_refused(efs_described):
     session = StubbedSession()
     session.stub("cloudformation", "eu-west-2").add_response(
         "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS)
     )
     session.stub("efs", "eu-west-2").add_response("describe_replication_configurations", replication_response("ENABLING"))
     with pytest.raises(wiring.WiringError, match="is ENABLING; wait until it is ENABLED"):
-        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+        wiring.resolve_parameters(efs_described, "dr-recovery", session=session)
 
 
-def test_replication_to_another_region_is_refused(described):
+def test_replication_to_another_region_is_refused(efs_described):
     session = StubbedSession()
     session.stub("cloudformation", "eu-west-2").add_response(
         "describe_stacks", stack_response("streamflix-prod-dr-primary", PRIMARY_OUTPUTS)
@@ -224,7 +247,7 @@ def test_replication_to_another_region_is_refused(described):
         "describe_replication_configurations", replication_response(region="us-west-2")
     )
     with pytest.raises(wiring.WiringError, match="does not replicate to us-east-1"):
-        wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
+        wiring.resolve_parameters(efs_described, "dr-recovery", session=session)
 
 
 def test_optional_backup_key_is_skipped_until_the_recovery_stack_exists(described):
@@ -238,11 +261,13 @@ def test_optional_backup_key_is_skipped_until_the_recovery_stack_exists(describe
 def test_backup_key_comes_from_the_recovery_stack_once_deployed(described):
     session = StubbedSession()
     session.stub("cloudformation", "us-east-1").add_response(
-        "describe_stacks", stack_response("streamflix-prod-dr-recovery", {"DataKeyArn": KEY_ARN}, "UPDATE_COMPLETE"),
+        "describe_stacks",
+        stack_response("streamflix-prod-dr-recovery", {"DataKeyArn": KEY_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2"},
+                       "UPDATE_COMPLETE"),
         {"StackName": "streamflix-prod-dr-recovery"},
     )
     assert wiring.resolve_parameters(described["prod"], "dr-primary", session=session) == {
-        "RecoveryBackupKmsKeyArn": KEY_ARN
+        "RecoveryBackupKmsKeyArn": KEY_ARN, "RecoveryFileSystemId": "fs-0bbbbbbbbbbbbbbb2"
     }
 
 
@@ -252,7 +277,6 @@ def test_cli_prints_the_parameters_file(monkeypatch, tmp_path):
         "describe_stacks", stack_response("streamflix-stg-dr-primary", PRIMARY_OUTPUTS),
         {"StackName": "streamflix-stg-dr-primary"},
     )
-    session.stub("efs", "eu-west-2").add_response("describe_replication_configurations", replication_response())
     monkeypatch.setattr(wiring, "new_session", lambda: session)
     target = tmp_path / "recovery-parameters.json"
     result = CliRunner().invoke(main, ["wiring", "--env", "staging", "--stack", "dr-recovery", "--output", str(target)],
@@ -260,7 +284,6 @@ def test_cli_prints_the_parameters_file(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(target.read_text()) == [
         {"ParameterKey": "PrimaryDatabaseInstanceArn", "ParameterValue": DB_ARN},
-        {"ParameterKey": "ReplicaFileSystemId", "ParameterValue": "fs-0bbbbbbbbbbbbbbb2"},
     ]
     session.verify()
 

@@ -88,7 +88,8 @@ def test_stateful_logical_ids_and_policies(ha):
             resource = ha[env]["Resources"][logical_id]
             assert resource["Type"] == resource_type
             wanted = "Retain" if resource_type in ("AWS::Kinesis::Stream", "AWS::KMS::Key") else "Snapshot"
-            assert resource["DeletionPolicy"] == wanted
+            # Retain on delete, but a failed create's rollback removes it (no collision on the retry)
+            assert resource["DeletionPolicy"] == ("RetainExceptOnCreate" if wanted == "Retain" else wanted)
             assert resource["UpdateReplacePolicy"] == wanted
 
 
@@ -103,7 +104,11 @@ def test_aurora_cluster(ha, rendered):
     assert cluster["MasterUserSecret"] == {"KmsKeyId": {"Ref": "DataKey"}}
     assert "MasterUserPassword" not in cluster
     assert cluster["EnableIAMDatabaseAuthentication"] is True
-    assert cluster["DeletionProtection"] is True
+    # on by the follow-up update: false at create so a failed create can roll back (SF3002)
+    assert cluster["DeletionProtection"] == {"Ref": "DeletionProtection"}
+    assert ha["prod"]["Parameters"]["DeletionProtection"]["Default"] == "false"
+    follow_up = ha["prod"]["Metadata"]["StreamFlix"]["FollowUpUpdates"]
+    assert [(e["Parameter"], e["Value"]) for e in follow_up] == [("DeletionProtection", "true")]
     assert cluster["BackupRetentionPeriod"] == 14
     assert cluster["EnableCloudwatchLogsExports"] == ["postgresql"]
     parameters = props(ha["prod"], "AuroraClusterParameterGroup")
@@ -248,7 +253,7 @@ def test_stream_and_key(rendered, env):
     template.has_resource(
         "AWS::Kinesis::Stream",
         {
-            "DeletionPolicy": "Retain",
+            "DeletionPolicy": "RetainExceptOnCreate",
             "Properties": {
                 "StreamEncryption": Match.object_equals({"EncryptionType": "KMS", "KeyId": {"Ref": "DataKey"}}),
                 "StreamModeDetails": {"StreamMode": "ON_DEMAND"},

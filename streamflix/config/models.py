@@ -902,6 +902,28 @@ def _error_details(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[
     return details
 
 
+LifecyclePhase = Literal["create-rollback", "delete", "second-create", "failover"]
+
+
+class LifecycleException(StrictModel):
+    """A lifecycle outcome that needs manual cleanup, accepted with a reason (see streamflix.lifecycle).
+
+    The build fails on any such outcome the config does not name; a named one is
+    rendered into the stack's metadata, shown in its runbook's lifecycle table and
+    in the first lines of its compliance report.
+    """
+
+    stack: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$", description="The stack (blueprint name), e.g. dr-primary.")
+    resource: str = Field(pattern=r"^[A-Za-z0-9]{1,255}$", description="The resource's logical ID.")
+    phase: LifecyclePhase = Field(description="When the outcome happens: create-rollback, delete, second-create, failover.")
+    reason: str = Field(
+        min_length=20,
+        max_length=400,
+        pattern=r"^[^\n]+$",
+        description="Why it is accepted and how to clean up, in one line an operator can act on.",
+    )
+
+
 class EnvironmentConfig(StrictModel):
     """One environment (dev, staging, prod, or a user's own) and the stacks it builds.
 
@@ -987,6 +1009,14 @@ class EnvironmentConfig(StrictModel):
             value = getattr(self, name)
             return value if isinstance(value, StackConfig) else None
         return (self.model_extra or {}).get(name)
+
+    lifecycle_exceptions: list[LifecycleException] = Field(
+        default_factory=list,
+        description=(
+            "Lifecycle outcomes that need manual cleanup (a failed create keeping a resource, a retained resource "
+            "blocking a second create), each accepted with a reason. Any other such outcome fails the build."
+        ),
+    )
 
     @field_validator("tags")
     @classmethod

@@ -121,6 +121,8 @@ def add_cache(
     slow_log = t.add_resource(
         logs.LogGroup(CACHE_SLOW_LOG_GROUP, RetentionInDays=log_retention_days, KmsKeyId=key.arn)
     )
+    # The slow log outlives a delete or a replacement (a failed create still removes it).
+    protect(slow_log, "Retain")
     group_id = NAMES["cache_group"].sub_pattern(project)
     node_count = 1 + cfg.replicas
     group = t.add_resource(

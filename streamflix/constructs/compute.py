@@ -25,7 +25,7 @@ from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
 from streamflix.constructs.keys import Key
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
-from streamflix.template import StackTemplate
+from streamflix.template import StackTemplate, protect
 
 ECS_CLUSTER = "EcsCluster"
 SERVICE_LOG_GROUP = "ServiceLogGroup"
@@ -112,6 +112,8 @@ def add_fargate_service(
     log_group = t.add_resource(
         logs.LogGroup(SERVICE_LOG_GROUP, RetentionInDays=cfg.log_retention_days, KmsKeyId=key.arn)
     )
+    # The service's logs outlive a delete or a replacement (a failed create still removes it).
+    protect(log_group, "Retain")
 
     execution_statements = [
         allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")])

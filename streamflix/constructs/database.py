@@ -16,7 +16,7 @@ from typing import Any
 
 from awacs import rds_db
 from awacs.aws import Statement
-from troposphere import GetAtt, If, NoValue, Ref, Sub, Tags, iam, rds
+from troposphere import Equals, GetAtt, If, NoValue, Parameter, Ref, Sub, Tags, iam, rds
 
 from streamflix.catalog.engines import major_of
 from streamflix.config.models import AlarmThresholds, AuroraConfig, PostgresConfig
@@ -25,7 +25,7 @@ from streamflix.constructs.iam_policies import allow, service_trust
 from streamflix.constructs.keys import Key
 from streamflix.constructs.network import Network, availability_zone
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
-from streamflix.constructs.secrets import managed_master_credentials
+from streamflix.constructs.secrets import TemplateSecret, managed_master_credentials
 from streamflix.constructs.security_groups import Tier
 from streamflix.template import StackTemplate, protect
 
@@ -39,6 +39,11 @@ POSTGRES_SUBNET_GROUP = "PostgresSubnetGroup"
 POSTGRES_PARAMETER_GROUP = "PostgresParameterGroup"
 POSTGRES_PRIMARY = "PostgresPrimaryInstance"
 POSTGRES_REPLICA = "PostgresReplicaInstance"
+#: The recovery stack's failover switch: ``replica`` until the failover update sets ``standalone``.
+DATABASE_ROLE_PARAMETER = "DatabaseRole"
+DATABASE_ROLES = ("replica", "standalone")
+#: True while the recovery database is a read replica (``DatabaseRole`` = replica).
+IS_READ_REPLICA = "IsReadReplica"
 #: Logs an RDS for PostgreSQL instance ships to CloudWatch Logs.
 POSTGRES_LOG_EXPORTS = ["postgresql", "upgrade"]
 
@@ -156,7 +161,7 @@ def add_aurora_cluster(
             StorageEncrypted=True,
             KmsKeyId=key.ref,
             EnableIAMDatabaseAuthentication=True,
-            DeletionProtection=cfg.deletion_protection,
+            DeletionProtection=t.deletion_protection(cfg.deletion_protection),
             BackupRetentionPeriod=cfg.backup_retention_days,
             PreferredBackupWindow=cfg.preferred_backup_window,
             PreferredMaintenanceWindow=cfg.preferred_maintenance_window,
@@ -312,7 +317,7 @@ def _note_single_az(t: StackTemplate, instance: rds.DBInstance, cfg: PostgresCon
 
 
 def _instance_properties(
-    cfg: PostgresConfig, *, key: Key, security_group: Ref, subnet_group: Ref, parameter_group: Ref, monitoring_role: GetAtt
+    t: StackTemplate, cfg: PostgresConfig, *, key: Key, security_group: Ref, subnet_group: Ref, parameter_group: Ref, monitoring_role: GetAtt
 ) -> dict[str, Any]:
     """What the primary and the replica share: placement, TLS, IAM auth, monitoring, logs."""
     return {
@@ -327,7 +332,7 @@ def _instance_properties(
         "PubliclyAccessible": False,
         "CACertificateIdentifier": CA_CERTIFICATE,
         "EnableIAMDatabaseAuthentication": True,
-        "DeletionProtection": cfg.deletion_protection,
+        "DeletionProtection": t.deletion_protection(cfg.deletion_protection),
         "AutoMinorVersionUpgrade": True,
         "CopyTagsToSnapshot": True,
         "EnableCloudwatchLogsExports": list(POSTGRES_LOG_EXPORTS),
@@ -348,12 +353,17 @@ def add_postgres_instance(
     security_group: Ref,
     key: Key,
     backup_replication: BackupReplication | None = None,
+    master_secret: TemplateSecret | None = None,
 ) -> PostgresInstance:
-    """The primary: Multi-AZ, encrypted with the stack key, snapshotted on delete and replace."""
+    """The primary: Multi-AZ, encrypted with the stack key, snapshotted on delete and replace.
+
+    ``master_secret`` replaces the RDS-managed master secret with a template-owned
+    one: RDS cannot create read replicas of an instance that manages its own.
+    """
     subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
     identifier = NAMES["postgres_primary"].sub_pattern(project)
     props = _instance_properties(
-        cfg, key=key, security_group=security_group, subnet_group=subnet_group,
+        t, cfg, key=key, security_group=security_group, subnet_group=subnet_group,
         parameter_group=parameter_group, monitoring_role=monitoring_role,
     )
     if backup_replication is not None:
@@ -370,7 +380,8 @@ def add_postgres_instance(
             Engine=POSTGRES_ENGINE,
             EngineVersion=cfg.engine_version,
             DBName=cfg.database_name,
-            **managed_master_credentials(cfg.master_username, key),
+            **(master_secret.instance_credentials() if master_secret is not None
+               else managed_master_credentials(cfg.master_username, key)),
             AllocatedStorage=str(cfg.allocated_storage_gib),
             StorageEncrypted=True,
             KmsKeyId=key.ref,
@@ -388,11 +399,17 @@ def add_postgres_instance(
     t.add_output("DatabaseInstanceIdentifier", handle.instance, "Identifier of the primary DB instance")
     t.add_output("DatabaseEndpoint", handle.endpoint, "Primary DB endpoint (TLS required)")
     t.add_output("DatabasePort", GetAtt(instance, "Endpoint.Port"), "PostgreSQL port")
-    t.add_output(
-        "DatabaseMasterSecretArn",
-        GetAtt(instance, "MasterUserSecret.SecretArn"),
-        "Secrets Manager ARN of the RDS-managed, rotating master secret",
-    )
+    if master_secret is not None:
+        t.add_output(
+            "DatabaseMasterSecretArn", master_secret.secret,
+            "Secrets Manager ARN of the template-owned master secret (AWS-hosted rotation; replicated to the recovery region)",
+        )
+    else:
+        t.add_output(
+            "DatabaseMasterSecretArn",
+            GetAtt(instance, "MasterUserSecret.SecretArn"),
+            "Secrets Manager ARN of the RDS-managed, rotating master secret",
+        )
     return handle
 
 
@@ -415,17 +432,37 @@ def add_postgres_read_replica(
     """
     subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
     identifier = NAMES["postgres_replica"].sub_pattern(project)
+    role = t.add_parameter(
+        Parameter(
+            DATABASE_ROLE_PARAMETER,
+            Type="String",
+            AllowedValues=list(DATABASE_ROLES),
+            Default=DATABASE_ROLES[0],
+            Description=(
+                "replica: a cross-region read replica of the primary. standalone: the failover update; "
+                "CloudFormation removes SourceDBInstanceIdentifier and so promotes the replica in place."
+            ),
+        ),
+        group="Failover",
+        label="Database role (standalone = promote at failover)",
+    )
+    t.template.add_condition(IS_READ_REPLICA, Equals(Ref(role), DATABASE_ROLES[0]))
     replica = t.add_resource(
         rds.DBInstance(
             POSTGRES_REPLICA,
             DBInstanceIdentifier=Sub(identifier),
-            SourceDBInstanceIdentifier=source_arn,
-            SourceRegion=source_region,
+            # "If you remove the SourceDBInstanceIdentifier property from your template and then update
+            # your stack, AWS CloudFormation promotes the read replica to a standalone DB instance."
+            # After that the stack owns a standalone instance whose DeletionPolicy applies (SF3005).
+            SourceDBInstanceIdentifier=If(IS_READ_REPLICA, source_arn, NoValue),
+            SourceRegion=If(IS_READ_REPLICA, source_region, NoValue),
+            BackupRetentionPeriod=If(IS_READ_REPLICA, NoValue, cfg.backup_retention_days),
+            PreferredBackupWindow=If(IS_READ_REPLICA, NoValue, cfg.preferred_backup_window),
             # A cross-region replica of an encrypted source must name a key of its own region.
             KmsKeyId=key.arn,
             Tags=Tags(Role="replica"),
             **_instance_properties(
-                cfg, key=key, security_group=security_group, subnet_group=subnet_group,
+                t, cfg, key=key, security_group=security_group, subnet_group=subnet_group,
                 parameter_group=parameter_group, monitoring_role=monitoring_role,
             ),
         )
@@ -434,11 +471,11 @@ def add_postgres_read_replica(
     # StorageEncrypted with KmsKeyId, which CloudFormation forbids on a replica (it is
     # inherited); cfn-lint validates the rendered resource against the current schema.
     replica.no_validation()
-    # RDS cannot take a final snapshot of a read replica (DeleteDBInstance refuses
-    # FinalDBSnapshotIdentifier for replicas), so Snapshot would make the stack
-    # undeletable. Retain keeps it instead: after a failover it IS the database,
-    # and even before one it is the only copy outside the primary region.
-    protect(replica, "Retain")
+    # "Read replicas don't support deletion policies. AWS CloudFormation ignores any deletion
+    # policy that's associated with a read replica." While a replica it is deleted with the
+    # stack (the primary holds the data); once the failover update made it standalone it is
+    # the database, and Snapshot applies like on the primary.
+    protect(replica, "Snapshot")
     _note_single_az(t, replica, cfg)
     t.suppress_scan(
         replica, "CKV_AWS_16",
@@ -494,10 +531,12 @@ def watch_postgres(
                     th.db_connections, f"Database connections above {th.db_connections}"),
     ]
     if is_replica:
-        # Missing data means replication is not reporting at all: that is the DR risk itself.
+        # Missing data while a replica means replication is not reporting at all: that is the DR
+        # risk itself. The alarm exists only while the instance is a replica (IsReadReplica), so the
+        # failover update that promotes it removes the alarm instead of paging on the promotion.
         alarms.append(
             MetricAlarm("ReplicaLagAlarm", replica_lag_metric(db.instance), ">", th.db_replica_lag_seconds,
                         f"Cross-region replica more than {th.db_replica_lag_seconds} s behind the primary (RPO at risk)",
-                        evaluation_periods=5, treat_missing_data="breaching")
+                        evaluation_periods=5, treat_missing_data="breaching", condition=IS_READ_REPLICA)
         )
     monitoring.watch(title, alarms, extra_metrics)

@@ -5,13 +5,15 @@ of the firewall: NFS (2049) from the service and nothing else. Tasks mount
 through an access point that confines them to one directory and one POSIX
 identity, with IAM authorization and TLS in transit.
 
-Replication: ``ReplicationConfiguration`` makes EFS create the destination file
-system in the other region. Its KMS key must belong to THAT region and cannot
-change after creation, and the recovery stack (with its own key) is deployed
-after the primary, so the destination uses the AWS-managed EFS key of its
-region (``aws/elasticfilesystem``). The destination is read-only until the
-replication is deleted at failover; ``add_replica_mounts`` makes it mountable
-in the recovery VPC without touching it.
+Replication goes to a file system the recovery stack owns
+(``add_replication_destination``): encrypted with the recovery region's
+customer-managed key, with ``ReplicationOverwriteProtection: DISABLED`` so EFS
+may replicate into it, mounted through its own access point. The primary turns
+replication on (``ReplicationTarget``, a condition on the wired destination id)
+only once that file system exists, so a failed first create of the primary
+leaves nothing behind in the other region, and CloudFormation (not EFS) owns
+every file system. The destination is read-only while replicating; deleting the
+replication at failover makes it writable.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 from awacs import elasticfilesystem as efs_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, Tags, efs
+from troposphere import GetAtt, If, NoValue, Ref, Sub, Tags, efs
 
 from streamflix.config.models import AlarmThresholds, EfsConfig
 from streamflix.constructs.compute import CONTAINER_UID, EfsVolume
@@ -39,6 +41,7 @@ FILE_SYSTEM_TIER = Tier(name="FileSystem", label="file system", port=NFS_PORT, p
 
 FILE_SYSTEM = "FileSystem"
 ACCESS_POINT = "FileSystemAccessPoint"
+REPLICA_FILE_SYSTEM = "ReplicaFileSystem"
 VOLUME_NAME = "shared"
 
 
@@ -80,19 +83,17 @@ class FileSystem:
         return {"SHARED_FILES_PATH": self.container_path}
 
 
-def add_file_system(
-    t: StackTemplate,
-    cfg: EfsConfig,
-    *,
-    network: Network,
-    security_group: Ref,
-    key: Key,
-    replicate_to: str | None,
-    name_prefix: str,
-) -> FileSystem:
-    """The encrypted file system, its mount targets, the service's access point and, if
-    ``replicate_to`` names a region, its replication there."""
-    props: dict[str, Any] = {
+@dataclass(frozen=True)
+class ReplicationTarget:
+    """Replicate to ``file_system_id`` (a file system another stack owns) in ``region`` while ``condition`` holds."""
+
+    region: str
+    file_system_id: Any
+    condition: str
+
+
+def _storage_properties(cfg: EfsConfig, key: Key, name: Any) -> dict[str, Any]:
+    return {
         "Encrypted": True,
         "KmsKeyId": key.arn,
         "PerformanceMode": "generalPurpose",
@@ -103,31 +104,37 @@ def add_file_system(
         ],
         "BackupPolicy": efs.BackupPolicy(Status="ENABLED" if cfg.automatic_backups else "DISABLED"),
         "FileSystemPolicy": json.loads(_tls_only_policy().to_json()),
-        "FileSystemTags": Tags(Name=Sub(f"{name_prefix}-shared")),
+        "FileSystemTags": Tags(Name=name),
     }
+
+
+def add_file_system(
+    t: StackTemplate,
+    cfg: EfsConfig,
+    *,
+    network: Network,
+    security_group: Ref,
+    key: Key,
+    replicate_to: ReplicationTarget | None,
+    name_prefix: str,
+) -> FileSystem:
+    """The encrypted file system, its mount targets, the service's access point and, if
+    ``replicate_to`` is given, its replication to that file system (while its condition holds)."""
+    props = _storage_properties(cfg, key, Sub(f"{name_prefix}-shared"))
     if replicate_to is not None:
-        # No KmsKeyId: the destination gets the AWS-managed EFS key of its own region (see module doc).
-        props["ReplicationConfiguration"] = efs.ReplicationConfiguration(
-            Destinations=[efs.ReplicationDestination(Region=replicate_to)]
+        # The destination's key is its own (the recovery region's customer-managed key).
+        props["ReplicationConfiguration"] = If(
+            replicate_to.condition,
+            efs.ReplicationConfiguration(
+                Destinations=[efs.ReplicationDestination(FileSystemId=replicate_to.file_system_id, Region=replicate_to.region)]
+            ),
+            NoValue,
         )
     file_system = t.add_resource(efs.FileSystem(FILE_SYSTEM, **props))
     # EFS has no snapshot for CloudFormation to take: Retain keeps it on delete and replace.
     protect(file_system, "Retain")
     mount_targets = _add_mount_targets(t, Ref(file_system), network, security_group)
-    access_point = t.add_resource(
-        efs.AccessPoint(
-            ACCESS_POINT,
-            FileSystemId=Ref(file_system),
-            PosixUser=efs.PosixUser(Uid=str(CONTAINER_UID), Gid=str(CONTAINER_UID)),
-            RootDirectory=efs.RootDirectory(
-                Path=cfg.root_directory,
-                CreationInfo=efs.CreationInfo(
-                    OwnerUid=str(CONTAINER_UID), OwnerGid=str(CONTAINER_UID), Permissions="750"
-                ),
-            ),
-            AccessPointTags=Tags(Name=Sub(f"{name_prefix}-service")),
-        )
-    )
+    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix)
     handle = FileSystem(
         file_system_id=Ref(file_system),
         arn=GetAtt(file_system, "Arn"),
@@ -141,30 +148,54 @@ def add_file_system(
     return handle
 
 
-def add_replica_mounts(
-    t: StackTemplate, cfg: EfsConfig, *, file_system_id: Any, network: Network, security_group: Ref
+def add_replication_destination(
+    t: StackTemplate, cfg: EfsConfig, *, network: Network, security_group: Ref, key: Key, name_prefix: str
 ) -> FileSystem:
-    """Mount targets for a replication destination this stack does not own (EFS made it).
+    """The file system the primary replicates into: this stack's, with this region's key.
 
-    No access point: while it is a destination the file system is read-only, and
-    the replicated ``root_directory`` is mounted directly instead. The container
-    runs as the same uid the primary's access point enforces, so ownership
-    matches after failover. The mount is read-write: writes fail until the
-    replication is deleted at failover, then succeed without a redeploy.
+    ``ReplicationOverwriteProtection: DISABLED`` lets EFS use it as a replication
+    destination (replication then keeps it read-only); the service mounts it
+    through an access point with the same POSIX identity and root directory as
+    the primary's, so ownership matches after failover, when deleting the
+    replication makes it writable.
     """
-    mount_targets = _add_mount_targets(t, file_system_id, network, security_group)
+    props = _storage_properties(cfg, key, Sub(f"{name_prefix}-shared-replica"))
+    props["FileSystemProtection"] = efs.FileSystemProtection(ReplicationOverwriteProtection="DISABLED")
+    file_system = t.add_resource(efs.FileSystem(REPLICA_FILE_SYSTEM, **props))
+    protect(file_system, "Retain")
+    mount_targets = _add_mount_targets(t, Ref(file_system), network, security_group)
+    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix)
     handle = FileSystem(
-        file_system_id=file_system_id,
-        arn=Sub(
-            "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}",
-            FileSystemId=file_system_id,
-        ),
+        file_system_id=Ref(file_system),
+        arn=GetAtt(file_system, "Arn"),
         mount_targets=mount_targets,
         container_path=cfg.mount_path,
-        root_directory=cfg.root_directory,
+        access_point_id=Ref(access_point),
+        access_point_arn=GetAtt(access_point, "Arn"),
     )
-    t.add_output("ReplicaFileSystemId", file_system_id, "EFS replica (read-only until its replication is deleted)")
+    t.add_output(
+        "ReplicaFileSystemId", handle.file_system_id,
+        "EFS replication destination owned by this stack (read-only while the primary replicates into it)",
+    )
+    t.add_output("FileSystemAccessPointId", handle.access_point_id, "EFS access point the service mounts")
     return handle
+
+
+def _add_access_point(t: StackTemplate, cfg: EfsConfig, file_system_id: Any, logical_id: str, name_prefix: str) -> efs.AccessPoint:
+    return t.add_resource(
+        efs.AccessPoint(
+            logical_id,
+            FileSystemId=file_system_id,
+            PosixUser=efs.PosixUser(Uid=str(CONTAINER_UID), Gid=str(CONTAINER_UID)),
+            RootDirectory=efs.RootDirectory(
+                Path=cfg.root_directory,
+                CreationInfo=efs.CreationInfo(
+                    OwnerUid=str(CONTAINER_UID), OwnerGid=str(CONTAINER_UID), Permissions="750"
+                ),
+            ),
+            AccessPointTags=Tags(Name=Sub(f"{name_prefix}-service")),
+        )
+    )
 
 
 def _add_mount_targets(t: StackTemplate, file_system_id: Any, network: Network, security_group: Ref) -> tuple[str, ...]:
@@ -196,13 +227,28 @@ def _tls_only_policy() -> PolicyDocument:
     )
 
 
-def watch_file_system(monitoring: Monitoring, fs: FileSystem, th: AlarmThresholds, *, title: str = "EFS") -> None:
-    """I/O headroom (General Purpose mode) and who is connected."""
+def watch_file_system(
+    monitoring: Monitoring,
+    fs: FileSystem,
+    th: AlarmThresholds,
+    *,
+    title: str = "EFS",
+    replication: ReplicationTarget | None = None,
+    rpo_minutes: int | None = None,
+) -> None:
+    """I/O headroom (General Purpose mode), who is connected and, for a replicated file
+    system, the time since the last successful sync against the recovery point objective."""
     dims = (("FileSystemId", fs.file_system_id),)
     io_limit = Metric("AWS/EFS", "PercentIOLimit", dims, "Maximum")
-    monitoring.watch(
-        title,
-        [MetricAlarm("FileSystemIoLimitAlarm", io_limit, ">", th.file_system_io_limit_percent,
-                     f"EFS above {th.file_system_io_limit_percent}% of its I/O limit")],
-        [Metric("AWS/EFS", "ClientConnections", dims, "Sum")],
-    )
+    alarms = [MetricAlarm("FileSystemIoLimitAlarm", io_limit, ">", th.file_system_io_limit_percent,
+                          f"EFS above {th.file_system_io_limit_percent}% of its I/O limit")]
+    if replication is not None and rpo_minutes is not None:
+        # TimeSinceLastSync carries both dimensions: the source and the destination file system.
+        lag = Metric("AWS/EFS", "TimeSinceLastSync",
+                     dims + (("DestinationFileSystemId", replication.file_system_id),), "Maximum")
+        alarms.append(
+            MetricAlarm("FileSystemReplicationLagAlarm", lag, ">", rpo_minutes * 60,
+                        f"EFS replication last synced more than {rpo_minutes} min ago (file RPO at risk)",
+                        condition=replication.condition)
+        )
+    monitoring.watch(title, alarms, [Metric("AWS/EFS", "ClientConnections", dims, "Sum")])

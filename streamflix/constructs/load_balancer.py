@@ -131,7 +131,9 @@ def add_load_balancer(
     alb = t.add_resource(
         elb.LoadBalancer(
             LOAD_BALANCER,
-            DependsOn=[policy.title],  # ELB checks it may write before it enables access logs
+            # ELB checks it may write before it enables access logs; an internet-facing
+            # balancer needs the gateway attached (SF3004).
+            DependsOn=[policy.title, network.internet_attachment],
             Name=Sub(NAMES["alb"].sub_pattern(project)),
             Type="application",
             Scheme="internet-facing",
@@ -144,7 +146,7 @@ def add_load_balancer(
                     ("access_logs.s3.enabled", "true"),
                     ("access_logs.s3.bucket", Ref(bucket)),
                     ("access_logs.s3.prefix", ACCESS_LOG_PREFIX),
-                    ("deletion_protection.enabled", "true" if cfg.deletion_protection else "false"),
+                    ("deletion_protection.enabled", t.deletion_protection(True) if cfg.deletion_protection else "false"),
                     ("routing.http.drop_invalid_header_fields.enabled", "true"),
                     ("idle_timeout.timeout_seconds", "60"),
                 )
@@ -269,7 +271,10 @@ def _access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig, region: str) -
         "this bucket is the access-log destination; logging its own access would need another bucket, and so on",
     )
     # Logs are evidence: keep them when the stack goes (the lifecycle still expires them).
-    protect(bucket, "Retain")
+    # ELB writes a test object when access logging is enabled, so a failed create's rollback
+    # could not delete this bucket (BucketNotEmpty -> ROLLBACK_FAILED): it is kept instead,
+    # under a generated name, and the lifecycle model lists it (config lifecycle_exceptions).
+    protect(bucket, "Retain", keep_on_failed_create=True)
     bucket_arn = GetAtt(bucket, "Arn")
     policy = t.add_resource(
         s3.BucketPolicy(

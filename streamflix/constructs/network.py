@@ -80,6 +80,8 @@ class Network:
     app_subnets: list[Ref]
     data_subnets: list[Ref]
     endpoint_security_group: Ref | None
+    #: Logical id of the internet gateway's VPC attachment: public resources DependsOn it.
+    internet_attachment: str = INTERNET_GATEWAY_ATTACHMENT
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, str]:
@@ -133,12 +135,18 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
 
     nat_slots = {"per_az": slots, "single": slots[:1], "none": ()}[cfg.nat_gateways]
     for slot in nat_slots:
+        # DependsOn the attachment (SF3004): a public address needs the gateway attached at
+        # create, and the attachment must outlive the address at delete.
         eip = t.add_resource(
-            ec2.EIP(f"NatEip{slot}", Domain="vpc", Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")))
+            ec2.EIP(
+                f"NatEip{slot}", DependsOn=attachment.title, Domain="vpc",
+                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
+            )
         )
         t.add_resource(
             ec2.NatGateway(
                 nat_gateway_id(slot),
+                DependsOn=attachment.title,
                 AllocationId=GetAtt(eip, "AllocationId"),
                 SubnetId=Ref(public_subnet_id(slot)),
                 Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),

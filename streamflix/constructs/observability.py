@@ -54,6 +54,8 @@ class MetricAlarm:
     description: str
     evaluation_periods: int = 3
     treat_missing_data: str = "notBreaching"
+    #: Template condition the alarm exists under (e.g. only while a DB instance is a replica).
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,10 @@ def _alarm(spec: MetricAlarm, topic: Ref) -> cloudwatch.Alarm:
         raise ValueError(f"{spec.logical_id}: an alarm cannot watch another region's metric ({spec.metric.region})")
     if spec.comparison not in _COMPARISONS:
         raise ValueError(f"comparison {spec.comparison!r}; allowed: {', '.join(_COMPARISONS)}")
+    conditional = {"Condition": spec.condition} if spec.condition else {}
     return cloudwatch.Alarm(
         spec.logical_id,
+        **conditional,
         AlarmDescription=spec.description,
         Namespace=spec.metric.namespace,
         MetricName=spec.metric.name,

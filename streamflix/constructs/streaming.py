@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from awacs import kinesis as kinesis_actions
 from awacs.aws import Statement
-from troposphere import GetAtt, Ref, Sub, kinesis
+from troposphere import GetAtt, Ref, kinesis
 
 from streamflix.config.models import AlarmThresholds, StreamingConfig
-from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow
 from streamflix.constructs.keys import Key
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
@@ -35,8 +34,10 @@ class Stream:
 
 def add_event_stream(t: StackTemplate, cfg: StreamingConfig, *, project: str, key: Key) -> Stream:
     mode = "ON_DEMAND" if cfg.mode == "on_demand" else "PROVISIONED"
+    # No fixed Name: the stream is kept when the stack is deleted (its unread records), and a
+    # kept stream with a fixed name would make the next create of the stack fail with "already
+    # exists" (lifecycle, second-create). CloudFormation names it; consumers read EventStreamName.
     props = {
-        "Name": Sub(NAMES["stream"].sub_pattern(project)),
         "RetentionPeriodHours": cfg.retention_hours,
         "StreamModeDetails": kinesis.StreamModeDetails(StreamMode=mode),
         "StreamEncryption": kinesis.StreamEncryption(EncryptionType="KMS", KeyId=key.ref),

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
-from streamflix.docs.stack import EnvironmentFacts, StackFacts
+from streamflix.docs.stack import EnvironmentFacts, StackFacts, replication_of
 
 COSTS_DIR = "costs"
 CENT = Decimal("0.01")
@@ -636,7 +636,7 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
             f"{ia_gb:g} of {usage.efs_storage_gb:g} GB (assumed; lifecycle policy moves cold files)",
             rid,
         )
-    for destination in (props.get("ReplicationConfiguration") or {}).get("Destinations") or []:
+    for destination in replication_of(props).get("Destinations") or []:
         target = stack.resolve(destination.get("Region")) if isinstance(destination, dict) else None
         if not target:
             continue

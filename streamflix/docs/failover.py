@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import (
     Handle,
     attribute_handle,
@@ -31,7 +32,10 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import aws, aws_wait, code, table
-from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, rto_minutes
+from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
+
+#: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
+DATABASE_ROLE_PARAMETER = "DatabaseRole"
 
 if TYPE_CHECKING:
     from streamflix.docs.context import RunbookContext
@@ -274,7 +278,7 @@ def dr_facts(ctx: "RunbookContext") -> DrFacts | None:
             (s, r)
             for s in group
             for r in s.of_type("AWS::EFS::FileSystem")
-            if (s.props(r).get("ReplicationConfiguration") or {}).get("Destinations")
+            if replication_of(s.props(r)).get("Destinations")
         ),
         None,
     )
@@ -289,7 +293,7 @@ def dr_facts(ctx: "RunbookContext") -> DrFacts | None:
     elif file_system:
         destinations = {
             str(d.get("Region"))
-            for d in file_system[0].props(file_system[1])["ReplicationConfiguration"]["Destinations"]
+            for d in replication_of(file_system[0].props(file_system[1]))["Destinations"]
         }
         recovery = next((s for s in group if s.region in destinations), None)
     if recovery is None:
@@ -482,7 +486,31 @@ def _promote(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     recovery, primary = dr.recovery, dr.primary
     region = recovery.region
     body: list[str] = []
-    if dr.replica:
+    if dr.replica and any(p.name == DATABASE_ROLE_PARAMETER for p in recovery.parameters):
+        # The lifecycle model (streamflix.lifecycle): promote through the stack, so CloudFormation
+        # owns a standalone instance afterwards and its DeletionPolicy applies.
+        body += [
+            f"Promote the cross-region read replica `{dr.replica}` with the failover update: `{DATABASE_ROLE_PARAMETER}"
+            "=standalone` removes `SourceDBInstanceIdentifier`, so CloudFormation promotes it in place (same "
+            "endpoint, the recovery service needs no change), turns on its automated backups, removes the "
+            "replica-lag alarm and from then on applies its Snapshot deletion policy. Do not run "
+            "`promote-read-replica` by hand: the stack would still describe a replica and ignore its deletion "
+            "policy. Promotion cannot be undone. The master credentials are already here: the primary's secret is "
+            "replicated to this region (once the primary was wired); promote that replica secret to a standalone "
+            "secret of this region before you rotate it.",
+            "",
+            code(
+                "\n".join(
+                    [
+                        follow_up_update(recovery, DATABASE_ROLE_PARAMETER, "standalone"),
+                        aws_wait("cloudformation", "stack-update-complete", region=region,
+                                 options=[("--stack-name", recovery.stack_name)]),
+                    ]
+                )
+            ),
+            "",
+        ]
+    elif dr.replica:
         replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
         source = _primary_instance(primary)
         backup_from = primary.props(source) if primary and source else recovery.props(dr.replica)
@@ -1008,12 +1036,20 @@ def _failback(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
                     ],
                 )
             )
+    protection = [
+        str(e.get("Parameter")) for e in recovery.metadata.get("FollowUpUpdates") or [] if isinstance(e, dict)
+    ]
+    unprotect = [follow_up_update(recovery, name, "false") for name in protection]
     steps.append(
         (
-            f"Re-create the recovery stack so a fresh replica (and EFS replica) follows the primary again: delete "
-            f"`{recovery.stack_name}` (its retained resources stay, by DeletionPolicy, until you remove them after "
-            "checking the primary has all their data), then create it again with the Deploy steps of its runbook.",
+            f"Re-create the recovery stack so a fresh replica (and EFS destination) follows the primary again: "
+            + (f"switch its deletion protection off ({', '.join(protection)}=false), " if protection else "")
+            + f"delete `{recovery.stack_name}` (the promoted database gets its final snapshot; the retained resources "
+            "stay, by DeletionPolicy, until you remove them after checking the primary has all their data), then "
+            "create it again with the Deploy steps of its runbook, and wire the primary to the new stack again "
+            "(the second primary deploy: backup key, secret replica, EFS destination).",
             [
+                *unprotect,
                 aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
                 aws_wait(
                     "cloudformation",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, ref_target, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
-from streamflix.docs.stack import StackFacts, parameter_text
+from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
 if TYPE_CHECKING:
     from streamflix.docs.context import RunbookContext
@@ -278,7 +278,8 @@ def backup_rows(stack: StackFacts) -> list[list[str]]:
             if prop == "BackupPolicy":
                 value = value.get("Status")
             elif prop == "ReplicationConfiguration":
-                value = ", ".join(str(d.get("Region")) for d in value.get("Destinations") or [])
+                value = ", ".join(str(d.get("Region")) for d in replication_of(props).get("Destinations") or [])
+                value += " (once the recovery side is wired)" if "Fn::If" in props[prop] else ""
             rows.append(
                 [f"`{rid}`", prop, parameter_text(value) if not isinstance(value, dict) else shown(stack, value)]
             )

@@ -15,6 +15,7 @@ import math
 from typing import Mapping, Sequence
 
 from streamflix.docs import failover, operations
+from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
@@ -24,7 +25,13 @@ from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.operations import expression
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
 from streamflix.docs.provisioning import load_times
-from streamflix.docs.stack import INLINE_TEMPLATE_LIMIT, RESOLVE_EFS_DESTINATION, EnvironmentFacts, StackFacts
+from streamflix.docs.stack import (
+    INLINE_TEMPLATE_LIMIT,
+    RESOLVE_EFS_DESTINATION,
+    EnvironmentFacts,
+    StackFacts,
+    replication_of,
+)
 
 RUNBOOK_DIR = "runbooks"
 
@@ -86,6 +93,7 @@ def render_runbook(ctx: RunbookContext) -> str:
         operations.monitoring(ctx),
         operations.backup_and_restore(ctx),
         *failover.sections(ctx),
+        lifecycle_docs.section(ctx),
         operations.troubleshooting(ctx),
         operations.security(ctx),
         costs_section(ctx),
@@ -254,7 +262,7 @@ def key_facts(stack: StackFacts) -> list[str]:
         )
     for rid in stack.of_type("AWS::EFS::FileSystem"):
         p = stack.props(rid)
-        targets = [d.get("Region") for d in (p.get("ReplicationConfiguration") or {}).get("Destinations") or []]
+        targets = [d.get("Region") for d in replication_of(p).get("Destinations") or []]
         facts.append(
             f"`{rid}`: EFS file system, encrypted: {_yes(p.get('Encrypted'))}"
             + (f", replicated to {', '.join(map(str, targets))}" if targets else "")

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 RESOLVE_OUTPUT = "stack-output"
 RESOLVE_EFS_DESTINATION = "efs-replication-destination"
 
+
+def replication_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """An EFS file system's ``ReplicationConfiguration``, also when a condition switches it on
+    (``Fn::If [cond, config, AWS::NoValue]``: replication starts once the recovery side is wired)."""
+    value = props.get("ReplicationConfiguration")
+    if isinstance(value, dict) and "Fn::If" in value:
+        branches = value["Fn::If"]
+        value = next((b for b in branches[1:] if isinstance(b, dict) and "Destinations" in b), None)
+    return value if isinstance(value, dict) else {}
+
 #: CloudFormation refuses an inline TemplateBody above this many bytes.
 INLINE_TEMPLATE_LIMIT = 51_200
 

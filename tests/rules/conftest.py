@@ -41,3 +41,19 @@ def rule_findings() -> Callable[..., list[Finding]]:
 def line_of() -> Callable[..., int]:
     """``line_of(yaml_text, needle, after=None)`` -> 1-based line number."""
     return _line_of
+
+
+def _environment_findings(texts: dict[str, str], rule_id: str) -> list[Finding]:
+    """Run one deploy-model rule (SF3xxx) over several stacks: {stack name: YAML text}."""
+    from streamflix.checks.rules import ENVIRONMENT_RULES, StackView
+
+    stacks = [StackView(name, DEFAULT_REGION, f"{name}.yaml", load_template(textwrap.dedent(text)))
+              for name, text in texts.items()]
+    rule = next(r for r in ENVIRONMENT_RULES if r.id == rule_id)
+    return rule.check(stacks)
+
+
+@pytest.fixture
+def environment_findings() -> Callable[..., list[Finding]]:
+    """``environment_findings({"dr-primary": yaml, "dr-recovery": yaml}, "SF3001")`` -> that rule's findings."""
+    return _environment_findings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from typing import Any, ClassVar, Iterator
 
 from streamflix.checks.findings import Finding
@@ -158,3 +159,116 @@ def public_subnets(template: dict[str, Any]) -> set[str]:
         for _, assoc in resources(template, "AWS::EC2::SubnetRouteTableAssociation")
         if ref_target(properties(assoc).get("RouteTableId")) in internet_tables
     } - {None}
+
+
+# -- The deploy model: rules over an environment's templates taken together ----
+
+
+@dataclass(frozen=True)
+class StackView:
+    """One rendered stack of an environment, as the deploy model sees it."""
+
+    name: str
+    region: str
+    filename: str
+    template: dict[str, Any]
+
+
+class EnvironmentRule:
+    """A guarantee about what CloudFormation and AWS do with an environment's stacks
+    (create, failed-create rollback, delete, second create, failover). Unlike a
+    ``Rule`` it sees every stack of the environment, because some failures span
+    the pair (a replica in one region, its source in the other). SF3xxx.
+
+    Subclasses implement ``violations`` yielding (stack, node, message)."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    severity: ClassVar[str] = "error"
+
+    def check(self, stacks: list[StackView]) -> list[Finding]:
+        return sorted(
+            Finding(stack.filename, _line(node), self.id, self.severity, message)  # type: ignore[arg-type]
+            for stack, node, message in self.violations(stacks)
+        )
+
+    def violations(self, stacks: list[StackView]) -> Iterator[tuple[StackView, Any, str]]:
+        raise NotImplementedError
+
+
+def wired_source(stacks: list[StackView], stack: StackView, value: Any) -> tuple[StackView, str] | None:
+    """(source stack, logical id) of the resource a wired parameter's value comes from.
+
+    ``value`` is a ``Ref`` to a parameter listed in ``Metadata.StreamFlix.Wiring``;
+    the source stack's output of that name is followed to the resource it names.
+    """
+    parameter = ref_target(value)
+    wiring = stack_metadata(stack.template).get("Wiring") or {}
+    source = wiring.get(parameter) if parameter else None
+    if not isinstance(source, dict):
+        return None
+    for other in stacks:
+        if other.name != source.get("FromStack"):
+            continue
+        output = (other.template.get("Outputs") or {}).get(source.get("Output"))
+        target = ref_target(output.get("Value")) if isinstance(output, dict) else None
+        if target in (other.template.get("Resources") or {}):
+            return other, target
+    return None
+
+
+def depends_on(resource: dict[str, Any]) -> list[str]:
+    return [str(d) for d in as_list(resource.get("DependsOn"))]
+
+
+def references(value: Any) -> set[str]:
+    """Every logical id or parameter a value names (Ref, GetAtt, ${X} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = ref_target({key: inner})
+                if target:
+                    found.add(target)
+            elif key == "Fn::Sub":
+                body = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(body, str):
+                    found.update(m.split(".")[0] for m in _SUB_VARIABLE.findall(body) if not m.startswith("AWS::"))
+                if isinstance(inner, list) and len(inner) > 1:
+                    found |= references(inner[1])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+def dependencies(template: dict[str, Any]) -> dict[str, set[str]]:
+    """{logical id: the resources it is created after}, from DependsOn and references."""
+    all_resources = template.get("Resources") or {}
+    graph: dict[str, set[str]] = {}
+    for logical_id, resource in all_resources.items():
+        if not isinstance(resource, dict):
+            continue
+        named = set(depends_on(resource)) | references(resource.get("Properties") or {})
+        graph[logical_id] = {name for name in named if name in all_resources and name != logical_id}
+    return graph
+
+
+def created_after(graph: dict[str, set[str]], logical_id: str) -> set[str]:
+    """Everything ``logical_id`` transitively waits for at create time."""
+    seen: set[str] = set()
+    pending = list(graph.get(logical_id, ()))
+    while pending:
+        current = pending.pop()
+        if current not in seen:
+            seen.add(current)
+            pending.extend(graph.get(current, ()))
+    return seen

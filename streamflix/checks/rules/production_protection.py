@@ -34,6 +34,7 @@ class ProductionDataProtection(Rule):
     title = "Production keeps its data: deletion protection, backups, audit-log retention"
     description = (
         "Every template states its tier in Metadata.StreamFlix.Tier. In prod: deletion protection is on "
+        "(directly, or by a follow-up update listed in Metadata.StreamFlix.FollowUpUpdates) "
         "wherever the service offers it (RDS/DocDB/Neptune clusters and standalone instances, DynamoDB "
         "tables, the load balancer attribute deletion_protection.enabled, Cognito user pools); automated "
         f"database backups are kept at least {PROD_MIN_BACKUP_RETENTION_DAYS} days; audit log groups at least "
@@ -64,13 +65,24 @@ def _is_cluster_member(props: dict[str, Any]) -> bool:
     return "DBClusterIdentifier" in props
 
 
+def _steady_state(template: dict[str, Any], value: Any) -> Any:
+    """The value once the stack's follow-up updates ran: a ``Ref`` to a parameter listed in
+    ``Metadata.StreamFlix.FollowUpUpdates`` takes that entry's value (deletion protection is
+    switched on after the create so a failed create can roll back; SF3002)."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        for entry in stack_metadata(template).get("FollowUpUpdates") or []:
+            if isinstance(entry, dict) and entry.get("Parameter") == value["Ref"]:
+                return entry.get("Value")
+    return value
+
+
 def _deletion_protection(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
     for logical_id, resource in resources(template, *DELETION_PROTECTION):
         props = properties(resource)
         if resource["Type"] == "AWS::RDS::DBInstance" and _is_cluster_member(props):
             continue  # a member is protected through its cluster
         key = DELETION_PROTECTION[resource["Type"]]
-        if not is_true(props.get(key)):
+        if not is_true(_steady_state(template, props.get(key))):
             yield resource, f"{logical_id} ({resource['Type']}) in prod needs {key}: true"
     for logical_id, pool in resources(template, "AWS::Cognito::UserPool"):
         if properties(pool).get("DeletionProtection") != "ACTIVE":
@@ -81,7 +93,7 @@ def _deletion_protection(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
             for a in properties(balancer).get("LoadBalancerAttributes") or []
             if isinstance(a, dict)
         }
-        if not is_true(attributes.get("deletion_protection.enabled")):
+        if not is_true(_steady_state(template, attributes.get("deletion_protection.enabled"))):
             yield balancer, f"{logical_id} (load balancer) in prod needs the attribute deletion_protection.enabled: 'true'"
 
 

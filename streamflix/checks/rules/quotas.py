@@ -44,12 +44,14 @@ class CloudFormationQuotas(Rule):
             yield template, f"body is {ctx.body_bytes:,} bytes; CloudFormation accepts at most {MAX_BODY_BYTES:,} even from S3"
 
 
-def s3_deploy_note(filename: str, body_bytes: int, stack_name: str, region: str) -> str | None:
+def s3_deploy_note(
+    filename: str, body_bytes: int, stack_name: str, region: str, capabilities: str = "CAPABILITY_IAM"
+) -> str | None:
     """How to deploy a template too large to pass inline, or None when it fits."""
     if body_bytes <= MAX_INLINE_BODY_BYTES:
         return None
     return (
         f"{filename} is {body_bytes:,} bytes (> {MAX_INLINE_BODY_BYTES:,} inline limit): deploy it through S3, e.g. "
         f"aws cloudformation deploy --template-file {filename} --stack-name {stack_name} --region {region} "
-        "--s3-bucket <artifact-bucket> --capabilities CAPABILITY_IAM"
+        f"--s3-bucket <artifact-bucket> --capabilities {capabilities}"
     )

@@ -18,10 +18,16 @@ class CredentialsRotate(Rule):
     )
 
     def violations(self, template: dict[str, Any], ctx: RuleContext) -> Iterator[tuple[Any, str]]:
-        schedules = {
-            ref_target(properties(r).get("SecretId")) or properties(r).get("SecretId"): r
-            for _, r in resources(template, "AWS::SecretsManager::RotationSchedule")
+        # A schedule may name the secret through its SecretTargetAttachment (whose Ref is the secret's ARN).
+        attached = {
+            logical_id: ref_target(properties(r).get("SecretId"))
+            for logical_id, r in resources(template, "AWS::SecretsManager::SecretTargetAttachment")
         }
+        schedules = {}
+        for _, r in resources(template, "AWS::SecretsManager::RotationSchedule"):
+            target = ref_target(properties(r).get("SecretId")) or properties(r).get("SecretId")
+            schedules[attached.get(target, target) if isinstance(target, str) else target] = r
+        rotating = {logical_id for logical_id, r in schedules.items() if _rotates_in_time(properties(r))}
         for logical_id, secret in resources(template, "AWS::SecretsManager::Secret"):
             schedule = schedules.get(logical_id)
             if schedule is None:
@@ -36,12 +42,40 @@ class CredentialsRotate(Rule):
         for logical_id, db in resources(template, "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
             props = properties(db)
             if "MasterUserPassword" in props:
-                yield db, f"{logical_id} sets MasterUserPassword; use ManageMasterUserPassword (RDS rotates it)"
+                if _secret_of(props["MasterUserPassword"]) in rotating:
+                    continue  # resolved at deploy time from a template secret that rotates (checked above)
+                yield db, (
+                    f"{logical_id} sets MasterUserPassword; use ManageMasterUserPassword (RDS rotates it), or a "
+                    "{{resolve:secretsmanager:...}} reference to a secret of this template with a rotation schedule"
+                )
             elif not _inherits_credentials(props) and not is_true(props.get("ManageMasterUserPassword")):
                 yield db, f"{logical_id} has no RDS-managed, rotating master secret (ManageMasterUserPassword: true)"
         for logical_id, group in resources(template, "AWS::ElastiCache::ReplicationGroup"):
             if "AuthToken" in properties(group):
                 yield group, f"{logical_id} uses an AUTH token, which nothing rotates; use IAM authentication (UserGroupIds)"
+
+
+def _rotates_in_time(schedule: dict[str, Any]) -> bool:
+    days = _rotation_days(schedule.get("RotationRules") or {})
+    has_function = bool(schedule.get("RotationLambdaARN") or schedule.get("HostedRotationLambda"))
+    return has_function and days is not None and days <= MAX_ROTATION_DAYS
+
+
+def _secret_of(value: Any) -> str | None:
+    """The logical id X of ``!Sub '{{resolve:secretsmanager:${X}:SecretString:password}}'``, else None."""
+    if not isinstance(value, dict) or "Fn::Sub" not in value:
+        return None
+    body = value["Fn::Sub"]
+    variables: dict[str, Any] = {}
+    if isinstance(body, list) and len(body) == 2 and isinstance(body[1], dict):
+        body, variables = body
+    if not isinstance(body, str):
+        return None
+    match = re.fullmatch(r"\{\{resolve:secretsmanager:\$\{([A-Za-z0-9]+)\}:SecretString:password\}\}", body)
+    if match is None:
+        return None
+    name = match.group(1)
+    return ref_target(variables[name]) if name in variables else name
 
 
 def _inherits_credentials(props: dict[str, Any]) -> bool:

@@ -26,7 +26,8 @@ class StatefulResourcesKeepData(Rule):
     description = (
         "Databases, caches, file systems, streams, keys, secrets and audit log groups (the "
         "destinations of VPC flow logs and CloudTrail trails) carry DeletionPolicy AND "
-        "UpdateReplacePolicy: Snapshot where supported, else Retain. Aurora member instances "
+        "UpdateReplacePolicy: Snapshot where supported, else Retain (as DeletionPolicy, RetainExceptOnCreate "
+        "counts as Retain). Aurora member instances "
         "(their data is the cluster's) and read replicas (RDS cannot snapshot them) may use Retain or Delete."
     )
 
@@ -36,7 +37,7 @@ class StatefulResourcesKeepData(Rule):
             resource = template["Resources"][logical_id]
             for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
                 actual = resource.get(policy)
-                if actual != "Retain":
+                if _policy_kind(policy, actual) != "Retain":
                     yield resource, (
                         f"{logical_id} (audit log group of {writer}) has {policy}: {actual or 'Delete (default)'}; "
                         "needs Retain so the audit trail survives"
@@ -50,8 +51,16 @@ class StatefulResourcesKeepData(Rule):
             wanted = STATEFUL_TYPES[resource["Type"]]
             for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
                 actual = resource.get(policy)
-                if actual != wanted:
+                if _policy_kind(policy, actual) != wanted:
                     yield resource, (
                         f"{logical_id} ({resource['Type']}) has {policy}: {actual or 'Delete (default)'}; "
                         f"needs {wanted} so its data survives"
                     )
+
+
+def _policy_kind(attribute: str, value: object) -> object:
+    """RetainExceptOnCreate keeps the resource on every delete but a failed create's rollback
+    (when it holds no data yet), so as a DeletionPolicy it counts as Retain."""
+    if attribute == "DeletionPolicy" and value == "RetainExceptOnCreate":
+        return "Retain"
+    return value
