@@ -23,7 +23,9 @@ console = Console(stderr=True, highlight=False)
 
 
 def _fail(exc: StreamflixError) -> None:
-    console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    from rich.markup import escape  # the message is text, not markup: keep "[scan]" and "a[0]" intact
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
     sys.exit(exc.exit_code)
 
 

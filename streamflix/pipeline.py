@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Sequence
 
-from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
+from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS, SECURITY_SCAN_GATE
 from streamflix.checks import Finding, is_cached, validate
 from streamflix.checks.rules.quotas import s3_deploy_note
+from streamflix.checks.scan import require_scanner
 from streamflix.checks.suppressions import Suppression, suppressions_in
 from streamflix.config.models import EnvironmentConfig
 from streamflix.config.naming import stack_name
@@ -158,6 +159,8 @@ def assemble(
     unknown = sorted(set(skip_gates) - known)
     if unknown:
         raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
+    if SECURITY_SCAN_GATE not in skip_gates:
+        require_scanner()  # before any work: a build that cannot scan must not pass (or cost a lint)
     rendered = render_environment(config, stacks, fmt)
     report = BuildReport(environment=config.name, out_dir=target)
     report.stacks = check_stacks(rendered, label_dir=target, lint=lint)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from streamflix.checks.cache import load_verdict, store_verdict
 from streamflix.checks.findings import Finding
 from streamflix.checks.suppressions import Suppression
+from streamflix.errors import StreamflixError
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -37,6 +38,33 @@ if TYPE_CHECKING:
 
 #: checkov reads these when first imported; they keep it off the network.
 OFFLINE_ENVIRONMENT = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+
+
+#: How to get the scanner; said whenever it is missing.
+INSTALL_HINT = "pip install 'streamflix-blueprints[scan]'"
+
+
+class ScannerMissing(StreamflixError):
+    """checkov is not installed, so the security scan cannot run: the build must not pass."""
+
+    exit_code = 1
+
+
+def scanner_available() -> bool:
+    """Is checkov importable here? (Without importing it: that costs a second and a half.)"""
+    from importlib.util import find_spec
+
+    return find_spec("checkov") is not None
+
+
+def require_scanner() -> None:
+    """Refuse, with one message, a build that asked for the security scan without checkov installed."""
+    if not scanner_available():
+        raise ScannerMissing(
+            "checkov is not installed, so the security scan did not run and this build cannot pass: "
+            f"{INSTALL_HINT} (CI and .ci/run always do), or pass --no-scan to build without the scan "
+            "(the summary then says it did not scan)"
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,7 @@ def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack
     text and the checkov version (see ``checks.cache``); only templates without
     a cached verdict are scanned, together.
     """
+    require_scanner()
     findings: list[Finding] = []
     uncached: list[tuple[str, "RenderedStack"]] = []
     for stack in rendered:
