@@ -24,7 +24,7 @@ from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
 from streamflix.registry import Blueprint, blueprints_for, discover
-from streamflix.render import EXTENSIONS, Format, RenderedStack, load_template, render, write_tree_atomically
+from streamflix.render import EXTENSIONS, Format, RenderedStack, render, shared_template, write_tree_atomically
 from streamflix.template import StackTemplate
 
 DEFAULT_OUT = Path("out")
@@ -130,6 +130,8 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
     cold = [job for job in jobs if not is_cached(job[0], job[1], lint)]
     workers = min(len(cold), os.cpu_count() or 1)
     if workers > 1:
+        for job in cold:
+            shared_template(job[0])  # parse once here; forked workers inherit it, later readers reuse it
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
             outcomes = list(pool.map(_check_one, jobs))
     else:
@@ -171,7 +173,7 @@ def assemble(
         report.gate_findings += gate(config, rendered, target)
         report.gate_seconds[gate.__name__] = time.perf_counter() - started
     report.suppressions = sorted(
-        s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
+        s for stack in rendered for s in suppressions_in(shared_template(stack.text), str(target / stack.filename))
     )
     report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
     report.notes = [

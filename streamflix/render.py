@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -60,6 +61,19 @@ def load_template(text: str) -> dict[str, Any]:
         detail = "; ".join(str(p.message) for p in problems) or "not a mapping"
         raise TemplateParseError(f"not a CloudFormation template: {detail}")
     return template
+
+
+@lru_cache(maxsize=16)
+def shared_template(text: str) -> dict[str, Any]:
+    """``load_template(text)``, parsed once per process and shared: treat it as READ-ONLY.
+
+    A build reads each template in many places (our rules, wiring, compliance, the
+    documents, the suppression list); parsing costs ~0.3 s a template, so they share
+    one parse. Mutating the result would change what every later reader sees
+    (tests/test_lint_runner.py checks a whole build leaves it equal to a fresh parse);
+    call ``load_template`` for a private copy.
+    """
+    return load_template(text)
 
 
 def write_tree_atomically(target: Path, files: Mapping[str, str], *, prune: bool = False) -> None:

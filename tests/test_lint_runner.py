@@ -124,3 +124,15 @@ def test_the_fingerprint_ignores_bytecode_and_covers_dependency_versions(tmp_pat
     base = cache_module._fingerprint.__wrapped__()
     monkeypatch.setattr(cache_module, "dependency_versions", lambda: versions + ["cfn-lint==9.9.9"])
     assert cache_module._fingerprint.__wrapped__() != base
+
+
+def test_a_whole_build_leaves_the_shared_parse_untouched(configs, rendered):
+    """Every reader of ``shared_template`` treats it as read-only (one parse per template per build)."""
+    from streamflix.pipeline import assemble
+    from streamflix.render import load_template, shared_template
+
+    report, _ = assemble(configs["prod"], out_dir="unused", lint=False, skip_gates=("security_scan",))
+    assert report.ok, report.findings
+    for stack in rendered["prod"].values():
+        assert shared_template(stack.text) == load_template(stack.text)
+        assert shared_template(stack.text) is shared_template(stack.text)
