@@ -136,3 +136,18 @@ def test_a_whole_build_leaves_the_shared_parse_untouched(configs, rendered):
     for stack in rendered["prod"].values():
         assert shared_template(stack.text) == load_template(stack.text)
         assert shared_template(stack.text) is shared_template(stack.text)
+
+
+def test_import_streamflix_does_not_load_the_pipeline():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, streamflix; "
+        "print(sorted(m for m in ('streamflix.pipeline', 'streamflix.config.models', 'streamflix.docs', 'troposphere') "
+        "if m in sys.modules)); "
+        "from streamflix import build, load_config, validate, render; import streamflix.pipeline; "
+        "print(callable(streamflix.render) and streamflix.render.__name__ == 'render')"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout

@@ -87,6 +87,37 @@ class ScanResult:
     checkov_version: str = ""
 
 
+_PLY_PARSERS: dict[tuple[type, str, bool], Any] = {}
+
+
+def _memoise_jsonpath_tables() -> None:
+    """Build bc_jsonpath_ng's LALR tables once per process, not once per expression.
+
+    checkov parses a jsonpath for each attribute it renders, and bc_jsonpath_ng
+    rebuilds PLY's parser (LALR tables) on every parse (its own comment: "we
+    regenerate the parse table every time"): ~80 ms each, 1-2 s of CPU per scan.
+    The grammar is fixed per parser class and its ``p_*`` actions keep no state on
+    the instance, so one built parser per (class, start symbol, debug) serves all.
+    """
+    import ply.yacc
+    from bc_jsonpath_ng import parser as jsonpath_parser
+
+    if getattr(jsonpath_parser.JsonPathParser.parse_token_stream, "_streamflix_memoised", False):
+        return
+
+    def parse_token_stream(self: Any, token_iterator: Any, start_symbol: str = "jsonpath") -> Any:
+        key = (type(self), start_symbol, bool(self.debug))
+        built = _PLY_PARSERS.get(key)
+        if built is None:
+            built = _PLY_PARSERS[key] = ply.yacc.yacc(
+                module=self, debug=self.debug, write_tables=0, start=start_symbol, errorlog=jsonpath_parser.logger
+            )
+        return built.parse(lexer=jsonpath_parser.IteratorToTokenStream(token_iterator))
+
+    parse_token_stream._streamflix_memoised = True  # type: ignore[attr-defined]
+    jsonpath_parser.JsonPathParser.parse_token_stream = parse_token_stream
+
+
 def _runner() -> tuple[Any, Any, str]:
     """checkov's CloudFormation runner class, RunnerFilter and version, imported offline."""
     os.environ.update(OFFLINE_ENVIRONMENT)
@@ -94,6 +125,7 @@ def _runner() -> tuple[Any, Any, str]:
     from checkov.runner_filter import RunnerFilter
     from checkov.version import version
 
+    _memoise_jsonpath_tables()
     return Runner, RunnerFilter, version
 
 
@@ -153,6 +185,11 @@ def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
     result.skipped.sort()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def all_cached(rendered: Sequence["RenderedStack"]) -> bool:
+    """Does every template already have a cached checkov verdict (so the gate costs no scan)?"""
+    return all(load_verdict(stack.text, stack.region, True, kind="checkov") is not None for stack in rendered)
 
 
 def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack"], target: Path) -> list[Finding]:
