@@ -133,6 +133,10 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
     if workers > 1:
         for job in cold:
             shared_template(job[0])  # parse once here; forked workers inherit it, later readers reuse it
+        if lint:
+            from streamflix.checks.lint import preload
+
+            preload()  # import cfn-lint and load its rules once, before forking, not once per worker
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
             outcomes = list(pool.map(_check_one, jobs))
     else:
