@@ -41,7 +41,12 @@ def test_a_changed_logical_id_fails_the_golden_comparison(tmp_path, expected):
     assert list(drifts) == ["prod"] and drifts["prod"].changed == ("ha-database.yaml",)
 
 
-def test_regenerate_then_check(tmp_path):
+def test_regenerate_then_check(tmp_path, expected, monkeypatch):
+    # The command's own logic (write, prune retired environments, check) on the session's
+    # renders; that those renders are what golden_files gives is test_goldens_match_the_render.
+    import streamflix.golden as golden
+
+    monkeypatch.setattr(golden, "golden_files", lambda config, rendered=None: dict(expected[config.name]))
     root = tmp_path / "golden"
     (root / "retired-env").mkdir(parents=True)
     runner = CliRunner()
