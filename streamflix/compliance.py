@@ -40,7 +40,7 @@ from streamflix.checks.rules.network_exposure import DATA_STORE_GROUPS, NetworkE
 from streamflix.checks.suppressions import suppressions_in
 from streamflix.config.models import EU_REGIONS
 from streamflix.floors import PROD_MIN_AUDIT_LOG_RETENTION_DAYS, PROD_MIN_BACKUP_RETENTION_DAYS
-from streamflix.render import load_template
+from streamflix.render import shared_template
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -497,7 +497,7 @@ CONTROLS: tuple[Control, ...] = (
 
 def compliance_report(text: str, filename: str) -> dict[str, Any]:
     """The report of one rendered template, as plain data (what the JSON file holds)."""
-    template = load_template(text)
+    template = shared_template(text)
     own = stack_metadata(template)
     controls = []
     for control in CONTROLS:

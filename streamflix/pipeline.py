@@ -9,13 +9,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Iterator, Sequence
 
-from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
+from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS, SECURITY_SCAN_GATE
 from streamflix.checks import Finding, is_cached, validate
 from streamflix.checks.rules.quotas import s3_deploy_note
+from streamflix.checks.scan import all_cached, require_scanner
 from streamflix.checks.suppressions import Suppression, suppressions_in
 from streamflix.config.models import EnvironmentConfig
 from streamflix.config.naming import stack_name
@@ -24,7 +27,7 @@ from streamflix.errors import ConfigError
 from streamflix.lifecycle import simulate, stack_views, summary_line
 from streamflix.registry import Blueprint, blueprints_for, discover
 from streamflix.render import (
-    EXTENSIONS, Format, RenderedStack, load_template, render, target_lock, write_tree_atomically,
+    EXTENSIONS, Format, RenderedStack, render, shared_template, target_lock, write_tree_atomically,
 )
 from streamflix.template import StackTemplate
 
@@ -138,6 +141,12 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
     cold = [job for job in jobs if not is_cached(job[0], job[1], lint)]
     workers = min(len(cold), os.cpu_count() or 1)
     if workers > 1:
+        for job in cold:
+            shared_template(job[0])  # parse once here; forked workers inherit it, later readers reuse it
+        if lint:
+            from streamflix.checks.lint import preload
+
+            preload()  # import cfn-lint and load its rules once, before forking, not once per worker
         # multiprocessing.Pool, not ProcessPoolExecutor: leaving the block (an error,
         # Ctrl-C, SIGTERM) terminates the workers instead of waiting for their lint.
         with multiprocessing.get_context("fork").Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
@@ -171,6 +180,29 @@ def _check_one(job: tuple[str, str, str, bool]) -> tuple[list[Finding], float]:
     return findings, time.perf_counter() - started
 
 
+@contextmanager
+def _scan_beside_lint(
+    config: EnvironmentConfig, rendered: Sequence[RenderedStack], target: Path, skip_gates: Collection[str]
+) -> Iterator[dict[str, Future]]:
+    """Start the checkov gate in its own process while cfn-lint runs, when it has work and a core to use.
+
+    checkov (~5 s CPU cold) and cfn-lint (~5 s CPU a template) share nothing, so
+    running them one after the other left a core idle. Yields {gate name: future of
+    (start time, findings)}; empty when the gate is skipped, fully cached, or on one core.
+    """
+    gate = next((g for g in ENVIRONMENT_GATES if g.__name__ == SECURITY_SCAN_GATE), None)
+    if gate is None or gate.__name__ in skip_gates or (os.cpu_count() or 1) < 2 or all_cached(rendered):
+        yield {}
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        yield {gate.__name__: pool.submit(_timed_gate, gate, config, rendered, target)}
+
+
+def _timed_gate(gate, config, rendered, target):  # type: ignore[no-untyped-def]
+    return time.perf_counter(), gate(config, rendered, target)
+
+
 def assemble(
     config: EnvironmentConfig,
     *,
@@ -186,6 +218,8 @@ def assemble(
     unknown = sorted(set(skip_gates) - known)
     if unknown:
         raise ConfigError(f"cannot skip unknown gate(s) {', '.join(unknown)}; gates: {', '.join(sorted(known))}")
+    if SECURITY_SCAN_GATE not in skip_gates:
+        require_scanner()  # before any work: a build that cannot scan must not pass (or cost a lint)
     selected = select_blueprints(config, stacks)
     blueprints = _stacks_in_folder(config, selected, target, fmt) if stacks else selected
     everything = [render_stack(config, bp, fmt) for bp in blueprints]
@@ -193,16 +227,22 @@ def assemble(
     rendered = [stack for stack in everything if stack.blueprint in names]
     report = BuildReport(environment=config.name, out_dir=target)
     report.kept = [stack for stack in everything if stack.blueprint not in names]
-    report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
-    rendered = everything  # gates, suppressions and documents describe the whole folder
-    for gate in ENVIRONMENT_GATES:
-        if gate.__name__ in skip_gates:
-            continue
-        started = time.perf_counter()
-        report.gate_findings += gate(config, rendered, target)
-        report.gate_seconds[gate.__name__] = time.perf_counter() - started
+    # gates, suppressions and documents describe the whole folder; only the selection is linted
+    with _scan_beside_lint(config, everything, target, skip_gates) as scanning:
+        report.stacks = check_stacks(rendered, label_dir=target, lint=lint)
+        rendered = everything
+        for gate in ENVIRONMENT_GATES:
+            if gate.__name__ in skip_gates:
+                continue
+            started = time.perf_counter()
+            if gate.__name__ in scanning:
+                started, findings = scanning[gate.__name__].result()
+            else:
+                findings = gate(config, rendered, target)
+            report.gate_findings += findings
+            report.gate_seconds[gate.__name__] = time.perf_counter() - started
     report.suppressions = sorted(
-        s for stack in rendered for s in suppressions_in(load_template(stack.text), str(target / stack.filename))
+        s for stack in rendered for s in suppressions_in(shared_template(stack.text), str(target / stack.filename))
     )
     report.security_overrides = [(o.rule, o.reason) for o in config.security_overrides]
     verdicts = simulate(stack_views(rendered))

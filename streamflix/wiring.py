@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from streamflix.checks.findings import Finding
 from streamflix.config.naming import stack_name
 from streamflix.errors import StreamflixError
-from streamflix.render import load_template
+from streamflix.render import shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def wired_parameters(rendered: Sequence["RenderedStack"]) -> list[WiredParameter
     """Every wired parameter of the rendered stacks, in template order."""
     wired = []
     for stack in rendered:
-        template = load_template(stack.text)
+        template = shared_template(stack.text)
         wiring = (template.get("Metadata") or {}).get("StreamFlix", {}).get("Wiring") or {}
         parameters = template.get("Parameters") or {}
         for name, source in wiring.items():
@@ -162,7 +162,7 @@ def produce_wiring(
 def wired_outputs_exist(config: "EnvironmentConfig", rendered: Sequence["RenderedStack"], target: Path) -> list[Finding]:
     """Environment gate: a wired parameter names a source output that the source template has."""
     by_name = {stack.blueprint: stack for stack in rendered}
-    outputs = {name: set(load_template(stack.text).get("Outputs") or {}) for name, stack in by_name.items()}
+    outputs = {name: set(shared_template(stack.text).get("Outputs") or {}) for name, stack in by_name.items()}
     findings = []
     for w in wired_parameters(rendered):
         if w.source_stack not in by_name:

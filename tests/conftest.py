@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import pickle
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
-from streamflix import load_config, load_template, parse_config, render_environment, validate
-from streamflix.config import PRESETS
+# CLI output is not wrapped at 80 columns, so tmp paths (longer under xdist, whose
+# workers also start with COLUMNS=80) stay on one line. Set before the CLI's rich
+# console is created, which reads it once.
+os.environ["COLUMNS"] = "250"
+
+from streamflix import load_config, load_template, parse_config, render_environment, validate  # noqa: E402
+from streamflix.config import PRESETS  # noqa: E402
+
+
+def _session_root(tmp_path_factory) -> Path:
+    """A folder this test run owns: shared by all pytest-xdist workers, fresh for every run."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_lint_cache(tmp_path_factory):
-    """Tests never read or write the user's lint cache."""
+    """Tests never read or write the user's lint cache.
+
+    Under pytest-xdist the workers share one cache for the run, so a template one
+    worker has linted or scanned is not linted again by the other (cache writes are
+    atomic renames; ``_once`` below keeps two workers from computing the same thing
+    at the same time).
+    """
+    folder = _session_root(tmp_path_factory) / "lint-cache"
+    folder.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STREAMFLIX_CACHE_DIR", str(tmp_path_factory.mktemp("lint-cache")))
+        patch.setenv("STREAMFLIX_CACHE_DIR", str(folder))
         yield
+
+
+@contextmanager
+def _once(tmp_path_factory, key: str):
+    """Hold a run-wide lock named ``key`` (a no-op cost without xdist): one worker computes, others wait."""
+    locks = _session_root(tmp_path_factory) / "locks"
+    locks.mkdir(exist_ok=True)
+    with open(locks / hashlib.sha256(key.encode()).hexdigest()[:32], "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -74,27 +113,36 @@ def dr_variant(dr_variant_stacks):
 
 
 @pytest.fixture(scope="session")
-def findings_of():
-    """``findings_of(stack)``: every finding (our rules + cfn-lint in the stack's own region), computed once."""
+def findings_of(tmp_path_factory):
+    """``findings_of(stack)``: every finding (our rules + cfn-lint in the stack's own region), computed once per run."""
     cache: dict[tuple[str, str], list] = {}
 
     def run(stack):
         key = (stack.region, stack.text)
         if key not in cache:
-            cache[key] = validate(stack.text, region=stack.region, filename=stack.filename)
+            with _once(tmp_path_factory, f"validate\0{stack.region}\0{stack.text}"):
+                cache[key] = validate(stack.text, region=stack.region, filename=stack.filename)
         return cache[key]
 
     return run
 
 
 @pytest.fixture(scope="session")
-def security_scan(rendered):
-    """One checkov run over every template of every preset (labels: '<env>/<file>')."""
+def security_scan(rendered, tmp_path_factory):
+    """One checkov run over every template of every preset (labels: '<env>/<file>'), shared by xdist workers."""
     from streamflix.checks.scan import ScannedTemplate, scan_templates
 
-    return scan_templates(
-        [ScannedTemplate(f"{env}/{stack.filename}", stack.text) for env, stacks in rendered.items() for stack in stacks.values()]
-    )
+    templates = [
+        ScannedTemplate(f"{env}/{stack.filename}", stack.text) for env, stacks in rendered.items() for stack in stacks.values()
+    ]
+    key = hashlib.sha256("\0".join(f"{t.label}\0{t.text}" for t in templates).encode()).hexdigest()
+    stored = _session_root(tmp_path_factory) / f"checkov-{key[:32]}.pickle"
+    with _once(tmp_path_factory, f"checkov\0{key}"):
+        if stored.exists():
+            return pickle.loads(stored.read_bytes())
+        result = scan_templates(templates)
+        stored.write_bytes(pickle.dumps(result))
+        return result
 
 
 @pytest.fixture(scope="session")

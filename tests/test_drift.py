@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from streamflix import load_config, manifest, pipeline
@@ -17,16 +19,31 @@ def run(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def built(tmp_path, env="dev"):
-    assert run("--env", env, "--out", str(tmp_path), "--no-lint").exit_code == 0
-    return tmp_path / env
+@pytest.fixture(scope="module")
+def dev_build(tmp_path_factory):
+    """One real `build.py --env dev --no-lint` per module; tests get private copies of its out/."""
+    root = tmp_path_factory.mktemp("dev-build")
+    result = run("--env", "dev", "--out", str(root), "--no-lint")
+    assert result.exit_code == 0, result.output
+    return root / "dev"
+
+
+@pytest.fixture
+def built(dev_build):
+    """``built(tmp_path)``: ``tmp_path/dev`` holding a byte-exact copy of a fresh dev build."""
+
+    def copy(tmp_path):
+        shutil.copytree(dev_build, tmp_path / "dev")
+        return tmp_path / "dev"
+
+    return copy
 
 
 def snapshot(folder):
     return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
-def test_check_passes_on_a_fresh_build(tmp_path):
+def test_check_passes_on_a_fresh_build(built, tmp_path):
     env_dir = built(tmp_path)
     before = snapshot(env_dir)
     result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check")
@@ -35,7 +52,7 @@ def test_check_passes_on_a_fresh_build(tmp_path):
     assert snapshot(env_dir) == before
 
 
-def test_check_catches_a_hand_edit(tmp_path):
+def test_check_catches_a_hand_edit(built, tmp_path):
     env_dir = built(tmp_path)
     template = env_dir / "ha-database.yaml"
     template.write_text(template.read_text().replace("BackupRetentionPeriod: 1", "BackupRetentionPeriod: 2"))
@@ -47,7 +64,7 @@ def test_check_catches_a_hand_edit(tmp_path):
     assert template.read_bytes() == edited  # --check never writes
 
 
-def test_check_catches_extra_and_missing_files(tmp_path):
+def test_check_catches_extra_and_missing_files(built, tmp_path):
     env_dir = built(tmp_path)
     (env_dir / "notes").mkdir()
     (env_dir / "notes" / "stray.txt").write_text("left over\n")
@@ -66,7 +83,7 @@ def test_check_of_a_missing_folder_reports_everything_missing_and_creates_nothin
     assert not (tmp_path / "out").exists()
 
 
-def test_check_names_what_differs_in_the_manifest(tmp_path, monkeypatch):
+def test_check_names_what_differs_in_the_manifest(built, tmp_path, monkeypatch):
     built(tmp_path)
     monkeypatch.setattr(manifest, "tool_versions", lambda: {"cfn-lint": "9.9.9"})
     result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check")
@@ -77,7 +94,7 @@ def test_check_names_what_differs_in_the_manifest(tmp_path, monkeypatch):
     assert "ha-database.yaml" not in result.output  # no template changed
 
 
-def test_check_fails_when_the_manifest_differs_beyond_tools(tmp_path, monkeypatch):
+def test_check_fails_when_the_manifest_differs_beyond_tools(built, tmp_path, monkeypatch):
     built(tmp_path)
     monkeypatch.setattr(manifest, "tool_versions", lambda: {"cfn-lint": "9.9.9"})
     (tmp_path / "dev" / "ha-database.yaml").write_text("AWSTemplateFormatVersion: '2010-09-09'\n")
@@ -86,7 +103,7 @@ def test_check_fails_when_the_manifest_differs_beyond_tools(tmp_path, monkeypatc
     assert "ha-database.yaml" in result.output
 
 
-def test_check_fails_when_the_build_would_be_rejected(tmp_path, monkeypatch):
+def test_check_fails_when_the_build_would_be_rejected(built, tmp_path, monkeypatch):
     built(tmp_path)
 
     def one_finding(text, *, region, filename, lint=True):
@@ -99,7 +116,7 @@ def test_check_fails_when_the_build_would_be_rejected(tmp_path, monkeypatch):
     assert not (tmp_path / ".rejected").exists()
 
 
-def test_check_lints_unless_told_not_to(tmp_path, monkeypatch):
+def test_check_lints_unless_told_not_to(built, tmp_path, monkeypatch):
     built(tmp_path)
     seen = []
 
@@ -116,7 +133,7 @@ def test_check_lints_unless_told_not_to(tmp_path, monkeypatch):
     assert stacks == 3 and seen == [True] * stacks + [False] * stacks
 
 
-def test_stack_build_leaves_the_folder_as_a_whole_build_would(tmp_path):
+def test_stack_build_leaves_the_folder_as_a_whole_build_would(built, tmp_path):
     # issue 12 item 1: a --stack build rewrote manifest.json with its stack alone,
     # so the folder no longer passed a whole --check
     env_dir = built(tmp_path)
@@ -129,7 +146,7 @@ def test_stack_build_leaves_the_folder_as_a_whole_build_would(tmp_path):
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--stack", "ha-database").exit_code == 0
 
 
-def test_stack_build_refuses_to_keep_a_stale_template(tmp_path):
+def test_stack_build_refuses_to_keep_a_stale_template(built, tmp_path):
     env_dir = built(tmp_path)
     (env_dir / "dr-primary.yaml").write_text((env_dir / "dr-primary.yaml").read_text() + "# edited\n")
     before = (env_dir / "manifest.json").read_bytes()
@@ -146,7 +163,7 @@ def test_stack_build_into_an_empty_folder_describes_that_stack_alone(tmp_path):
     assert run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check").exit_code == 1
 
 
-def test_format_switch_is_drift(tmp_path):
+def test_format_switch_is_drift(built, tmp_path):
     built(tmp_path)
     result = run("--env", "dev", "--out", str(tmp_path), "--no-lint", "--check", "--format", "json")
     assert result.exit_code == 1

@@ -145,3 +145,29 @@ def test_a_cached_failure_comes_back_with_the_callers_path(monkeypatch, tmp_path
     second = scan_module.security_scan(None, [stack], tmp_path / "b")
     assert [f.rule for f in first] == [f.rule for f in second] == ["CKV_AWS_26"]
     assert second[0].file == str(tmp_path / "b" / "plain.yaml")
+
+
+def test_a_build_without_checkov_says_it_did_not_scan_and_fails(tmp_path, monkeypatch):
+    from streamflix.checks import scan
+
+    monkeypatch.setattr(scan, "scanner_available", lambda: False)
+    refused = CliRunner().invoke(main, ["--out", str(tmp_path), "--no-lint"])
+    assert refused.exit_code == 1
+    assert "checkov is not installed, so the security scan did not run" in refused.output
+    assert "streamflix-blueprints[scan]" in refused.output and "--no-scan" in refused.output
+    assert "Traceback" not in refused.output
+    assert not (tmp_path / "dev").exists()
+    # told not to scan, it builds and says so
+    skipped = CliRunner().invoke(main, ["--out", str(tmp_path), "--no-lint", "--no-scan"])
+    assert skipped.exit_code == 0, skipped.output
+    assert "skipped (--no-scan)" in skipped.output
+
+
+def test_checkov_is_an_extra_that_the_test_extra_installs():
+    from importlib import metadata
+
+    requires = metadata.requires("streamflix-blueprints") or []
+    core = [r for r in requires if "extra ==" not in r]
+    assert not any(r.startswith("checkov") for r in core), core
+    assert any(r.startswith("checkov") and "extra == \"scan\"" in r for r in requires), requires
+    assert any(r.startswith("streamflix-blueprints[scan]") and "extra == \"test\"" in r for r in requires), requires

@@ -13,7 +13,7 @@ from streamflix.checks.cache import load_verdict, store_verdict
 from streamflix.checks.findings import Finding
 from streamflix.checks.lint import run_cfn_lint
 from streamflix.checks.rules import ALL_RULES, RuleContext
-from streamflix.render import load_template
+from streamflix.render import shared_template
 
 
 def run_rules(
@@ -29,7 +29,7 @@ def validate(text: str, *, region: str, filename: str, lint: bool = True, use_ca
     cached = load_verdict(text, region, lint) if use_cache else None
     if cached is not None:
         return sorted(Finding(**dict(item, file=filename)) for item in cached)
-    findings = run_rules(load_template(text), region=region, filename=filename, body_bytes=len(text.encode("utf-8")))
+    findings = run_rules(shared_template(text), region=region, filename=filename, body_bytes=len(text.encode("utf-8")))
     if lint:
         findings += run_cfn_lint(text, region=region, filename=filename)
     findings.sort()

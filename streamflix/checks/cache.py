@@ -1,8 +1,13 @@
 """On-disk cache of check verdicts, so an unchanged template is never checked twice.
 
-A verdict is keyed by the template text, its region, whether cfn-lint ran, the
-cfn-lint version, the catalogue snapshot and a fingerprint of our rules' source,
-so upgrading cfn-lint, refreshing the catalogue or editing a rule invalidates it.
+A verdict is keyed by the template text, its region, whether cfn-lint ran and a
+fingerprint of everything else that can change a verdict: every file of the
+``streamflix`` package (all source, not only ``checks/rules/``: a rule may read a
+floor from ``floors.py``, a catalogue through ``catalog/``, or live in a new
+module; and all package data), the installed version of every runtime dependency
+(cfn-lint, policy_sentry, ...) and the Python version. Editing any of them
+invalidates every cached verdict; that over-invalidates on a docs-only edit,
+which costs one cold check, never a stale "clean".
 The cache lives outside ``out/`` (``$STREAMFLIX_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/streamflix``, else ``~/.cache/streamflix``) and is safe to delete.
 """
@@ -12,13 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sys
 import tempfile
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def cache_dir() -> Path:
@@ -29,18 +36,48 @@ def cache_dir() -> Path:
     return Path(base) / "streamflix"
 
 
+#: The distribution whose declared dependencies are fingerprinted.
+DISTRIBUTION = "streamflix-blueprints"
+
+
+def package_root() -> Path:
+    """The folder of the installed ``streamflix`` package (source checkout or site-packages)."""
+    return Path(str(resources.files("streamflix")))
+
+
+def fingerprint_files(root: Path) -> str:
+    """sha256 over every file of the package at ``root`` (path and bytes), bytecode caches excluded."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        if "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
+            continue
+        data = path.read_bytes()
+        digest.update(f"{relative}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def dependency_versions() -> list[str]:
+    """``name==version`` of every runtime dependency declared by the installed distribution, sorted."""
+    names = {"cfn-lint"}  # the lint verdict's tool, even if the metadata is unreadable
+    try:
+        for requirement in metadata.requires(DISTRIBUTION) or ():
+            if "extra ==" in requirement:
+                continue
+            names.add(re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0])
+    except metadata.PackageNotFoundError:
+        pass
+    return sorted(f"{name}=={_tool_version(name)}" for name in names)
+
+
 @lru_cache(maxsize=1)
 def _fingerprint() -> str:
-    """What shapes a verdict besides the template: tool versions, catalogue, our rules."""
+    """What shapes a verdict besides the template: our whole package, dependency versions, Python."""
     digest = hashlib.sha256()
-    digest.update(metadata.version("cfn-lint").encode())
-    package = resources.files("streamflix")
-    for relative in ("catalog/engine_versions.json",):
-        digest.update(package.joinpath(relative).read_bytes())
-    rules = package.joinpath("checks", "rules")
-    for entry in sorted(rules.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".py"):
-            digest.update(entry.name.encode() + entry.read_bytes())
+    digest.update(fingerprint_files(package_root()).encode())
+    digest.update("\0".join(dependency_versions()).encode())
+    digest.update(f"python {sys.version_info.major}.{sys.version_info.minor}".encode())
     return digest.hexdigest()
 
 

@@ -22,6 +22,14 @@ def _rules() -> Any:
     return get_rules([], [], [])
 
 
+def preload() -> None:
+    """Import cfn-lint and build its rule set now (a parent does this before forking lint workers)."""
+    import cfnlint.api  # noqa: F401
+    import cfnlint.config  # noqa: F401
+
+    _rules()
+
+
 def run_cfn_lint(text: str, *, region: str, filename: str) -> list[Finding]:
     """Errors and warnings (cfn-lint's default set), with line numbers into ``text``."""
     from cfnlint.api import lint

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from streamflix.checks.cache import load_verdict, store_verdict
 from streamflix.checks.findings import Finding
 from streamflix.checks.suppressions import Suppression
+from streamflix.errors import StreamflixError
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -38,6 +39,33 @@ if TYPE_CHECKING:
 
 #: checkov reads these when first imported; they keep it off the network.
 OFFLINE_ENVIRONMENT = {"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
+
+
+#: How to get the scanner; said whenever it is missing.
+INSTALL_HINT = "pip install 'streamflix-blueprints[scan]'"
+
+
+class ScannerMissing(StreamflixError):
+    """checkov is not installed, so the security scan cannot run: the build must not pass."""
+
+    exit_code = 1
+
+
+def scanner_available() -> bool:
+    """Is checkov importable here? (Without importing it: that costs a second and a half.)"""
+    from importlib.util import find_spec
+
+    return find_spec("checkov") is not None
+
+
+def require_scanner() -> None:
+    """Refuse, with one message, a build that asked for the security scan without checkov installed."""
+    if not scanner_available():
+        raise ScannerMissing(
+            "checkov is not installed, so the security scan did not run and this build cannot pass: "
+            f"{INSTALL_HINT} (CI and .ci/run always do), or pass --no-scan to build without the scan "
+            "(the summary then says it did not scan)"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,37 @@ class ScanResult:
     checkov_version: str = ""
 
 
+_PLY_PARSERS: dict[tuple[type, str, bool], Any] = {}
+
+
+def _memoise_jsonpath_tables() -> None:
+    """Build bc_jsonpath_ng's LALR tables once per process, not once per expression.
+
+    checkov parses a jsonpath for each attribute it renders, and bc_jsonpath_ng
+    rebuilds PLY's parser (LALR tables) on every parse (its own comment: "we
+    regenerate the parse table every time"): ~80 ms each, 1-2 s of CPU per scan.
+    The grammar is fixed per parser class and its ``p_*`` actions keep no state on
+    the instance, so one built parser per (class, start symbol, debug) serves all.
+    """
+    import ply.yacc
+    from bc_jsonpath_ng import parser as jsonpath_parser
+
+    if getattr(jsonpath_parser.JsonPathParser.parse_token_stream, "_streamflix_memoised", False):
+        return
+
+    def parse_token_stream(self: Any, token_iterator: Any, start_symbol: str = "jsonpath") -> Any:
+        key = (type(self), start_symbol, bool(self.debug))
+        built = _PLY_PARSERS.get(key)
+        if built is None:
+            built = _PLY_PARSERS[key] = ply.yacc.yacc(
+                module=self, debug=self.debug, write_tables=0, start=start_symbol, errorlog=jsonpath_parser.logger
+            )
+        return built.parse(lexer=jsonpath_parser.IteratorToTokenStream(token_iterator))
+
+    parse_token_stream._streamflix_memoised = True  # type: ignore[attr-defined]
+    jsonpath_parser.JsonPathParser.parse_token_stream = parse_token_stream
+
+
 def _runner() -> tuple[Any, Any, str]:
     """checkov's CloudFormation runner class, RunnerFilter and version, imported offline."""
     os.environ.update(OFFLINE_ENVIRONMENT)
@@ -67,6 +126,7 @@ def _runner() -> tuple[Any, Any, str]:
     from checkov.runner_filter import RunnerFilter
     from checkov.version import version
 
+    _memoise_jsonpath_tables()
     return Runner, RunnerFilter, version
 
 
@@ -152,6 +212,11 @@ def scan_templates(templates: Sequence[ScannedTemplate]) -> ScanResult:
     return result
 
 
+def all_cached(rendered: Sequence["RenderedStack"]) -> bool:
+    """Does every template already have a cached checkov verdict (so the gate costs no scan)?"""
+    return all(load_verdict(stack.text, stack.region, True, kind="checkov") is not None for stack in rendered)
+
+
 def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack"], target: Path) -> list[Finding]:
     """The environment gate: checkov over every template of the environment, in one run.
 
@@ -159,6 +224,7 @@ def security_scan(config: "EnvironmentConfig", rendered: Sequence["RenderedStack
     text and the checkov version (see ``checks.cache``); only templates without
     a cached verdict are scanned, together.
     """
+    require_scanner()
     findings: list[Finding] = []
     uncached: list[tuple[str, "RenderedStack"]] = []
     for stack in rendered:

@@ -58,7 +58,24 @@ def dependency_graph(stack: StackFacts) -> networkx.DiGraph:
     """Resources as nodes (with ``type`` and ``tier``); ``u -> v`` when u references v.
 
     Each edge keeps the set of reference kinds behind it (Ref, GetAtt, Sub, DependsOn).
+    The graph depends only on the rendered text, so a build computes it once per
+    template (the diagram and the runbook both read it): treat it as read-only.
     """
+    key = (stack.filename, stack.region, stack.stack.text)
+    graph = _GRAPHS.get(key)
+    if graph is None:
+        graph = _build_graph(stack)
+        if len(_GRAPHS) >= 16:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[key] = graph
+    return graph
+
+
+#: (filename, region, rendered text) -> graph, oldest first; bounded.
+_GRAPHS: dict[tuple[str, str, str], networkx.DiGraph] = {}
+
+
+def _build_graph(stack: StackFacts) -> networkx.DiGraph:
     from cfnlint.template import Template as LintTemplate  # deferred: cfn-lint costs ~0.4 s to import
 
     lint_template = LintTemplate(stack.filename, copy.deepcopy(stack.template), [stack.region])

@@ -30,7 +30,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.config.naming import stack_name as default_stack_name
-from streamflix.render import RenderedStack, load_template
+from streamflix.render import RenderedStack, shared_template
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -129,7 +129,7 @@ def parameter_text(value: Any) -> str:
 
 @lru_cache(maxsize=64)
 def _parse(stack: RenderedStack) -> dict[str, Any]:
-    return load_template(stack.text)
+    return shared_template(stack.text)
 
 
 @dataclass
