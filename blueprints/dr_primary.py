@@ -18,14 +18,17 @@ wired parameter there (see streamflix.wiring).
 
 from __future__ import annotations
 
-from troposphere import Equals, Not, Parameter, Ref, Sub
+from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub
 
 from streamflix.config.models import EFS_REPLICATION_RPO_MINUTES, DrStackConfig, EnvironmentConfig
 from streamflix.config.naming import NAMES
 from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
-from streamflix.constructs.compute import add_fargate_service, watch_service
+from streamflix.constructs.compute import SERVICE_LOG_GROUP, add_fargate_service, watch_service
+from streamflix.constructs.db_bootstrap import BootstrapTarget, add_database_bootstrap
 from streamflix.constructs.database import (
     DATABASE_TIER,
+    POSTGRES_PORT,
+    POSTGRES_PRIMARY,
     BackupReplication,
     add_postgres_instance,
     replica_lag_metric,
@@ -107,10 +110,12 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     files = add_file_system(
         t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key,
         replicate_to=recovery, name_prefix=prefix,
+        posix_user=(dr.compute.container.uid, dr.compute.container.gid),
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.primary_certificate_arn, container_port=dr.compute.container_port,
+        certificate_arn=dr.load_balancer.primary_certificate_arn, container_port=dr.compute.container.port,
+        health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
@@ -120,6 +125,15 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         load_balancer=balancer.target,
         volumes=[files.volume()],
         role_purpose="connect to the database and cache, mount the shared file system",
+    )
+    # Only the primary: the replica is read-only, and the role reaches it (and survives its
+    # promotion) through replication.
+    add_database_bootstrap(
+        t,
+        BootstrapTarget(host=database.endpoint, port=POSTGRES_PORT, database=dr.database.database_name,
+                        app_username=dr.database.app_username,
+                        master_secret_arn=GetAtt(POSTGRES_PRIMARY, "MasterUserSecret.SecretArn")),
+        project=env.project, key=key, log_group=SERVICE_LOG_GROUP,
     )
 
     monitoring = Monitoring()

@@ -121,7 +121,8 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.recovery_certificate_arn, container_port=dr.compute.container_port,
+        certificate_arn=dr.load_balancer.recovery_certificate_arn, container_port=dr.compute.container.port,
+        health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
@@ -161,7 +162,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
             t, dr.dns,
             primary=AliasEndpoint(Ref(primary_dns), Ref(primary_zone)),
             secondary=AliasEndpoint(balancer.dns_name, balancer.hosted_zone_id),
-            protocol=balancer.protocol, health_check_path=dr.load_balancer.health_check_path, name_prefix=prefix,
+            protocol=balancer.protocol, health_check_path=dr.compute.container.health_check.path, name_prefix=prefix,
         )
 
     monitoring = Monitoring()

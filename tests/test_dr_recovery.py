@@ -7,7 +7,7 @@ import pytest
 from streamflix.config import PRESETS
 
 #: Parameters that are not wiring: the suffix and the failover knob.
-OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount"}
+OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount", "ContainerImage"}
 
 
 def of_type(template, resource_type):
@@ -113,7 +113,7 @@ def test_efs_replica_is_mounted_read_write_without_an_access_point(dr):
     mount_targets = of_type(template, "AWS::EFS::MountTarget")
     assert len(mount_targets) == 3
     assert all(m["Properties"]["FileSystemId"] == {"Ref": "ReplicaFileSystemId"} for m in mount_targets.values())
-    (volume,) = props(template, "TaskDefinition")["Volumes"]
+    (volume,) = [v for v in props(template, "TaskDefinition")["Volumes"] if "EFSVolumeConfiguration" in v]
     assert volume["EFSVolumeConfiguration"] == {
         "FilesystemId": {"Ref": "ReplicaFileSystemId"},
         "TransitEncryption": "ENABLED",

@@ -317,17 +317,147 @@ class CacheConfig(StrictModel):
         return self
 
 
+#: The shipped default image: NGINX's unprivileged build, stable line 1.30 (nginx.org supports
+#: the current stable and mainline lines only; 1.27 is out of support). Every fact the
+#: container contract below relies on is read from the image's own Dockerfile,
+#: github.com/nginx/docker-nginx-unprivileged, stable/alpine-slim/Dockerfile (commit
+#: e26803b, 2026-07-15, "Updated mainline to 1.31.3, stable to 1.30.4"):
+#:   ENV NGINX_VERSION=1.30.4 ............................ the tag below
+#:   ARG UID=101 / ARG GID=101 ... USER $UID ............. uid/gid 101
+#:   sed 's,listen 80;,listen 8080;' ... EXPOSE 8080 ..... port 8080
+#:   pid -> /tmp/nginx.pid; proxy/client_body/fastcgi/uwsgi/scgi temp paths -> /tmp/* .. /tmp is written
+#:   chown -R $UID:0 /var/cache/nginx (the compiled-in cache root) ........ /var/cache/nginx may be written
+#:   the build itself runs `wget -O ...` before installing any package: busybox wget and chown
+#:   are in the base image (health-check command and the volume-owner init container)
+#:   docker-entrypoint.d/10-listen-on-ipv6-by-default.sh `touch`es default.conf first and exits 0
+#:   on a read-only file system; the other entrypoint scripts write nothing unless their
+#:   NGINX_ENTRYPOINT_* variables or /etc/nginx/templates exist
+#: Its .github/workflows/alpine-stable.yml pushes public.ecr.aws/nginx/nginx-unprivileged with the
+#: tag <major>.<minor>.<patch>-alpine-slim for linux/arm64 (our tasks' architecture) among others.
+#: Not pinned by digest: a digest can only be read from the registry, which this build (offline)
+#: cannot reach, and we never write one we have not read. Pin it before production with
+#: `docker buildx imagetools inspect <image>` (or `crane digest <image>`) and set
+#: ``compute.container.image: <image>@sha256:<digest>``; until then every template says so
+#: in Metadata.StreamFlix.SecurityNotes.
+DEFAULT_CONTAINER_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.30.4-alpine-slim"
+#: What the default image writes at run time (see above); each gets a task volume.
+DEFAULT_WRITABLE_PATHS: tuple[str, ...] = ("/tmp", "/var/cache/nginx")
+#: Container image reference: registry/repository, then a tag and/or a sha256 digest.
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9.\-/_]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+_IMAGE_PATH = r"^/[A-Za-z0-9._\-/]{1,200}$"
+
+
+class ContainerHealthCheck(StrictModel):
+    """How ECS and the load balancer decide the container is healthy: one path, one port."""
+
+    path: str = Field(
+        "/",
+        pattern=r"^/[A-Za-z0-9._~/\-]*$",
+        description="HTTP path that answers 2xx/3xx when the app is healthy; the ALB target group, the Route 53 "
+        "failover check and the container health check all request it.",
+    )
+    command: str = Field(
+        "wget -q -O /dev/null http://127.0.0.1:{port}{path} || exit 1",
+        min_length=1,
+        max_length=1000,
+        description="Shell command ECS runs inside the container (CMD-SHELL); exit 0 is healthy. It must contain "
+        "{port} and {path}, filled from this contract, so it cannot probe something the load balancer does not.",
+    )
+    interval_seconds: int = Field(30, ge=5, le=300, description="Seconds between container health checks.")
+    timeout_seconds: int = Field(5, ge=2, le=60, description="Seconds a check may take.")
+    retries: int = Field(3, ge=1, le=10, description="Consecutive failures before the container is unhealthy.")
+    start_period_seconds: int = Field(
+        15, ge=0, le=300, description="Grace after start before failures count (the app's start-up time)."
+    )
+
+    @model_validator(mode="after")
+    def _command_uses_the_contract(self) -> "ContainerHealthCheck":
+        missing = [p for p in ("{port}", "{path}") if p not in self.command]
+        if missing:
+            raise RuleViolation(
+                "command", self.command,
+                f"must contain {' and '.join(missing)} so the check probes the contract's port and path",
+                allowed="e.g. 'wget -q -O /dev/null http://127.0.0.1:{port}{path} || exit 1'",
+            )
+        if self.timeout_seconds >= self.interval_seconds:
+            raise RuleViolation(
+                "timeout_seconds", self.timeout_seconds, "must be shorter than interval_seconds",
+                allowed=f"< {self.interval_seconds}",
+            )
+        return self
+
+    def rendered_command(self, port: int) -> str:
+        return self.command.replace("{port}", str(port)).replace("{path}", self.path)
+
+
+class ContainerConfig(StrictModel):
+    """The container contract: what the image is and needs, so the task can actually run it.
+
+    The root file system is always read-only (no switch turns that off); every path the
+    image writes gets a task volume, owned by the container's uid/gid before it starts.
+    """
+
+    image: str = Field(
+        DEFAULT_CONTAINER_IMAGE,
+        pattern=IMAGE_PATTERN,
+        description="Image reference (tag and/or @sha256 digest); default of the ContainerImage parameter, "
+        "which may name another tag or digest of the same repository at deploy time.",
+    )
+    port: int = Field(8080, ge=1024, le=65535, description="Port the image listens on (unprivileged: >= 1024).")
+    uid: int = Field(101, ge=1, le=2147483647, description="User id the container runs as (never root).")
+    gid: int = Field(101, ge=1, le=2147483647, description="Group id the container runs as.")
+    writable_paths: list[Annotated[str, Field(pattern=_IMAGE_PATH)]] = Field(
+        default_factory=lambda: list(DEFAULT_WRITABLE_PATHS),
+        description="Every directory the image writes at run time (pid files, temp files, caches). Each gets "
+        "a task volume; with a read-only root file system, anything else written fails.",
+    )
+    health_check: ContainerHealthCheck = Field(
+        default_factory=ContainerHealthCheck, description="Container and load-balancer health check."
+    )
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _paths_are_distinct_directories(cls, value: list[str]) -> list[str]:
+        normalised = [p.rstrip("/") or "/" for p in value]
+        duplicates = sorted({p for p in normalised if normalised.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        for path in normalised:
+            if path in ("/", "/proc", "/sys", "/dev") or any(part in ("", ".", "..") for part in path.split("/")[1:]):
+                raise ValueError(f"{path!r} cannot be a task volume; name the directories the image writes")
+            parents = [p for p in normalised if p != path and path.startswith(p + "/")]
+            if parents:
+                raise ValueError(f"{path} is inside {parents[0]}, which is already writable")
+        return normalised
+
+    @property
+    def user(self) -> str:
+        """ECS ``User``: uid:gid."""
+        return f"{self.uid}:{self.gid}"
+
+    @property
+    def repository(self) -> str:
+        """The image without its tag and digest (what pull permissions are about)."""
+        name = self.image.split("@", 1)[0]
+        last = name.rsplit("/", 1)
+        if ":" in last[-1]:
+            name = name.rsplit(":", 1)[0]
+        return name
+
+    @property
+    def pinned_by_digest(self) -> bool:
+        return "@sha256:" in self.image
+
+
 class ComputeConfig(StrictModel):
     """ECS Fargate service running in the private app subnets."""
 
-    image: str = Field(
-        "public.ecr.aws/docker/library/nginx:1.27-alpine",
-        pattern=r"^[a-z0-9][a-z0-9.\-/:@_]+$",
-        description="Container image, ideally pinned by tag or digest.",
+    container: ContainerConfig = Field(
+        default_factory=ContainerConfig,
+        description="The container contract: image, port, user, writable paths, health check.",
     )
     cpu: Literal[256, 512, 1024, 2048, 4096] = Field(512, description="Task CPU units.")
     memory: int = Field(1024, description="Task memory, MiB; must suit the CPU size (Fargate's table).")
-    container_port: int = Field(8080, ge=1024, le=65535, description="Port the container listens on (unprivileged).")
     desired_count: int = Field(3, ge=1, le=100, description="Tasks at rest; also the auto-scaling minimum.")
     max_count: int = Field(9, ge=1, le=200, description="Auto-scaling maximum.")
     cpu_target_percent: int = Field(60, ge=10, le=90, description="Target-tracking CPU utilisation.")
@@ -479,11 +609,6 @@ class LoadBalancerConfig(StrictModel):
         "ELBSecurityPolicy-TLS13-1-2-2021-06",
         pattern=r"^ELBSecurityPolicy-[A-Za-z0-9-]+$",
         description="TLS policy of the HTTPS listener (TLS 1.3 and 1.2 only).",
-    )
-    health_check_path: str = Field(
-        "/",
-        pattern=r"^/[A-Za-z0-9._~/\-]*$",
-        description="Path the target group and the Route 53 failover health check request; must answer 2xx/3xx.",
     )
     deletion_protection: bool = Field(True, description="ALB deletion protection. Prod requires it.")
     access_log_retention_days: int = Field(
@@ -669,6 +794,18 @@ class DrStackConfig(StackConfig):
                 raise RuleViolation(
                     field, arn, f"an ALB can only use an ACM certificate from its own region ({region})",
                     allowed=f"a certificate ARN in {region}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _scratch_volumes_do_not_hide_the_file_system(self) -> "DrStackConfig":
+        shared = self.file_system.mount_path.rstrip("/")
+        for path in self.compute.container.writable_paths:
+            if path == shared or shared.startswith(path + "/") or path.startswith(shared + "/"):
+                raise RuleViolation(
+                    "compute.container.writable_paths", path,
+                    f"overlaps file_system.mount_path {shared}: a task scratch volume would hide the shared files",
+                    allowed=f"paths outside {shared}",
                 )
         return self
 

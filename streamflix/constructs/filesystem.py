@@ -25,7 +25,7 @@ from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statemen
 from troposphere import GetAtt, Ref, Sub, Tags, efs
 
 from streamflix.config.models import AlarmThresholds, EfsConfig
-from streamflix.constructs.compute import CONTAINER_UID, EfsVolume
+from streamflix.constructs.compute import EfsVolume
 from streamflix.constructs.iam_policies import allow
 from streamflix.constructs.keys import Key
 from streamflix.constructs.network import Network
@@ -89,6 +89,7 @@ def add_file_system(
     key: Key,
     replicate_to: str | None,
     name_prefix: str,
+    posix_user: tuple[int, int],
 ) -> FileSystem:
     """The encrypted file system, its mount targets, the service's access point and, if
     ``replicate_to`` names a region, its replication there."""
@@ -118,11 +119,13 @@ def add_file_system(
         efs.AccessPoint(
             ACCESS_POINT,
             FileSystemId=Ref(file_system),
-            PosixUser=efs.PosixUser(Uid=str(CONTAINER_UID), Gid=str(CONTAINER_UID)),
+            # The container contract's uid/gid: the recovery region mounts the replica without an
+            # access point, so the files must belong to the identity the container runs as.
+            PosixUser=efs.PosixUser(Uid=str(posix_user[0]), Gid=str(posix_user[1])),
             RootDirectory=efs.RootDirectory(
                 Path=cfg.root_directory,
                 CreationInfo=efs.CreationInfo(
-                    OwnerUid=str(CONTAINER_UID), OwnerGid=str(CONTAINER_UID), Permissions="750"
+                    OwnerUid=str(posix_user[0]), OwnerGid=str(posix_user[1]), Permissions="750"
                 ),
             ),
             AccessPointTags=Tags(Name=Sub(f"{name_prefix}-service")),

@@ -96,10 +96,14 @@ def add_load_balancer(
     network: Network,
     certificate_arn: str | None,
     container_port: int,
+    health_check_path: str,
     service_security_group: str,
     name_prefix: str,
 ) -> LoadBalancer:
     """ALB, target group, listeners, the ALB's security group and its access-log bucket.
+
+    ``container_port`` and ``health_check_path`` come from the container contract, so the
+    target group probes exactly what the container's own health check probes.
 
     ``service_security_group`` is the logical ID of the service's group: it gains
     the one ingress rule the ALB needs and nothing else does.
@@ -160,7 +164,7 @@ def add_load_balancer(
             Port=container_port,
             VpcId=network.vpc,
             HealthCheckProtocol="HTTP",
-            HealthCheckPath=cfg.health_check_path,
+            HealthCheckPath=health_check_path,
             HealthCheckIntervalSeconds=15,
             HealthyThresholdCount=2,
             UnhealthyThresholdCount=3,

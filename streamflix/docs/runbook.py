@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from streamflix.docs import failover, operations
+from streamflix.docs import bootstrap, failover, operations
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
@@ -80,6 +80,7 @@ def render_runbook(ctx: RunbookContext) -> str:
         purpose(ctx),
         prerequisites(ctx),
         deploy(ctx),
+        bootstrap.database_bootstrap(ctx),
         parameters_section(ctx),
         outputs_section(ctx),
         provisioning_section(ctx),

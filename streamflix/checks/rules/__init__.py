@@ -1,6 +1,7 @@
 """The project's own rules, one per file: SF1xxx guard the seed guarantees, SF2xxx security and data safety."""
 
 from streamflix.checks.rules.base import Rule, RuleContext
+from streamflix.checks.rules.container_writable_paths import ContainersCanWriteTheirPaths
 from streamflix.checks.rules.encryption_at_rest import EncryptionAtRestWithRotatingKeys
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.engine_versions import EngineVersionsInCatalogue
@@ -23,6 +24,7 @@ ALL_RULES: tuple[Rule, ...] = (
     EngineVersionsInCatalogue(),
     CredentialsRotate(),
     StatefulResourcesKeepData(),
+    ContainersCanWriteTheirPaths(),
     ProductionDataProtection(),
     NoCredentialsInTemplates(),
     IamLeastPrivilege(),
