@@ -36,7 +36,7 @@ from streamflix.constructs.database import (
 )
 from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_file_system, watch_file_system
 from streamflix.constructs.keys import add_data_key
-from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
+from streamflix.constructs.load_balancer import add_certificate, add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
@@ -114,7 +114,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.primary_certificate_arn, container_port=dr.compute.container.port,
+        certificate_arn=add_certificate(t, dr.load_balancer, region, dr.load_balancer.primary_certificate_arn), container_port=dr.compute.container.port,
         health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )

@@ -25,7 +25,7 @@ from streamflix.constructs.database import DATABASE_TIER, add_postgres_read_repl
 from streamflix.constructs.dns import AliasEndpoint, add_failover_records
 from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_replica_mounts, watch_file_system
 from streamflix.constructs.keys import add_data_key
-from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
+from streamflix.constructs.load_balancer import add_certificate, add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
@@ -121,7 +121,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     balancer = add_load_balancer(
         t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.recovery_certificate_arn, container_port=dr.compute.container.port,
+        certificate_arn=add_certificate(t, dr.load_balancer, region, dr.load_balancer.recovery_certificate_arn), container_port=dr.compute.container.port,
         health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )

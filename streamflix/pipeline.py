@@ -18,7 +18,7 @@ from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS
 from streamflix.checks import Finding, is_cached, validate
 from streamflix.checks.rules.quotas import s3_deploy_note
 from streamflix.checks.suppressions import Suppression, suppressions_in
-from streamflix.config.models import EnvironmentConfig
+from streamflix.config.models import EnvironmentConfig, alarm_gaps
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
@@ -179,6 +179,7 @@ def assemble(
             stack_name(config.project, config.environment_suffix, stack.blueprint), stack.region,
         ))
     ]
+    report.notes += [f"{config.name}: {gap}" for gap in alarm_gaps(config)]
     return report, render_artifacts(config, rendered)
 
 

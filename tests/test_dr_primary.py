@@ -133,7 +133,7 @@ def test_service_mounts_efs_through_the_access_point_with_iam_and_tls(dr):
     }
     service = template["Resources"]["Service"]
     assert props(template, "Service")["DesiredCount"] == 2
-    assert {"HttpListener", "FileSystemMountTargetA"} <= set(service["DependsOn"])
+    assert {"HttpsListener", "FileSystemMountTargetA"} <= set(service["DependsOn"])  # prod serves HTTPS
     assert props(template, "Service")["LoadBalancers"] == [
         {"ContainerName": "app", "ContainerPort": 8080, "TargetGroupArn": {"Ref": "TargetGroup"}}
     ]
@@ -153,6 +153,9 @@ def test_firewall_nfs_only_from_the_service_and_the_service_only_from_the_alb(dr
     for group in ("FileSystemSecurityGroup", "ServiceSecurityGroup"):
         assert "SecurityGroupIngress" not in props(template, group)
     internet = props(template, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    # prod: HTTPS, and 80 only to redirect; dev serves plain HTTP on 80 alone
+    assert {(rule["FromPort"], rule["CidrIp"]) for rule in internet} == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}
+    internet = props(dr["dev"]["dr-primary"], "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
     assert {(rule["FromPort"], rule["CidrIp"]) for rule in internet} == {(80, "0.0.0.0/0")}
 
 
@@ -170,9 +173,13 @@ def test_https_variant_listens_on_443_and_redirects_80(dr_variant):
 
 
 def test_plain_http_is_a_recorded_security_note(dr):
-    notes = dr["prod"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"]
+    notes = dr["dev"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"]
     assert len([n for n in notes if "plain HTTP" in n]) == 1
-    assert props(dr["prod"]["dr-primary"], "HttpListener")["DefaultActions"][0]["Type"] == "forward"
+    assert props(dr["dev"]["dr-primary"], "HttpListener")["DefaultActions"][0]["Type"] == "forward"
+    # prod refuses plain HTTP: its certificates are deploy-time parameters
+    assert not [n for n in dr["prod"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"] if "plain HTTP" in n]
+    https = props(dr["prod"]["dr-primary"], "HttpsListener")
+    assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
 
 
 def test_access_logs_bucket(dr):
@@ -223,7 +230,8 @@ def test_alarms_with_their_thresholds(dr, env):
         assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
             namespace, metric, comparison, threshold
         ), logical_id
-        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        expected = [{"Ref": "AlarmTopic"}] + ([{"Ref": "ExistingAlarmTopicArn"}] if env == "prod" else [])
+        assert alarm["AlarmActions"] == expected  # prod also pages through an existing topic
     for critical in ("ServiceRunningTasksAlarm", "LoadBalancerNoHealthyHostsAlarm"):
         assert alarms[critical]["Properties"]["TreatMissingData"] == "breaching"
 

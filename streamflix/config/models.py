@@ -515,13 +515,57 @@ class AlarmThresholds(StrictModel):
     )
 
 
+#: Domains that can never receive mail, so a subscription to them is never confirmed:
+#: RFC 2606 section 2 (.test, .example, .invalid, .localhost top-level names) and section 3
+#: (example.com, example.net, example.org), RFC 6761 section 6.
+RESERVED_MAIL_TLDS = ("example", "test", "invalid", "localhost")
+RESERVED_MAIL_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def reserved_mail_domain(address: str) -> str | None:
+    """The reserved domain ``address`` is on, or None when it can receive mail."""
+    domain = address.rsplit("@", 1)[-1].lower().rstrip(".")
+    if domain.rsplit(".", 1)[-1] in RESERVED_MAIL_TLDS:
+        return "." + domain.rsplit(".", 1)[-1]
+    for reserved in RESERVED_MAIL_DOMAINS:
+        if domain == reserved or domain.endswith("." + reserved):
+            return reserved
+    return None
+
+
 class ObservabilityConfig(StrictModel):
     """Where alarms go and what they watch."""
 
     alarm_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = Field(
-        default_factory=list, description="Addresses subscribed to the encrypted alarm topic (each must confirm)."
+        default_factory=list,
+        description="Addresses subscribed to the encrypted alarm topic (each must confirm). Reserved and "
+        "example domains (.example, .test, .invalid, .localhost, example.com/net/org) are refused: they never confirm.",
+    )
+    existing_alarm_topic: bool = Field(
+        False,
+        description="Also send every alarm to an existing SNS topic (your paging integration) in the stack's "
+        "region, whose ARN is the ExistingAlarmTopicArn deploy-time parameter (no default: the deploy needs it).",
     )
     thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Alarm thresholds.")
+
+    @field_validator("alarm_emails")
+    @classmethod
+    def _recipients_can_receive_mail(cls, value: list[str]) -> list[str]:
+        for address in value:
+            reserved = reserved_mail_domain(address)
+            if reserved is not None:
+                raise ValueError(
+                    f"{address} is on the reserved domain {reserved}, which never receives mail, so the SNS "
+                    "subscription is never confirmed and the alarms reach nobody; use a real address"
+                )
+        duplicates = sorted({a for a in value if value.count(a) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return value
+
+    @property
+    def reaches_someone(self) -> bool:
+        return bool(self.alarm_emails) or self.existing_alarm_topic
 
 
 class StackConfig(StrictModel):
@@ -605,6 +649,11 @@ class LoadBalancerConfig(StrictModel):
     recovery_certificate_arn: str | None = Field(
         None, description="ACM certificate in the recovery region (ACM certificates are regional). Set with the primary's."
     )
+    certificates_as_parameters: bool = Field(
+        False,
+        description="Take each region's ACM certificate as the CertificateArn deploy-time parameter of its stack "
+        "(HTTPS on 443, HTTP redirects) instead of naming the ARNs here.",
+    )
     ssl_policy: str = Field(
         "ELBSecurityPolicy-TLS13-1-2-2021-06",
         pattern=r"^ELBSecurityPolicy-[A-Za-z0-9-]+$",
@@ -623,6 +672,11 @@ class LoadBalancerConfig(StrictModel):
                 raise RuleViolation(
                     field, arn, "not an ACM certificate ARN", "arn:aws:acm:<region>:<account>:certificate/<uuid>"
                 )
+        if self.certificates_as_parameters and self.primary_certificate_arn is not None:
+            raise RuleViolation(
+                "certificates_as_parameters", True, "the certificate ARNs are already in the config",
+                allowed="false, or remove primary_certificate_arn and recovery_certificate_arn",
+            )
         if (self.primary_certificate_arn is None) != (self.recovery_certificate_arn is None):
             missing = "recovery_certificate_arn" if self.recovery_certificate_arn is None else "primary_certificate_arn"
             raise RuleViolation(
@@ -635,17 +689,23 @@ class LoadBalancerConfig(StrictModel):
 
     @property
     def https(self) -> bool:
-        return self.primary_certificate_arn is not None
+        return self.primary_certificate_arn is not None or self.certificates_as_parameters
 
 
 class DnsFailoverConfig(StrictModel):
     """Route 53 failover: PRIMARY record on the primary ALB (health-checked), SECONDARY on the recovery ALB."""
 
-    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Public hosted zone that holds the record.")
-    record_name: str = Field(
+    hosted_zone_id: str | None = Field(
+        None,
+        pattern=r"^Z[A-Z0-9]{1,31}$",
+        description="Public hosted zone that holds the record. Omit (with record_name) to take both as the "
+        "HostedZoneId and FailoverRecordName deploy-time parameters of the recovery stack.",
+    )
+    record_name: str | None = Field(
+        None,
         max_length=253,
         pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
-        description="Fully qualified name users resolve, e.g. app.streamflix.example.",
+        description="Fully qualified name users resolve, e.g. app.streamflix.com. Omit with hosted_zone_id.",
     )
     health_check_interval_seconds: Literal[10, 30] = Field(
         30, description="Seconds between Route 53 health checks of the primary ALB (10 costs more)."
@@ -653,6 +713,20 @@ class DnsFailoverConfig(StrictModel):
     health_check_failure_threshold: int = Field(
         3, ge=1, le=10, description="Consecutive failed checks before Route 53 fails over."
     )
+
+    @model_validator(mode="after")
+    def _zone_and_name_together(self) -> "DnsFailoverConfig":
+        if (self.hosted_zone_id is None) != (self.record_name is None):
+            missing = "record_name" if self.record_name is None else "hosted_zone_id"
+            raise RuleViolation(
+                missing, None, "set hosted_zone_id and record_name together, or omit both to take them as "
+                "deploy-time parameters", allowed="both, or neither",
+            )
+        return self
+
+    @property
+    def names_as_parameters(self) -> bool:
+        return self.record_name is None
 
     @property
     def detection_seconds(self) -> int:
@@ -1019,6 +1093,12 @@ class EnvironmentConfig(StrictModel):
                     "nothing in this config lowers that floor, so the override would only hide a future change",
                     allowed="remove the entry",
                 )
+        if self.tier == "prod":
+            # After the floors: what a working prod service needs beyond them (issue 11).
+            for field, section in self.stacks.items():
+                _require_alarm_recipients(field, section)
+            if self.dr is not None:
+                _require_dr_failover_name_and_tls(self.dr)
         return self
 
     @property
@@ -1071,10 +1151,8 @@ def _dr_floors(dr: DrStackConfig) -> list[LoweredFloor]:
     if dr.database.backup_retention_days < PROD_MIN_BACKUP_RETENTION_DAYS:
         lowered.append(("backup-retention", "dr.database.backup_retention_days",
                         dr.database.backup_retention_days, f">= {PROD_MIN_BACKUP_RETENTION_DAYS}"))
-    for field in ("primary_certificate_arn", "recovery_certificate_arn"):
-        if getattr(dr.load_balancer, field) is None:
-            lowered.append(("plaintext-listener", f"dr.load_balancer.{field}", None,
-                            "an ACM certificate ARN in that stack's region"))
+    # No plaintext-listener floor here: prod's DR pair requires HTTPS outright
+    # (_require_dr_failover_name_and_tls), so no override can lower it.
     for field in ("primary_network", "recovery_network"):
         network: NetworkConfig = getattr(dr, field)
         if network.flow_log_retention_days < PROD_MIN_AUDIT_LOG_RETENTION_DAYS:
@@ -1094,6 +1172,48 @@ def _enforce_floors(lowered: list[LoweredFloor], overridden: set[str]) -> dict[s
                 allowed=f"{allowed}, or a security_overrides entry {{rule: {floor}, reason: ...}}",
             )
     return {floor: path for floor, path, _, _ in lowered}
+
+
+def _require_alarm_recipients(field: str, section: StackConfig) -> None:
+    observability = getattr(section, "observability", None)
+    if isinstance(observability, ObservabilityConfig) and not observability.reaches_someone:
+        raise RuleViolation(
+            f"{field}.observability.alarm_emails",
+            [],
+            "prod alarms must reach someone (ReplicaLag, HealthyHostCount and RunningTaskCount page nobody otherwise)",
+            allowed="at least one address on a real domain, or existing_alarm_topic: true (the "
+            "ExistingAlarmTopicArn deploy-time parameter)",
+        )
+
+
+def alarm_gaps(config: "EnvironmentConfig") -> list[str]:
+    """One line per stack section whose alarms reach nobody (dev and staging may build so; prod may not)."""
+    return [
+        f"{field}: alarms reach nobody ({field}.observability.alarm_emails is empty and existing_alarm_topic is "
+        "false); they still change state and show on the dashboard"
+        for field, section in config.stacks.items()
+        if isinstance(getattr(section, "observability", None), ObservabilityConfig)
+        and not section.observability.reaches_someone  # type: ignore[attr-defined]
+    ]
+
+
+def _require_dr_failover_name_and_tls(dr: DrStackConfig) -> None:
+    """prod's DR pair: a Route 53 name to fail over and HTTPS in both regions (no plaintext override)."""
+    if dr.dns is None:
+        raise RuleViolation(
+            "dr.dns", None,
+            f"prod clients need one name that Route 53 fails over to the recovery region within the "
+            f"{dr.rto_minutes}-minute RTO",
+            allowed="dns: {hosted_zone_id: Z..., record_name: app.<your domain>}, or dns: {} to take both as "
+            "deploy-time parameters of dr-recovery",
+        )
+    if not dr.load_balancer.https:
+        raise RuleViolation(
+            "dr.load_balancer.primary_certificate_arn", None,
+            "prod serves the DR pair over HTTPS in both regions (a failover must not fall back to plain HTTP)",
+            allowed="primary_certificate_arn and recovery_certificate_arn (ACM, one per region), or "
+            "certificates_as_parameters: true",
+        )
 
 
 def _require_prod_grade_ha(stack: HaDatabaseStackConfig) -> None:

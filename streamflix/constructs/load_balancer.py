@@ -12,10 +12,11 @@ encryption ELB log delivery supports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Ref, Sub, Tags, ec2, s3
+from troposphere import GetAtt, Parameter, Ref, Sub, Tags, ec2, s3
 from troposphere import elasticloadbalancingv2 as elb
 
 from streamflix.config.models import AlarmThresholds, LoadBalancerConfig
@@ -66,6 +67,8 @@ ELB_LOG_DELIVERY_ACCOUNTS: dict[str, str] = {
 }
 
 _INTERNET = "0.0.0.0/0"
+#: Deploy-time parameter holding the stack's ACM certificate (``certificates_as_parameters``).
+CERTIFICATE_PARAMETER = "CertificateArn"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,24 @@ def log_delivery_principal(region: str) -> Principal:
     return Principal("Service", LOG_DELIVERY_PRINCIPAL)
 
 
+def add_certificate(t: StackTemplate, cfg: LoadBalancerConfig, region: str, configured: str | None) -> Any:
+    """The listener's certificate: the configured ARN, the CertificateArn parameter, or None (plain HTTP)."""
+    if not cfg.certificates_as_parameters:
+        return configured
+    parameter = t.add_parameter(
+        Parameter(
+            CERTIFICATE_PARAMETER,
+            Type="String",
+            AllowedPattern=rf"^arn:aws[a-z-]*:acm:{region}:[0-9]{{12}}:certificate/[0-9a-f-]{{36}}$",
+            ConstraintDescription=f"an ACM certificate ARN in {region} (ALBs use certificates of their own region)",
+            Description=f"ACM certificate in {region} for the HTTPS listener; it must cover the failover record name.",
+        ),
+        group="TLS",
+        label=f"ACM certificate ({region})",
+    )
+    return Ref(parameter)
+
+
 def add_load_balancer(
     t: StackTemplate,
     cfg: LoadBalancerConfig,
@@ -94,7 +115,7 @@ def add_load_balancer(
     project: str,
     region: str,
     network: Network,
-    certificate_arn: str | None,
+    certificate_arn: Any,
     container_port: int,
     health_check_path: str,
     service_security_group: str,
@@ -184,6 +205,10 @@ def add_load_balancer(
                 Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
                 DefaultActions=forward,
             )
+        )
+        t.suppress_scan(
+            group, "CKV_AWS_260",
+            "port 80 only answers with a 301 redirect to HTTPS on 443 (HttpListener); nothing is served in plaintext",
         )
         t.add_resource(
             elb.Listener(

@@ -30,7 +30,7 @@ from streamflix.docs.lookups import (
     ref_target,
     setup_lines,
 )
-from streamflix.docs.markdown import aws, aws_wait, code, table
+from streamflix.docs.markdown import assign, aws, aws_wait, code, table
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, rto_minutes
 
 if TYPE_CHECKING:
@@ -802,9 +802,8 @@ def _dns(dr: DrFacts) -> list[str]:
             ),
         ]
     stack, rid = dr.records[0]
-    p = stack.props(rid)
-    name = stack.resolve(p.get("Name"))
-    zone = stack.resolve(p.get("HostedZoneId"))
+    name, zone, setup = _record_name_and_zone(stack, rid)
+    commands += setup
     if zone and name:
         commands.append(
             aws(
@@ -828,6 +827,22 @@ def _dns(dr: DrFacts) -> list[str]:
         "",
         code("\n".join(commands)),
     ]
+
+
+def _record_name_and_zone(stack: StackFacts, rid: str) -> tuple[str | None, str | None, list[str]]:
+    """The failover record's name and hosted zone: as the template states them, or, when they are
+    deploy-time parameters (prod), read from the deployed stack into shell variables."""
+    props = stack.props(rid)
+    setup: list[str] = []
+    values = []
+    for key, variable in (("Name", "FAILOVER_RECORD_NAME"), ("HostedZoneId", "HOSTED_ZONE_ID")):
+        value = stack.resolve(props.get(key))
+        parameter = ref_target(props.get(key))
+        if value is None and parameter is not None and stack.parameter(parameter) is not None:
+            setup.append(assign(variable, parameter_command(stack, parameter)))
+            value = f"${variable}"
+        values.append(value)
+    return values[0], values[1], setup
 
 
 def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
@@ -867,7 +882,10 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
             ),
         ]
         path = recovery.props(group).get("HealthCheckPath")
-        name = next((s.resolve(s.props(r).get("Name")) for s, r in dr.records), None)
+        name, setup = None, []
+        if dr.records:
+            name, _, setup = _record_name_and_zone(*dr.records[0])
+        commands += setup
         if path and name:
             commands.append(f"curl -fsS https://{name.rstrip('.')}{path}")
     commands.append(
