@@ -357,7 +357,7 @@ def cross_region(ctx: "RunbookContext") -> Section | None:
         *[line for phase in phases for line in phase],
         "### Drill checklist",
         "",
-        *_drill(rto, dr),
+        *_drill(rto, dr, ctx),
         "",
         "### Failback",
         "",
@@ -911,7 +911,7 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     ]
 
 
-def _drill(rto: int, dr: DrFacts) -> list[str]:
+def _drill(rto: int, dr: DrFacts, ctx: "RunbookContext | None" = None) -> list[str]:
     items = [
         "Announce the window; name the incident lead and the scribe; rehearse in staging before production.",
         "Before: replica lag is low, recovery alarms are OK, the primary's latest automated backup is under 24 hours old.",
@@ -919,6 +919,11 @@ def _drill(rto: int, dr: DrFacts) -> list[str]:
         f"Measured recovery time is within {rto} minutes and each phase within its budget (table above).",
         "Data written just before the cut-over is present on the recovery side, or the loss is within the RPO.",
         "A write through the recovery service succeeds; dashboards and alarms in the recovery region show it.",
+        "The DR integration tests pass against the recovery region, promoted: "
+        + (f"`STREAMFLIX_ENV={ctx.environment} " if ctx is not None else "`")
+        + "STREAMFLIX_DR_PROMOTED=1 python -m pytest tests/integration/test_dr_pair_deployed.py -m integration` "
+        "(after phase 5 wrote `cfn-outputs/dr-recovery.json`; with `cfn-outputs/dr-primary.json` they also check "
+        "the primary's file replication was cut).",
         "Fail back (below) and confirm replication is healthy again: the pair is protected only after that.",
         "File the report: timings, surprises, fixes. Fix the generator or the config, not this file (it is rebuilt).",
     ]
