@@ -119,10 +119,10 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         t, dr.file_system, file_system_id=Ref(replica_fs), network=network,
         security_group=firewall.group(FILE_SYSTEM_TIER),
     )
+    certificate = add_certificate(t, dr.load_balancer, region, dr.load_balancer.recovery_certificate_arn)
     balancer = add_load_balancer(
-        t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=add_certificate(t, dr.load_balancer, region, dr.load_balancer.recovery_certificate_arn), container_port=dr.compute.container.port,
-        health_check_path=dr.compute.container.health_check.path,
+        t, dr.load_balancer, project=env.project, region=region, network=network, certificate_arn=certificate,
+        container_port=dr.compute.container.port, health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
