@@ -135,3 +135,24 @@ def test_the_drill_runs_the_dr_integration_tests_in_the_recovery_region(artifact
     assert ("STREAMFLIX_ENV=prod STREAMFLIX_DR_PROMOTED=1 python -m pytest tests/integration/test_dr_pair_deployed.py "
             "-m integration") in markdown
     assert "--stack dr-recovery --file cfn-outputs/dr-recovery.json" in markdown
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_real_failover_phases_act_on_the_rendered_pair(artifacts, env):
+    """The cross-region procedure of the real recovery runbook names the real replica, file system and scale."""
+    markdown = runbook(artifacts, env, "dr-recovery")
+    template = load_template(artifacts[env]["dr-recovery.yaml"])
+    suffix = "stg" if env == "staging" else env
+    replica = template["Resources"]["PostgresReplicaInstance"]["Properties"]["DBInstanceIdentifier"]["Fn::Sub"]
+    calls = invocations(markdown)
+    promote = next(c for c in calls if c.operation == "promote-read-replica")
+    assert promote.value("--region") == "us-east-1"
+    assert promote.value("--db-instance-identifier") == replica.replace("${EnvironmentSuffix}", suffix)
+    assert any(c.operation == "delete-replication-configuration" for c in calls)
+    scale = next(c for c in calls if c.operation == "update-stack" and "ServiceTaskCount" in " ".join(c.options.get("--parameters", [])))
+    parameters = " ".join(scale.options["--parameters"])
+    assert f"ParameterKey=ServiceTaskCount,ParameterValue={template['Outputs']['FailoverTaskCount']['Value']}" in parameters
+    # every other parameter of the real template keeps its value
+    for name in template["Parameters"]:
+        if name != "ServiceTaskCount":
+            assert f"ParameterKey={name},UsePreviousValue=true" in parameters
