@@ -123,6 +123,7 @@ def test_a_digest_pinned_image_has_no_note():
         ("health_check: {command: 'curl -f http://localhost/'}", "ha_database.compute.container.health_check.command"),
         ("writable_paths: [/tmp, /tmp/cache]", "/tmp/cache is inside /tmp"),
         ("writable_paths: [/proc]", "cannot be a task volume"),
+        ("writable_paths: [/var/cache, /var-cache]", "would share one task volume name"),
         ("uid: 0", "ha_database.compute.container.uid"),
         ("port: 80", "ha_database.compute.container.port"),
         ("image: 'nginx:latest latest'", "ha_database.compute.container.image"),

@@ -428,6 +428,11 @@ class ContainerConfig(StrictModel):
             parents = [p for p in normalised if p != path and path.startswith(p + "/")]
             if parents:
                 raise ValueError(f"{path} is inside {parents[0]}, which is already writable")
+        # Task volumes are named after their path with punctuation folded ('/var/cache' -> scratch-var-cache).
+        folded = [re.sub(r"[^a-z0-9]+", "-", p.strip("/").lower()) for p in normalised]
+        clashes = sorted({p for p, f in zip(normalised, folded) if folded.count(f) > 1})
+        if clashes:
+            raise ValueError(f"{', '.join(clashes)} would share one task volume name; rename one directory")
         return normalised
 
     @property
