@@ -18,14 +18,17 @@ wired parameter there (see streamflix.wiring).
 
 from __future__ import annotations
 
-from troposphere import Equals, Not, Parameter, Ref, Sub
+from troposphere import Equals, GetAtt, Not, Parameter, Ref, Sub
 
 from streamflix.config.models import EFS_REPLICATION_RPO_MINUTES, DrStackConfig, EnvironmentConfig
 from streamflix.config.naming import NAMES
 from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
-from streamflix.constructs.compute import add_fargate_service, watch_service
+from streamflix.constructs.compute import SERVICE_LOG_GROUP, add_fargate_service, watch_service
+from streamflix.constructs.db_bootstrap import BootstrapTarget, add_database_bootstrap
 from streamflix.constructs.database import (
     DATABASE_TIER,
+    POSTGRES_PORT,
+    POSTGRES_PRIMARY,
     BackupReplication,
     add_postgres_instance,
     replica_lag_metric,
@@ -33,7 +36,7 @@ from streamflix.constructs.database import (
 )
 from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, ReplicationTarget, add_file_system, watch_file_system
 from streamflix.constructs.keys import add_data_key
-from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
+from streamflix.constructs.load_balancer import add_certificate, add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
 from streamflix.constructs.secrets import SecretReplica, add_hosted_rotation, add_template_secret
@@ -143,10 +146,12 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     files = add_file_system(
         t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key,
         replicate_to=file_replication, name_prefix=prefix,
+        posix_user=(dr.compute.container.uid, dr.compute.container.gid),
     )
+    certificate = add_certificate(t, dr.load_balancer, region, dr.load_balancer.primary_certificate_arn)
     balancer = add_load_balancer(
-        t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.primary_certificate_arn, container_port=dr.compute.container_port,
+        t, dr.load_balancer, project=env.project, region=region, network=network, certificate_arn=certificate,
+        container_port=dr.compute.container.port, health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
@@ -156,6 +161,15 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         load_balancer=balancer.target,
         volumes=[files.volume()],
         role_purpose="connect to the database and cache, mount the shared file system",
+    )
+    # Only the primary: the replica is read-only, and the role reaches it (and survives its
+    # promotion) through replication.
+    add_database_bootstrap(
+        t,
+        BootstrapTarget(host=database.endpoint, port=POSTGRES_PORT, database=dr.database.database_name,
+                        app_username=dr.database.app_username,
+                        master_secret_arn=GetAtt(POSTGRES_PRIMARY, "MasterUserSecret.SecretArn")),
+        project=env.project, key=key, log_group=SERVICE_LOG_GROUP,
     )
 
     monitoring = Monitoring()

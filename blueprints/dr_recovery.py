@@ -25,7 +25,7 @@ from streamflix.constructs.database import DATABASE_TIER, add_postgres_read_repl
 from streamflix.constructs.dns import AliasEndpoint, add_failover_records
 from streamflix.constructs.filesystem import FILE_SYSTEM_TIER, add_replication_destination, watch_file_system
 from streamflix.constructs.keys import add_data_key
-from streamflix.constructs.load_balancer import add_load_balancer, watch_load_balancer
+from streamflix.constructs.load_balancer import add_certificate, add_load_balancer, watch_load_balancer
 from streamflix.constructs.network import add_network
 from streamflix.constructs.observability import Monitoring, add_observability
 from streamflix.constructs.security_groups import SERVICE_SECURITY_GROUP, add_tier_security_groups
@@ -102,10 +102,12 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     )
     files = add_replication_destination(
         t, dr.file_system, network=network, security_group=firewall.group(FILE_SYSTEM_TIER), key=key, name_prefix=prefix,
+        posix_user=(dr.compute.container.uid, dr.compute.container.gid),
     )
+    certificate = add_certificate(t, dr.load_balancer, region, dr.load_balancer.recovery_certificate_arn)
     balancer = add_load_balancer(
-        t, dr.load_balancer, project=env.project, region=region, network=network,
-        certificate_arn=dr.load_balancer.recovery_certificate_arn, container_port=dr.compute.container_port,
+        t, dr.load_balancer, project=env.project, region=region, network=network, certificate_arn=certificate,
+        container_port=dr.compute.container.port, health_check_path=dr.compute.container.health_check.path,
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
@@ -145,7 +147,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
             t, dr.dns,
             primary=AliasEndpoint(Ref(primary_dns), Ref(primary_zone)),
             secondary=AliasEndpoint(balancer.dns_name, balancer.hosted_zone_id),
-            protocol=balancer.protocol, health_check_path=dr.load_balancer.health_check_path, name_prefix=prefix,
+            protocol=balancer.protocol, health_check_path=dr.compute.container.health_check.path, name_prefix=prefix,
         )
 
     monitoring = Monitoring()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from streamflix.config.models import EnvironmentConfig, HaDatabaseStackConfig
 from streamflix.constructs.cache import CACHE_TIER, add_cache, watch_cache
-from streamflix.constructs.compute import add_fargate_service, watch_service
+from streamflix.constructs.compute import SERVICE_LOG_GROUP, add_fargate_service, watch_service
+from streamflix.constructs.database import POSTGRES_PORT
+from streamflix.constructs.db_bootstrap import BootstrapTarget, add_database_bootstrap
 from streamflix.constructs.database import DATABASE_TIER, add_aurora_cluster, watch_aurora
 from streamflix.constructs.keys import add_data_key
 from streamflix.constructs.network import add_network
@@ -57,6 +59,12 @@ def build(env: EnvironmentConfig, stack: HaDatabaseStackConfig) -> StackTemplate
         t, stack.compute, project=env.project, subnets=network.app_subnets, security_group=firewall.service, key=key,
         grants=[database.grant_connect(), cache.grant_connect(), stream.grant_write(), key.grant_use()],
         environment={**database.environment(), **cache.environment(), **stream.environment()},
+    )
+    add_database_bootstrap(
+        t,
+        BootstrapTarget(host=database.writer_endpoint, port=POSTGRES_PORT, database=stack.database.database_name,
+                        app_username=stack.database.app_username, master_secret_arn=database.master_secret_arn),
+        project=env.project, key=key, log_group=SERVICE_LOG_GROUP,
     )
 
     monitoring = Monitoring()

@@ -20,7 +20,7 @@ from streamflix.checks import Finding, is_cached, validate
 from streamflix.checks.rules.quotas import s3_deploy_note
 from streamflix.checks.scan import all_cached, require_scanner
 from streamflix.checks.suppressions import Suppression, suppressions_in
-from streamflix.config.models import EnvironmentConfig
+from streamflix.config.models import EnvironmentConfig, alarm_gaps
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
@@ -161,10 +161,18 @@ def check_stacks(rendered: Sequence[RenderedStack], *, label_dir: Path, lint: bo
 
 def _die_with_parent(parent: int) -> None:
     """Worker initializer: on Linux the kernel SIGKILLs the worker when the build dies,
-    even by SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere Pool's exit terminates it."""
+    even by SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere Pool's exit terminates it.
+
+    A forked worker inherits the CLI's handlers that turn SIGTERM into an exception;
+    the parent owns interruption, so a worker dies quietly when the pool is terminated
+    (SIGTERM) and leaves Ctrl-C (SIGINT, sent to the whole process group) to the parent.
+    """
     import ctypes
     import signal
 
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (AttributeError, OSError):
@@ -259,6 +267,7 @@ def assemble(
         ))
     ]
     report.notes += _unpriced_regions_note(rendered)
+    report.notes += [f"{config.name}: {gap}" for gap in alarm_gaps(config)]
     return report, render_artifacts(config, rendered)
 
 

@@ -102,9 +102,15 @@ dr:
 
 
 @pytest.fixture(scope="session")
-def dr_variant_stacks():
+def dr_variant_config():
+    """The HTTPS + DNS failover variant's parsed config."""
+    return parse_config(DR_VARIANT_YAML, source="variant.yaml")
+
+
+@pytest.fixture(scope="session")
+def dr_variant_stacks(dr_variant_config):
     """{blueprint: RenderedStack} of the HTTPS + DNS failover variant."""
-    return {stack.blueprint: stack for stack in render_environment(parse_config(DR_VARIANT_YAML, source="variant.yaml"))}
+    return {stack.blueprint: stack for stack in render_environment(dr_variant_config)}
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def test_security_overrides_head_the_report(configs):
     first_lines = artifacts["compliance/ha-database.md"].splitlines()[:4]
     assert first_lines[2].startswith("- Security overrides: ")
     assert f"**deletion-protection** ({REASON})" in first_lines[2]
-    assert "**plaintext-listener**" in first_lines[2]  # the prod preset's own override
+    assert "plaintext-listener" not in first_lines[2]  # prod serves HTTPS: no plain-HTTP exception
     assert {"rule": "deletion-protection", "reason": REASON} in json.loads(
         artifacts["compliance/ha-database.json"]
     )["security_overrides"]

@@ -124,18 +124,19 @@ def test_file_system_is_encrypted_replicated_and_kept(dr):
     assert {m["Properties"]["SubnetId"]["Ref"] for m in mount_targets.values()} == {"AppSubnetA", "AppSubnetB", "AppSubnetC"}
     assert all(m["Properties"]["SecurityGroups"] == [{"Ref": "FileSystemSecurityGroup"}] for m in mount_targets.values())
     access_point = props(template, "FileSystemAccessPoint")
-    assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
+    # the container contract's identity (the recovery side mounts without an access point)
+    assert access_point["PosixUser"] == {"Uid": "101", "Gid": "101"}
     assert access_point["RootDirectory"]["Path"] == "/streamflix"
 
 
 def test_service_mounts_efs_through_the_access_point_with_iam_and_tls(dr):
     template = dr["prod"]["dr-primary"]
-    (volume,) = props(template, "TaskDefinition")["Volumes"]
+    (volume,) = [v for v in props(template, "TaskDefinition")["Volumes"] if "EFSVolumeConfiguration" in v]
     efs = volume["EFSVolumeConfiguration"]
     assert efs["FilesystemId"] == {"Ref": "FileSystem"} and efs["TransitEncryption"] == "ENABLED"
     assert efs["AuthorizationConfig"] == {"IAM": "ENABLED", "AccessPointId": {"Ref": "FileSystemAccessPoint"}}
-    container = props(template, "TaskDefinition")["ContainerDefinitions"][0]
-    assert container["MountPoints"] == [{"SourceVolume": "shared", "ContainerPath": "/mnt/shared", "ReadOnly": False}]
+    (container,) = [c for c in props(template, "TaskDefinition")["ContainerDefinitions"] if c["Name"] == "app"]
+    assert {"SourceVolume": "shared", "ContainerPath": "/mnt/shared", "ReadOnly": False} in container["MountPoints"]
     statements = [s for p in props(template, "TaskRole")["Policies"] for s in p["PolicyDocument"]["Statement"]]
     (mount,) = [s for s in statements if "elasticfilesystem:ClientMount" in s["Action"]]
     assert mount["Condition"] == {
@@ -143,7 +144,7 @@ def test_service_mounts_efs_through_the_access_point_with_iam_and_tls(dr):
     }
     service = template["Resources"]["Service"]
     assert props(template, "Service")["DesiredCount"] == 2
-    assert {"HttpListener", "FileSystemMountTargetA"} <= set(service["DependsOn"])
+    assert {"HttpsListener", "FileSystemMountTargetA"} <= set(service["DependsOn"])  # prod serves HTTPS
     assert props(template, "Service")["LoadBalancers"] == [
         {"ContainerName": "app", "ContainerPort": 8080, "TargetGroupArn": {"Ref": "TargetGroup"}}
     ]
@@ -164,6 +165,9 @@ def test_firewall_nfs_only_from_the_service_and_the_service_only_from_the_alb(dr
     for group in ("FileSystemSecurityGroup", "ServiceSecurityGroup"):
         assert "SecurityGroupIngress" not in props(template, group)
     internet = props(template, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    # prod: HTTPS, and 80 only to redirect; dev serves plain HTTP on 80 alone
+    assert {(rule["FromPort"], rule["CidrIp"]) for rule in internet} == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}
+    internet = props(dr["dev"]["dr-primary"], "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
     assert {(rule["FromPort"], rule["CidrIp"]) for rule in internet} == {(80, "0.0.0.0/0")}
 
 
@@ -176,14 +180,18 @@ def test_https_variant_listens_on_443_and_redirects_80(dr_variant):
     assert redirect["Type"] == "redirect" and redirect["RedirectConfig"]["Protocol"] == "HTTPS"
     ports = {rule["FromPort"] for rule in props(template, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]}
     assert ports == {80, 443}
-    assert "SecurityNotes" not in template["Metadata"]["StreamFlix"]
+    assert not [n for n in template["Metadata"]["StreamFlix"].get("SecurityNotes", []) if "plain HTTP" in n]
     assert template["Resources"]["Service"]["DependsOn"][-1] == "HttpsListener"
 
 
 def test_plain_http_is_a_recorded_security_note(dr):
-    notes = dr["prod"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"]
-    assert len(notes) == 1 and "plain HTTP" in notes[0]
-    assert props(dr["prod"]["dr-primary"], "HttpListener")["DefaultActions"][0]["Type"] == "forward"
+    notes = dr["dev"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"]
+    assert len([n for n in notes if "plain HTTP" in n]) == 1
+    assert props(dr["dev"]["dr-primary"], "HttpListener")["DefaultActions"][0]["Type"] == "forward"
+    # prod refuses plain HTTP: its certificates are deploy-time parameters
+    assert not [n for n in dr["prod"]["dr-primary"]["Metadata"]["StreamFlix"]["SecurityNotes"] if "plain HTTP" in n]
+    https = props(dr["prod"]["dr-primary"], "HttpsListener")
+    assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
 
 
 def test_access_logs_bucket(dr):
@@ -234,7 +242,8 @@ def test_alarms_with_their_thresholds(dr, env):
         assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
             namespace, metric, comparison, threshold
         ), logical_id
-        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        expected = [{"Ref": "AlarmTopic"}] + ([{"Ref": "ExistingAlarmTopicArn"}] if env == "prod" else [])
+        assert alarm["AlarmActions"] == expected  # prod also pages through an existing topic
     for critical in ("ServiceRunningTasksAlarm", "LoadBalancerNoHealthyHostsAlarm"):
         assert alarms[critical]["Properties"]["TreatMissingData"] == "breaching"
 

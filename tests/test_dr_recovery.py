@@ -7,7 +7,7 @@ import pytest
 from streamflix.config import PRESETS
 
 #: Parameters that are not wiring: the suffix and the failover knob.
-OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
+OWN_PARAMETERS = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection", "ContainerImage"}
 
 
 def of_type(template, resource_type):
@@ -126,15 +126,15 @@ def test_efs_replication_destination_is_owned_keyed_and_mounted_through_an_acces
     # finding 4: the tasks mount through an access point that creates /streamflix with the primary's identity
     access_point = props(template, "FileSystemAccessPoint")
     assert access_point["RootDirectory"]["Path"] == "/streamflix"
-    assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
-    (volume,) = props(template, "TaskDefinition")["Volumes"]
+    assert access_point["PosixUser"] == {"Uid": "101", "Gid": "101"}  # the container contract's uid/gid
+    (volume,) = [v for v in props(template, "TaskDefinition")["Volumes"] if "EFSVolumeConfiguration" in v]
     config = volume["EFSVolumeConfiguration"]
     assert config["FilesystemId"] == {"Ref": "ReplicaFileSystem"}
     assert config["AuthorizationConfig"] == {"IAM": "ENABLED", "AccessPointId": {"Ref": "FileSystemAccessPoint"}}
 
 
 def test_without_dns_there_are_no_route53_resources_or_parameters(dr):
-    template = dr["prod"]["dr-recovery"]
+    template = dr["dev"]["dr-recovery"]  # prod requires DNS failover
     assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Route53::")]
     wired = set(template["Parameters"]) - OWN_PARAMETERS
     assert wired == {"PrimaryDatabaseInstanceArn"}

@@ -34,7 +34,10 @@ def described(artifacts):
 def test_every_recovery_parameter_from_the_primary_is_wired_to_an_existing_output(dr, described, env):
     recovery, primary = dr[env]["dr-recovery"], dr[env]["dr-primary"]
     from_primary = {p["parameter"]: p["from"] for p in described[env]["parameters"] if p["stack"] == "dr-recovery"}
-    own = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection"}
+    # the recovery stack's own parameters (not wired): suffix, scale, failover switch, deletion
+    # protection, image, and prod's deploy-time DNS name, certificate and alarm topic
+    own = {"EnvironmentSuffix", "ServiceTaskCount", "DatabaseRole", "DeletionProtection", "ContainerImage",
+           "CertificateArn", "HostedZoneId", "FailoverRecordName", "ExistingAlarmTopicArn"}
     assert set(from_primary) == set(recovery["Parameters"]) - own
     for parameter, source in from_primary.items():
         assert source["stack"] == "dr-primary"
@@ -60,7 +63,8 @@ def test_deploy_order_primary_recovery_then_primary_update(described):
     assert [(s["action"], s["stack"]) for s in steps] == [
         ("create", "dr-primary"), ("create", "dr-recovery"), ("update", "dr-primary")
     ]
-    assert steps[1]["parameters"] == ["PrimaryDatabaseInstanceArn"]
+    assert steps[1]["parameters"] == ["PrimaryDatabaseInstanceArn", "PrimaryLoadBalancerDnsName",
+                                      "PrimaryLoadBalancerHostedZoneId"]
     assert steps[2]["parameters"] == ["RecoveryBackupKmsKeyArn", "RecoveryFileSystemId"]
     stacks = described["prod"]["stacks"]
     assert stacks["dr-recovery"] == {
@@ -159,7 +163,9 @@ def replication_response(status="ENABLED", region="us-east-1"):
     }
 
 
-PRIMARY_OUTPUTS = {"DatabaseInstanceArn": DB_ARN, "FileSystemId": "fs-0aaaaaaaaaaaaaaa1", "VpcId": "vpc-1"}
+ALB_DNS = "streamflix-prod-alb-123.eu-west-2.elb.amazonaws.com"
+PRIMARY_OUTPUTS = {"DatabaseInstanceArn": DB_ARN, "FileSystemId": "fs-0aaaaaaaaaaaaaaa1", "VpcId": "vpc-1",
+                   "LoadBalancerDnsName": ALB_DNS, "LoadBalancerHostedZoneId": "ZHURV8PSTC4K8"}
 
 
 @pytest.fixture
@@ -181,7 +187,9 @@ def test_resolves_the_recovery_parameters_from_the_deployed_primary(described):
         {"StackName": "streamflix-prod-dr-primary"},
     )
     values = wiring.resolve_parameters(described["prod"], "dr-recovery", session=session)
-    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN}
+    # prod fails over through Route 53, so the primary ALB's name and zone are wired too
+    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN,
+                      "PrimaryLoadBalancerDnsName": ALB_DNS, "PrimaryLoadBalancerHostedZoneId": "ZHURV8PSTC4K8"}
     assert wiring.cloudformation_parameters(values)[0] == {"ParameterKey": "PrimaryDatabaseInstanceArn", "ParameterValue": DB_ARN}
     session.verify()
 

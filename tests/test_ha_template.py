@@ -279,7 +279,7 @@ def test_alarms_with_thresholds_from_config(ha):
     for logical_id, (metric, comparison, threshold) in expected.items():
         alarm = alarms[logical_id]["Properties"]
         assert (alarm["MetricName"], alarm["ComparisonOperator"], alarm["Threshold"]) == (metric, comparison, threshold)
-        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}, {"Ref": "ExistingAlarmTopicArn"}]  # prod also pages via its topic
     assert props(ha["prod"], "AlarmTopic")["KmsMasterKeyId"] == {"Ref": "DataKey"}
     assert "Dashboard" in ha["prod"]["Resources"]
 

@@ -131,6 +131,10 @@ def configs(draw) -> dict[str, Any]:
                 "max_count": desired + draw(st.integers(0, 4)),
             },
             "streaming": draw(st.sampled_from([{"mode": "on_demand"}, {"mode": "provisioned", "shard_count": 2}])),
+            # prod needs alarms that reach someone (issue 11): an existing topic, or a real address
+            "observability": draw(st.sampled_from([
+                {}, {"existing_alarm_topic": True}, {"alarm_emails": ["dba-oncall@streamflix.com"]},
+            ])),
         },
     }
 

@@ -14,7 +14,8 @@ REASON = "Read-only archive copy, restore tested quarterly; ticket SEC-42"
 def prod(database=None, network=None, overrides=None) -> str:
     data = {
         "name": "p1", "tier": "prod", "environment_suffix": "p1",
-        "ha_database": {"database": database or {}, "network": network or {}},
+        "ha_database": {"database": database or {}, "network": network or {},
+                        "observability": {"existing_alarm_topic": True}},
     }
     if overrides is not None:
         data["security_overrides"] = overrides
@@ -91,5 +92,5 @@ def test_an_unknown_floor_cannot_be_overridden():
 def test_templates_state_their_tier(ha, env):
     assert ha[env]["Metadata"]["StreamFlix"]["Tier"] == env
     overrides = ha[env]["Metadata"]["StreamFlix"].get("SecurityOverrides", [])
-    # only prod carries the preset's reasoned plain-HTTP exception for the DR load balancers
-    assert [o["Rule"] for o in overrides] == (["plaintext-listener"] if env == "prod" else [])
+    # no preset lowers a floor: prod's DR pair serves HTTPS (issue 11), so it carries no plain-HTTP exception
+    assert [o["Rule"] for o in overrides] == []

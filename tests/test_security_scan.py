@@ -58,7 +58,9 @@ EXPECTED_SKIPS = {
     "dev": _DR_SKIPS | {("dr-primary.yaml", "PostgresPrimaryInstance", "CKV_AWS_157"),
                         ("dr-recovery.yaml", "PostgresReplicaInstance", "CKV_AWS_157")},  # single-AZ dev database
     "staging": _DR_SKIPS,
-    "prod": _DR_SKIPS,
+    # prod serves HTTPS (issue 11): no plain-HTTP listener to skip; port 80 stays open only to redirect
+    "prod": _DR_SKIPS - {(stack, "HttpListener", check) for stack in ("dr-primary.yaml", "dr-recovery.yaml")
+                         for check in ("CKV_AWS_2", "CKV_AWS_103")},
 }
 
 

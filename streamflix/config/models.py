@@ -319,17 +319,152 @@ class CacheConfig(StrictModel):
         return self
 
 
+#: The shipped default image: NGINX's unprivileged build, stable line 1.30 (nginx.org supports
+#: the current stable and mainline lines only; 1.27 is out of support). Every fact the
+#: container contract below relies on is read from the image's own Dockerfile,
+#: github.com/nginx/docker-nginx-unprivileged, stable/alpine-slim/Dockerfile (commit
+#: e26803b, 2026-07-15, "Updated mainline to 1.31.3, stable to 1.30.4"):
+#:   ENV NGINX_VERSION=1.30.4 ............................ the tag below
+#:   ARG UID=101 / ARG GID=101 ... USER $UID ............. uid/gid 101
+#:   sed 's,listen 80;,listen 8080;' ... EXPOSE 8080 ..... port 8080
+#:   pid -> /tmp/nginx.pid; proxy/client_body/fastcgi/uwsgi/scgi temp paths -> /tmp/* .. /tmp is written
+#:   chown -R $UID:0 /var/cache/nginx (the compiled-in cache root) ........ /var/cache/nginx may be written
+#:   the build itself runs `wget -O ...` before installing any package: busybox wget and chown
+#:   are in the base image (health-check command and the volume-owner init container)
+#:   docker-entrypoint.d/10-listen-on-ipv6-by-default.sh `touch`es default.conf first and exits 0
+#:   on a read-only file system; the other entrypoint scripts write nothing unless their
+#:   NGINX_ENTRYPOINT_* variables or /etc/nginx/templates exist
+#: Its .github/workflows/alpine-stable.yml pushes public.ecr.aws/nginx/nginx-unprivileged with the
+#: tag <major>.<minor>.<patch>-alpine-slim for linux/arm64 (our tasks' architecture) among others.
+#: Not pinned by digest: a digest can only be read from the registry, which this build (offline)
+#: cannot reach, and we never write one we have not read. Pin it before production with
+#: `docker buildx imagetools inspect <image>` (or `crane digest <image>`) and set
+#: ``compute.container.image: <image>@sha256:<digest>``; until then every template says so
+#: in Metadata.StreamFlix.SecurityNotes.
+DEFAULT_CONTAINER_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.30.4-alpine-slim"
+#: What the default image writes at run time (see above); each gets a task volume.
+DEFAULT_WRITABLE_PATHS: tuple[str, ...] = ("/tmp", "/var/cache/nginx")
+#: Container image reference: registry/repository, then a tag and/or a sha256 digest.
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9.\-/_]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+_IMAGE_PATH = r"^/[A-Za-z0-9._\-/]{1,200}$"
+
+
+class ContainerHealthCheck(StrictModel):
+    """How ECS and the load balancer decide the container is healthy: one path, one port."""
+
+    path: str = Field(
+        "/",
+        pattern=r"^/[A-Za-z0-9._~/\-]*$",
+        description="HTTP path that answers 2xx/3xx when the app is healthy; the ALB target group, the Route 53 "
+        "failover check and the container health check all request it.",
+    )
+    command: str = Field(
+        "wget -q -O /dev/null http://127.0.0.1:{port}{path} || exit 1",
+        min_length=1,
+        max_length=1000,
+        description="Shell command ECS runs inside the container (CMD-SHELL); exit 0 is healthy. It must contain "
+        "{port} and {path}, filled from this contract, so it cannot probe something the load balancer does not.",
+    )
+    interval_seconds: int = Field(30, ge=5, le=300, description="Seconds between container health checks.")
+    timeout_seconds: int = Field(5, ge=2, le=60, description="Seconds a check may take.")
+    retries: int = Field(3, ge=1, le=10, description="Consecutive failures before the container is unhealthy.")
+    start_period_seconds: int = Field(
+        15, ge=0, le=300, description="Grace after start before failures count (the app's start-up time)."
+    )
+
+    @model_validator(mode="after")
+    def _command_uses_the_contract(self) -> "ContainerHealthCheck":
+        missing = [p for p in ("{port}", "{path}") if p not in self.command]
+        if missing:
+            raise RuleViolation(
+                "command", self.command,
+                f"must contain {' and '.join(missing)} so the check probes the contract's port and path",
+                allowed="e.g. 'wget -q -O /dev/null http://127.0.0.1:{port}{path} || exit 1'",
+            )
+        if self.timeout_seconds >= self.interval_seconds:
+            raise RuleViolation(
+                "timeout_seconds", self.timeout_seconds, "must be shorter than interval_seconds",
+                allowed=f"< {self.interval_seconds}",
+            )
+        return self
+
+    def rendered_command(self, port: int) -> str:
+        return self.command.replace("{port}", str(port)).replace("{path}", self.path)
+
+
+class ContainerConfig(StrictModel):
+    """The container contract: what the image is and needs, so the task can actually run it.
+
+    The root file system is always read-only (no switch turns that off); every path the
+    image writes gets a task volume, owned by the container's uid/gid before it starts.
+    """
+
+    image: str = Field(
+        DEFAULT_CONTAINER_IMAGE,
+        pattern=IMAGE_PATTERN,
+        description="Image reference (tag and/or @sha256 digest); default of the ContainerImage parameter, "
+        "which may name another tag or digest of the same repository at deploy time.",
+    )
+    port: int = Field(8080, ge=1024, le=65535, description="Port the image listens on (unprivileged: >= 1024).")
+    uid: int = Field(101, ge=1, le=2147483647, description="User id the container runs as (never root).")
+    gid: int = Field(101, ge=1, le=2147483647, description="Group id the container runs as.")
+    writable_paths: list[Annotated[str, Field(pattern=_IMAGE_PATH)]] = Field(
+        default_factory=lambda: list(DEFAULT_WRITABLE_PATHS),
+        description="Every directory the image writes at run time (pid files, temp files, caches). Each gets "
+        "a task volume; with a read-only root file system, anything else written fails.",
+    )
+    health_check: ContainerHealthCheck = Field(
+        default_factory=ContainerHealthCheck, description="Container and load-balancer health check."
+    )
+
+    @field_validator("writable_paths")
+    @classmethod
+    def _paths_are_distinct_directories(cls, value: list[str]) -> list[str]:
+        normalised = [p.rstrip("/") or "/" for p in value]
+        duplicates = sorted({p for p in normalised if normalised.count(p) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        for path in normalised:
+            if path in ("/", "/proc", "/sys", "/dev") or any(part in ("", ".", "..") for part in path.split("/")[1:]):
+                raise ValueError(f"{path!r} cannot be a task volume; name the directories the image writes")
+            parents = [p for p in normalised if p != path and path.startswith(p + "/")]
+            if parents:
+                raise ValueError(f"{path} is inside {parents[0]}, which is already writable")
+        # Task volumes are named after their path with punctuation folded ('/var/cache' -> scratch-var-cache).
+        folded = [re.sub(r"[^a-z0-9]+", "-", p.strip("/").lower()) for p in normalised]
+        clashes = sorted({p for p, f in zip(normalised, folded) if folded.count(f) > 1})
+        if clashes:
+            raise ValueError(f"{', '.join(clashes)} would share one task volume name; rename one directory")
+        return normalised
+
+    @property
+    def user(self) -> str:
+        """ECS ``User``: uid:gid."""
+        return f"{self.uid}:{self.gid}"
+
+    @property
+    def repository(self) -> str:
+        """The image without its tag and digest (what pull permissions are about)."""
+        name = self.image.split("@", 1)[0]
+        last = name.rsplit("/", 1)
+        if ":" in last[-1]:
+            name = name.rsplit(":", 1)[0]
+        return name
+
+    @property
+    def pinned_by_digest(self) -> bool:
+        return "@sha256:" in self.image
+
+
 class ComputeConfig(StrictModel):
     """ECS Fargate service running in the private app subnets."""
 
-    image: str = Field(
-        "public.ecr.aws/docker/library/nginx:1.27-alpine",
-        pattern=r"^[a-z0-9][a-z0-9.\-/:@_]+$",
-        description="Container image, ideally pinned by tag or digest.",
+    container: ContainerConfig = Field(
+        default_factory=ContainerConfig,
+        description="The container contract: image, port, user, writable paths, health check.",
     )
     cpu: Literal[256, 512, 1024, 2048, 4096] = Field(512, description="Task CPU units.")
     memory: int = Field(1024, description="Task memory, MiB; must suit the CPU size (Fargate's table).")
-    container_port: int = Field(8080, ge=1024, le=65535, description="Port the container listens on (unprivileged).")
     desired_count: int = Field(3, ge=1, le=100, description="Tasks at rest; also the auto-scaling minimum.")
     max_count: int = Field(9, ge=1, le=200, description="Auto-scaling maximum.")
     cpu_target_percent: int = Field(60, ge=10, le=90, description="Target-tracking CPU utilisation.")
@@ -387,13 +522,57 @@ class AlarmThresholds(StrictModel):
     )
 
 
+#: Domains that can never receive mail, so a subscription to them is never confirmed:
+#: RFC 2606 section 2 (.test, .example, .invalid, .localhost top-level names) and section 3
+#: (example.com, example.net, example.org), RFC 6761 section 6.
+RESERVED_MAIL_TLDS = ("example", "test", "invalid", "localhost")
+RESERVED_MAIL_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def reserved_mail_domain(address: str) -> str | None:
+    """The reserved domain ``address`` is on, or None when it can receive mail."""
+    domain = address.rsplit("@", 1)[-1].lower().rstrip(".")
+    if domain.rsplit(".", 1)[-1] in RESERVED_MAIL_TLDS:
+        return "." + domain.rsplit(".", 1)[-1]
+    for reserved in RESERVED_MAIL_DOMAINS:
+        if domain == reserved or domain.endswith("." + reserved):
+            return reserved
+    return None
+
+
 class ObservabilityConfig(StrictModel):
     """Where alarms go and what they watch."""
 
     alarm_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = Field(
-        default_factory=list, description="Addresses subscribed to the encrypted alarm topic (each must confirm)."
+        default_factory=list,
+        description="Addresses subscribed to the encrypted alarm topic (each must confirm). Reserved and "
+        "example domains (.example, .test, .invalid, .localhost, example.com/net/org) are refused: they never confirm.",
+    )
+    existing_alarm_topic: bool = Field(
+        False,
+        description="Also send every alarm to an existing SNS topic (your paging integration) in the stack's "
+        "region, whose ARN is the ExistingAlarmTopicArn deploy-time parameter (no default: the deploy needs it).",
     )
     thresholds: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Alarm thresholds.")
+
+    @field_validator("alarm_emails")
+    @classmethod
+    def _recipients_can_receive_mail(cls, value: list[str]) -> list[str]:
+        for address in value:
+            reserved = reserved_mail_domain(address)
+            if reserved is not None:
+                raise ValueError(
+                    f"{address} is on the reserved domain {reserved}, which never receives mail, so the SNS "
+                    "subscription is never confirmed and the alarms reach nobody; use a real address"
+                )
+        duplicates = sorted({a for a in value if value.count(a) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return value
+
+    @property
+    def reaches_someone(self) -> bool:
+        return bool(self.alarm_emails) or self.existing_alarm_topic
 
 
 class StackConfig(StrictModel):
@@ -480,15 +659,15 @@ class LoadBalancerConfig(StrictModel):
     recovery_certificate_arn: str | None = Field(
         None, description="ACM certificate in the recovery region (ACM certificates are regional). Set with the primary's."
     )
+    certificates_as_parameters: bool = Field(
+        False,
+        description="Take each region's ACM certificate as the CertificateArn deploy-time parameter of its stack "
+        "(HTTPS on 443, HTTP redirects) instead of naming the ARNs here.",
+    )
     ssl_policy: str = Field(
         "ELBSecurityPolicy-TLS13-1-2-2021-06",
         pattern=r"^ELBSecurityPolicy-[A-Za-z0-9-]+$",
         description="TLS policy of the HTTPS listener (TLS 1.3 and 1.2 only).",
-    )
-    health_check_path: str = Field(
-        "/",
-        pattern=r"^/[A-Za-z0-9._~/\-]*$",
-        description="Path the target group and the Route 53 failover health check request; must answer 2xx/3xx.",
     )
     deletion_protection: bool = Field(True, description="ALB deletion protection. Prod requires it.")
     access_log_retention_days: int = Field(
@@ -503,6 +682,11 @@ class LoadBalancerConfig(StrictModel):
                 raise RuleViolation(
                     field, arn, "not an ACM certificate ARN", "arn:aws:acm:<region>:<account>:certificate/<uuid>"
                 )
+        if self.certificates_as_parameters and self.primary_certificate_arn is not None:
+            raise RuleViolation(
+                "certificates_as_parameters", True, "the certificate ARNs are already in the config",
+                allowed="false, or remove primary_certificate_arn and recovery_certificate_arn",
+            )
         if (self.primary_certificate_arn is None) != (self.recovery_certificate_arn is None):
             missing = "recovery_certificate_arn" if self.recovery_certificate_arn is None else "primary_certificate_arn"
             raise RuleViolation(
@@ -515,17 +699,23 @@ class LoadBalancerConfig(StrictModel):
 
     @property
     def https(self) -> bool:
-        return self.primary_certificate_arn is not None
+        return self.primary_certificate_arn is not None or self.certificates_as_parameters
 
 
 class DnsFailoverConfig(StrictModel):
     """Route 53 failover: PRIMARY record on the primary ALB (health-checked), SECONDARY on the recovery ALB."""
 
-    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Public hosted zone that holds the record.")
-    record_name: str = Field(
+    hosted_zone_id: str | None = Field(
+        None,
+        pattern=r"^Z[A-Z0-9]{1,31}$",
+        description="Public hosted zone that holds the record. Omit (with record_name) to take both as the "
+        "HostedZoneId and FailoverRecordName deploy-time parameters of the recovery stack.",
+    )
+    record_name: str | None = Field(
+        None,
         max_length=253,
         pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
-        description="Fully qualified name users resolve, e.g. app.streamflix.example.",
+        description="Fully qualified name users resolve, e.g. app.streamflix.com. Omit with hosted_zone_id.",
     )
     health_check_interval_seconds: Literal[10, 30] = Field(
         30, description="Seconds between Route 53 health checks of the primary ALB (10 costs more)."
@@ -533,6 +723,20 @@ class DnsFailoverConfig(StrictModel):
     health_check_failure_threshold: int = Field(
         3, ge=1, le=10, description="Consecutive failed checks before Route 53 fails over."
     )
+
+    @model_validator(mode="after")
+    def _zone_and_name_together(self) -> "DnsFailoverConfig":
+        if (self.hosted_zone_id is None) != (self.record_name is None):
+            missing = "record_name" if self.record_name is None else "hosted_zone_id"
+            raise RuleViolation(
+                missing, None, "set hosted_zone_id and record_name together, or omit both to take them as "
+                "deploy-time parameters", allowed="both, or neither",
+            )
+        return self
+
+    @property
+    def names_as_parameters(self) -> bool:
+        return self.record_name is None
 
     @property
     def detection_seconds(self) -> int:
@@ -686,6 +890,18 @@ class DrStackConfig(StackConfig):
                 raise RuleViolation(
                     field, arn, f"an ALB can only use an ACM certificate from its own region ({region})",
                     allowed=f"a certificate ARN in {region}",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _scratch_volumes_do_not_hide_the_file_system(self) -> "DrStackConfig":
+        shared = self.file_system.mount_path.rstrip("/")
+        for path in self.compute.container.writable_paths:
+            if path == shared or shared.startswith(path + "/") or path.startswith(shared + "/"):
+                raise RuleViolation(
+                    "compute.container.writable_paths", path,
+                    f"overlaps file_system.mount_path {shared}: a task scratch volume would hide the shared files",
+                    allowed=f"paths outside {shared}",
                 )
         return self
 
@@ -1059,6 +1275,12 @@ class EnvironmentConfig(StrictModel):
                     "nothing in this config lowers that floor, so the override would only hide a future change",
                     allowed="remove the entry",
                 )
+        if self.tier == "prod":
+            # After the floors: what a working prod service needs beyond them (issue 11).
+            for field, section in self.stacks.items():
+                _require_alarm_recipients(field, section)
+            if self.dr is not None:
+                _require_dr_failover_name_and_tls(self.dr)
         return self
 
     @property
@@ -1112,10 +1334,8 @@ def _dr_floors(dr: DrStackConfig) -> list[LoweredFloor]:
     if dr.database.backup_retention_days < PROD_MIN_BACKUP_RETENTION_DAYS:
         lowered.append(("backup-retention", "dr.database.backup_retention_days",
                         dr.database.backup_retention_days, f">= {PROD_MIN_BACKUP_RETENTION_DAYS}"))
-    for field in ("primary_certificate_arn", "recovery_certificate_arn"):
-        if getattr(dr.load_balancer, field) is None:
-            lowered.append(("plaintext-listener", f"dr.load_balancer.{field}", None,
-                            "an ACM certificate ARN in that stack's region"))
+    # No plaintext-listener floor here: prod's DR pair requires HTTPS outright
+    # (_require_dr_failover_name_and_tls), so no override can lower it.
     for field in ("primary_network", "recovery_network"):
         network: NetworkConfig = getattr(dr, field)
         if network.flow_log_retention_days < PROD_MIN_AUDIT_LOG_RETENTION_DAYS:
@@ -1135,6 +1355,48 @@ def _enforce_floors(lowered: list[LoweredFloor], overridden: set[str]) -> dict[s
                 allowed=f"{allowed}, or a security_overrides entry {{rule: {floor}, reason: ...}}",
             )
     return {floor: path for floor, path, _, _ in lowered}
+
+
+def _require_alarm_recipients(field: str, section: StackConfig) -> None:
+    observability = getattr(section, "observability", None)
+    if isinstance(observability, ObservabilityConfig) and not observability.reaches_someone:
+        raise RuleViolation(
+            f"{field}.observability.alarm_emails",
+            [],
+            "prod alarms must reach someone (ReplicaLag, HealthyHostCount and RunningTaskCount page nobody otherwise)",
+            allowed="at least one address on a real domain, or existing_alarm_topic: true (the "
+            "ExistingAlarmTopicArn deploy-time parameter)",
+        )
+
+
+def alarm_gaps(config: "EnvironmentConfig") -> list[str]:
+    """One line per stack section whose alarms reach nobody (dev and staging may build so; prod may not)."""
+    return [
+        f"{field}: alarms reach nobody ({field}.observability.alarm_emails is empty and existing_alarm_topic is "
+        "false); they still change state and show on the dashboard"
+        for field, section in config.stacks.items()
+        if isinstance(getattr(section, "observability", None), ObservabilityConfig)
+        and not section.observability.reaches_someone  # type: ignore[attr-defined]
+    ]
+
+
+def _require_dr_failover_name_and_tls(dr: DrStackConfig) -> None:
+    """prod's DR pair: a Route 53 name to fail over and HTTPS in both regions (no plaintext override)."""
+    if dr.dns is None:
+        raise RuleViolation(
+            "dr.dns", None,
+            f"prod clients need one name that Route 53 fails over to the recovery region within the "
+            f"{dr.rto_minutes}-minute RTO",
+            allowed="dns: {hosted_zone_id: Z..., record_name: app.<your domain>}, or dns: {} to take both as "
+            "deploy-time parameters of dr-recovery",
+        )
+    if not dr.load_balancer.https:
+        raise RuleViolation(
+            "dr.load_balancer.primary_certificate_arn", None,
+            "prod serves the DR pair over HTTPS in both regions (a failover must not fall back to plain HTTP)",
+            allowed="primary_certificate_arn and recovery_certificate_arn (ACM, one per region), or "
+            "certificates_as_parameters: true",
+        )
 
 
 def _require_prod_grade_ha(stack: HaDatabaseStackConfig) -> None:

@@ -18,9 +18,9 @@ from typing import Any, Mapping, Sequence
 from awacs import ecr as ecr_actions
 from awacs import logs as logs_actions
 from awacs.aws import Statement
-from troposphere import GetAtt, Ref, Sub, applicationautoscaling as aas, ecs, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, applicationautoscaling as aas, ecs, iam, logs
 
-from streamflix.config.models import ComputeConfig
+from streamflix.config.models import ComputeConfig, ContainerConfig
 from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
 from streamflix.constructs.keys import Key
@@ -37,8 +37,19 @@ SERVICE_SCALABLE_TARGET = "ServiceScalableTarget"
 SERVICE_CPU_SCALING = "ServiceCpuScalingPolicy"
 
 CONTAINER_NAME = "app"
-#: The unprivileged user the container runs as; EFS access points enforce the same identity.
-CONTAINER_UID = 1000
+#: The init container that hands the task's scratch volumes to the app's uid/gid. Fargate
+#: creates bind-mount volumes owned by root with mode 0755 (ECS developer guide, "Use bind
+#: mounts with Amazon ECS": "By default, the volume permissions are set to 0755 and the owner
+#: as root"), so a non-root app could not write them; this container runs once, as root with
+#: every capability but CHOWN dropped, chowns them and exits before the app starts.
+VOLUME_OWNER_CONTAINER = "volume-owner"
+#: Deploy-time parameter holding the image (default: the config's container.image).
+IMAGE_PARAMETER = "ContainerImage"
+#: Docker's default capability set (moby's oci/caps/defaults.go); the init container keeps CHOWN only.
+_DEFAULT_CAPABILITIES = (
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+)
 _PRIVATE_ECR = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repo>[^:@]+)")
 
 
@@ -118,7 +129,7 @@ def add_fargate_service(
     execution_statements = [
         allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")])
     ]
-    private_repo = _PRIVATE_ECR.match(cfg.image)
+    private_repo = _PRIVATE_ECR.match(cfg.container.image)
     if private_repo:
         execution_statements.append(
             allow(
@@ -144,17 +155,15 @@ def add_fargate_service(
             Policies=[inline_policy("application", list(grants))],
         )
     )
-    container_extras: dict[str, Any] = {}
-    task_extras: dict[str, Any] = {}
-    if volumes:
-        task_extras["Volumes"] = [_efs_volume(volume) for volume in volumes]
-        container_extras["MountPoints"] = [
-            ecs.MountPoint(SourceVolume=volume.name, ContainerPath=volume.container_path, ReadOnly=False)
-            for volume in volumes
-        ]
+    contract = cfg.container
+    image = _add_image_parameter(t, contract)
+    app_container, init_containers, task_volumes = _containers(
+        contract, image=image, volumes=volumes, environment=environment, log_group=Ref(log_group)
+    )
     task_definition = t.add_resource(
         ecs.TaskDefinition(
             TASK_DEFINITION,
+            Metadata={"StreamFlix": {"ContainerContract": {CONTAINER_NAME: contract_metadata(contract)}}},
             Family=Sub(f"{NAMES['ecs_cluster'].sub_pattern(project)}-app"),
             RequiresCompatibilities=["FARGATE"],
             NetworkMode="awsvpc",
@@ -163,39 +172,23 @@ def add_fargate_service(
             RuntimePlatform=ecs.RuntimePlatform(CpuArchitecture="ARM64", OperatingSystemFamily="LINUX"),
             ExecutionRoleArn=GetAtt(execution_role, "Arn"),
             TaskRoleArn=GetAtt(task_role, "Arn"),
-            ContainerDefinitions=[
-                ecs.ContainerDefinition(
-                    Name=CONTAINER_NAME,
-                    Image=cfg.image,
-                    Essential=True,
-                    ReadonlyRootFilesystem=True,
-                    Privileged=False,
-                    User=str(CONTAINER_UID),
-                    PortMappings=[ecs.PortMapping(ContainerPort=cfg.container_port, Protocol="tcp")],
-                    **container_extras,
-                    Environment=[
-                        ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())
-                    ],
-                    LogConfiguration=ecs.LogConfiguration(
-                        LogDriver="awslogs",
-                        Options={
-                            "awslogs-group": Ref(log_group),
-                            "awslogs-region": Ref("AWS::Region"),
-                            "awslogs-stream-prefix": CONTAINER_NAME,
-                        },
-                    ),
-                )
-            ],
-            **task_extras,
+            ContainerDefinitions=[*init_containers, app_container],
+            Volumes=task_volumes,
         )
     )
+    if not contract.pinned_by_digest:
+        t.add_security_note(
+            f"The container image {contract.image} is pinned by tag only: a tag can be moved to another image. "
+            "Read its digest (`docker buildx imagetools inspect` or `crane digest`) and set "
+            "compute.container.image to <image>@sha256:<digest> (or pass it as the ContainerImage parameter)."
+        )
     service_extras: dict[str, Any] = {}
     depends_on = [name for volume in volumes for name in volume.depends_on]
     if load_balancer is not None:
         service_extras["LoadBalancers"] = [
             ecs.LoadBalancer(
                 ContainerName=CONTAINER_NAME,
-                ContainerPort=cfg.container_port,
+                ContainerPort=contract.port,
                 TargetGroupArn=load_balancer.target_group_arn,
             )
         ]
@@ -257,6 +250,118 @@ def add_fargate_service(
     t.add_output("EcsServiceName", handle.service_name, "ECS service name")
     t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
     return handle
+
+
+def contract_metadata(contract: ContainerConfig) -> dict[str, Any]:
+    """The contract as the template records it (``Metadata.StreamFlix.ContainerContract``), for SF1007 and runbooks."""
+    return {
+        "Image": contract.image,
+        "Port": contract.port,
+        "User": contract.user,
+        "WritablePaths": list(contract.writable_paths),
+        "HealthCheckPath": contract.health_check.path,
+    }
+
+
+def scratch_volume_name(path: str) -> str:
+    """'/var/cache/nginx' -> 'scratch-var-cache-nginx' (stable: derived from the path, not a position)."""
+    return "scratch-" + re.sub(r"[^A-Za-z0-9]+", "-", path.strip("/")).strip("-").lower()
+
+
+def _add_image_parameter(t: StackTemplate, contract: ContainerConfig) -> Ref:
+    """The image as a deploy-time parameter: another tag or digest of the config's repository.
+
+    The repository is fixed because it decides the execution role's pull permissions
+    (a private ECR repository is granted by name); a new release is a parameter change.
+    """
+    # Only '.' is special among the characters an image name may hold (IMAGE_PATTERN).
+    repository = contract.repository.replace(".", r"\.")
+    parameter = t.add_parameter(
+        Parameter(
+            IMAGE_PARAMETER,
+            Type="String",
+            Default=contract.image,
+            AllowedPattern=rf"^{repository}(:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(@sha256:[0-9a-f]{{64}})?$",
+            ConstraintDescription=f"{contract.repository} with a tag and/or an @sha256 digest",
+            Description=(
+                f"Container image ({contract.repository}:<tag> or @sha256:<digest>). It must honour the "
+                f"contract: listen on {contract.port}, run as {contract.user}, write only to "
+                f"{', '.join(contract.writable_paths) or 'its volumes'}."
+            ),
+        ),
+        group="Service",
+        label="Container image",
+    )
+    return Ref(parameter)
+
+
+def _containers(
+    contract: ContainerConfig,
+    *,
+    image: Ref,
+    volumes: Sequence[EfsVolume],
+    environment: Mapping[str, Any],
+    log_group: Ref,
+) -> tuple[ecs.ContainerDefinition, list[ecs.ContainerDefinition], list[ecs.Volume]]:
+    """The app container, the init containers it waits for, and the task's volumes."""
+
+    def logging(prefix: str) -> ecs.LogConfiguration:
+        return ecs.LogConfiguration(
+            LogDriver="awslogs",
+            Options={"awslogs-group": log_group, "awslogs-region": Ref("AWS::Region"), "awslogs-stream-prefix": prefix},
+        )
+
+    scratch = [(scratch_volume_name(path), path) for path in contract.writable_paths]
+    task_volumes = [ecs.Volume(Name=name) for name, _ in scratch] + [_efs_volume(volume) for volume in volumes]
+    scratch_mounts = [ecs.MountPoint(SourceVolume=name, ContainerPath=path, ReadOnly=False) for name, path in scratch]
+    init: list[ecs.ContainerDefinition] = []
+    extras: dict[str, Any] = {}
+    if scratch:
+        init.append(
+            ecs.ContainerDefinition(
+                Name=VOLUME_OWNER_CONTAINER,
+                Image=image,
+                Essential=False,
+                ReadonlyRootFilesystem=True,
+                Privileged=False,
+                User="0",
+                EntryPoint=["chown"],
+                Command=[contract.user, *(path for _, path in scratch)],
+                MountPoints=scratch_mounts,
+                LinuxParameters=ecs.LinuxParameters(
+                    Capabilities=ecs.KernelCapabilities(Drop=[c for c in _DEFAULT_CAPABILITIES if c != "CHOWN"])
+                ),
+                LogConfiguration=logging(VOLUME_OWNER_CONTAINER),
+            )
+        )
+        extras["DependsOn"] = [ecs.ContainerDependency(ContainerName=VOLUME_OWNER_CONTAINER, Condition="SUCCESS")]
+    mounts = scratch_mounts + [
+        ecs.MountPoint(SourceVolume=volume.name, ContainerPath=volume.container_path, ReadOnly=False)
+        for volume in volumes
+    ]
+    if mounts:
+        extras["MountPoints"] = mounts
+    check = contract.health_check
+    app = ecs.ContainerDefinition(
+        Name=CONTAINER_NAME,
+        Image=image,
+        Essential=True,
+        ReadonlyRootFilesystem=True,
+        Privileged=False,
+        User=contract.user,
+        PortMappings=[ecs.PortMapping(ContainerPort=contract.port, Protocol="tcp")],
+        HealthCheck=ecs.HealthCheck(
+            Command=["CMD-SHELL", check.rendered_command(contract.port)],
+            Interval=check.interval_seconds,
+            Timeout=check.timeout_seconds,
+            Retries=check.retries,
+            StartPeriod=check.start_period_seconds,
+        ),
+        Environment=[ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())],
+        LogConfiguration=logging(CONTAINER_NAME),
+        **extras,
+    )
+    return app, init, task_volumes
 
 
 def _efs_volume(volume: EfsVolume) -> ecs.Volume:

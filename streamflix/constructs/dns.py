@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import Ref, Sub, Tags, route53
+from troposphere import Parameter, Ref, Sub, Tags, route53
 
 from streamflix.config.models import DnsFailoverConfig
 from streamflix.template import StackTemplate
 
 PRIMARY_HEALTH_CHECK = "PrimaryHealthCheck"
+#: Deploy-time parameters when the config leaves the zone and the name to the deploy.
+HOSTED_ZONE_PARAMETER = "HostedZoneId"
+RECORD_NAME_PARAMETER = "FailoverRecordName"
 PRIMARY_RECORD = "PrimaryFailoverRecord"
 SECONDARY_RECORD = "SecondaryFailoverRecord"
 
@@ -40,8 +43,33 @@ def add_failover_records(
     health_check_path: str,
     name_prefix: str,
 ) -> Ref:
-    """The primary's health check and the PRIMARY/SECONDARY alias records; returns the check."""
+    """The primary's health check and the PRIMARY/SECONDARY alias records; returns the check.
+
+    Without ``hosted_zone_id``/``record_name`` in the config, both are deploy-time
+    parameters (no default: the deploy must name them).
+    """
     https = protocol == "HTTPS"
+    zone: Any = cfg.hosted_zone_id
+    name: Any = cfg.record_name
+    if cfg.names_as_parameters:
+        zone = Ref(t.add_parameter(
+            Parameter(
+                HOSTED_ZONE_PARAMETER,
+                Type="AWS::Route53::HostedZone::Id",
+                Description="Public Route 53 hosted zone that holds the failover record.",
+            ),
+            group="DNS failover", label="Hosted zone",
+        ))
+        name = Ref(t.add_parameter(
+            Parameter(
+                RECORD_NAME_PARAMETER,
+                Type="String",
+                AllowedPattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
+                ConstraintDescription="a fully qualified domain name inside the hosted zone, e.g. app.streamflix.com",
+                Description="Name clients resolve: the primary ALB while healthy, the recovery ALB otherwise.",
+            ),
+            group="DNS failover", label="Failover record name",
+        ))
     check = t.add_resource(
         route53.HealthCheck(
             PRIMARY_HEALTH_CHECK,
@@ -65,8 +93,8 @@ def add_failover_records(
         t.add_resource(
             route53.RecordSetType(
                 logical_id,
-                HostedZoneId=cfg.hosted_zone_id,
-                Name=cfg.record_name,
+                HostedZoneId=zone,
+                Name=name,
                 Type="A",
                 SetIdentifier=role.lower(),
                 Failover=role,
@@ -77,5 +105,5 @@ def add_failover_records(
             )
         )
     t.add_output("PrimaryHealthCheckId", Ref(check), "Route 53 health check of the primary load balancer")
-    t.add_output("FailoverRecordName", cfg.record_name, "Name users resolve; fails over from primary to recovery")
+    t.add_output("FailoverRecordName", name, "Name users resolve; fails over from primary to recovery")
     return Ref(check)

@@ -27,7 +27,7 @@ from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statemen
 from troposphere import GetAtt, If, NoValue, Ref, Sub, Tags, efs
 
 from streamflix.config.models import AlarmThresholds, EfsConfig
-from streamflix.constructs.compute import CONTAINER_UID, EfsVolume
+from streamflix.constructs.compute import EfsVolume
 from streamflix.constructs.iam_policies import allow
 from streamflix.constructs.keys import Key
 from streamflix.constructs.network import Network
@@ -117,6 +117,7 @@ def add_file_system(
     key: Key,
     replicate_to: ReplicationTarget | None,
     name_prefix: str,
+    posix_user: tuple[int, int],
 ) -> FileSystem:
     """The encrypted file system, its mount targets, the service's access point and, if
     ``replicate_to`` is given, its replication to that file system (while its condition holds)."""
@@ -134,7 +135,7 @@ def add_file_system(
     # EFS has no snapshot for CloudFormation to take: Retain keeps it on delete and replace.
     protect(file_system, "Retain")
     mount_targets = _add_mount_targets(t, Ref(file_system), network, security_group)
-    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix)
+    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix, posix_user)
     handle = FileSystem(
         file_system_id=Ref(file_system),
         arn=GetAtt(file_system, "Arn"),
@@ -149,7 +150,8 @@ def add_file_system(
 
 
 def add_replication_destination(
-    t: StackTemplate, cfg: EfsConfig, *, network: Network, security_group: Ref, key: Key, name_prefix: str
+    t: StackTemplate, cfg: EfsConfig, *, network: Network, security_group: Ref, key: Key, name_prefix: str,
+    posix_user: tuple[int, int],
 ) -> FileSystem:
     """The file system the primary replicates into: this stack's, with this region's key.
 
@@ -164,7 +166,7 @@ def add_replication_destination(
     file_system = t.add_resource(efs.FileSystem(REPLICA_FILE_SYSTEM, **props))
     protect(file_system, "Retain")
     mount_targets = _add_mount_targets(t, Ref(file_system), network, security_group)
-    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix)
+    access_point = _add_access_point(t, cfg, Ref(file_system), ACCESS_POINT, name_prefix, posix_user)
     handle = FileSystem(
         file_system_id=Ref(file_system),
         arn=GetAtt(file_system, "Arn"),
@@ -181,17 +183,21 @@ def add_replication_destination(
     return handle
 
 
-def _add_access_point(t: StackTemplate, cfg: EfsConfig, file_system_id: Any, logical_id: str, name_prefix: str) -> efs.AccessPoint:
+def _add_access_point(
+    t: StackTemplate, cfg: EfsConfig, file_system_id: Any, logical_id: str, name_prefix: str,
+    posix_user: tuple[int, int],
+) -> efs.AccessPoint:
+    """The service's access point, as the container contract's uid/gid: both regions' tasks
+    mount through one, so the replicated files belong to the identity the container runs as."""
+    uid, gid = (str(n) for n in posix_user)
     return t.add_resource(
         efs.AccessPoint(
             logical_id,
             FileSystemId=file_system_id,
-            PosixUser=efs.PosixUser(Uid=str(CONTAINER_UID), Gid=str(CONTAINER_UID)),
+            PosixUser=efs.PosixUser(Uid=uid, Gid=gid),
             RootDirectory=efs.RootDirectory(
                 Path=cfg.root_directory,
-                CreationInfo=efs.CreationInfo(
-                    OwnerUid=str(CONTAINER_UID), OwnerGid=str(CONTAINER_UID), Permissions="750"
-                ),
+                CreationInfo=efs.CreationInfo(OwnerUid=uid, OwnerGid=gid, Permissions="750"),
             ),
             AccessPointTags=Tags(Name=Sub(f"{name_prefix}-service")),
         )

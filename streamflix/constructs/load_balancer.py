@@ -12,10 +12,11 @@ encryption ELB log delivery supports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Ref, Sub, Tags, ec2, s3
+from troposphere import GetAtt, Parameter, Ref, Sub, Tags, ec2, s3
 from troposphere import elasticloadbalancingv2 as elb
 
 from streamflix.config.models import AlarmThresholds, LoadBalancerConfig
@@ -66,6 +67,8 @@ ELB_LOG_DELIVERY_ACCOUNTS: dict[str, str] = {
 }
 
 _INTERNET = "0.0.0.0/0"
+#: Deploy-time parameter holding the stack's ACM certificate (``certificates_as_parameters``).
+CERTIFICATE_PARAMETER = "CertificateArn"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,24 @@ def log_delivery_principal(region: str) -> Principal:
     return Principal("Service", LOG_DELIVERY_PRINCIPAL)
 
 
+def add_certificate(t: StackTemplate, cfg: LoadBalancerConfig, region: str, configured: str | None) -> Any:
+    """The listener's certificate: the configured ARN, the CertificateArn parameter, or None (plain HTTP)."""
+    if not cfg.certificates_as_parameters:
+        return configured
+    parameter = t.add_parameter(
+        Parameter(
+            CERTIFICATE_PARAMETER,
+            Type="String",
+            AllowedPattern=rf"^arn:aws[a-z-]*:acm:{region}:[0-9]{{12}}:certificate/[0-9a-f-]{{36}}$",
+            ConstraintDescription=f"an ACM certificate ARN in {region} (ALBs use certificates of their own region)",
+            Description=f"ACM certificate in {region} for the HTTPS listener; it must cover the failover record name.",
+        ),
+        group="TLS",
+        label=f"ACM certificate ({region})",
+    )
+    return Ref(parameter)
+
+
 def add_load_balancer(
     t: StackTemplate,
     cfg: LoadBalancerConfig,
@@ -94,12 +115,16 @@ def add_load_balancer(
     project: str,
     region: str,
     network: Network,
-    certificate_arn: str | None,
+    certificate_arn: Any,
     container_port: int,
+    health_check_path: str,
     service_security_group: str,
     name_prefix: str,
 ) -> LoadBalancer:
     """ALB, target group, listeners, the ALB's security group and its access-log bucket.
+
+    ``container_port`` and ``health_check_path`` come from the container contract, so the
+    target group probes exactly what the container's own health check probes.
 
     ``service_security_group`` is the logical ID of the service's group: it gains
     the one ingress rule the ALB needs and nothing else does.
@@ -162,7 +187,7 @@ def add_load_balancer(
             Port=container_port,
             VpcId=network.vpc,
             HealthCheckProtocol="HTTP",
-            HealthCheckPath=cfg.health_check_path,
+            HealthCheckPath=health_check_path,
             HealthCheckIntervalSeconds=15,
             HealthyThresholdCount=2,
             UnhealthyThresholdCount=3,
@@ -182,6 +207,10 @@ def add_load_balancer(
                 Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
                 DefaultActions=forward,
             )
+        )
+        t.suppress_scan(
+            group, "CKV_AWS_260",
+            "port 80 only answers with a 301 redirect to HTTPS on 443 (HttpListener); nothing is served in plaintext",
         )
         t.add_resource(
             elb.Listener(

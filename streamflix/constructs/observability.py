@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from troposphere import Ref, Sub, cloudwatch, sns
+from troposphere import Parameter, Ref, Sub, cloudwatch, sns
 
 from streamflix.config.models import ObservabilityConfig
 from streamflix.config.naming import NAMES
@@ -21,6 +21,8 @@ from streamflix.template import StackTemplate
 
 ALARM_TOPIC = "AlarmTopic"
 DASHBOARD = "Dashboard"
+#: Deploy-time parameter: an existing SNS topic (a paging integration) every alarm also notifies.
+EXISTING_TOPIC_PARAMETER = "ExistingAlarmTopicArn"
 
 _COMPARISONS = {
     ">": "GreaterThanThreshold",
@@ -99,8 +101,25 @@ def add_observability(
             Subscription=[sns.Subscription(Protocol="email", Endpoint=email) for email in cfg.alarm_emails],
         )
     )
+    targets = [Ref(topic)]
+    if cfg.existing_alarm_topic:
+        existing = t.add_parameter(
+            Parameter(
+                EXISTING_TOPIC_PARAMETER,
+                Type="String",
+                AllowedPattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+                ConstraintDescription="the ARN of an SNS topic in this stack's region",
+                Description=(
+                    "Existing SNS topic in this region (e.g. your paging integration) that every alarm also "
+                    "notifies; its access policy must let CloudWatch publish (and its KMS key, if any, allow it)."
+                ),
+            ),
+            group="Alarms",
+            label="Existing alarm topic ARN",
+        )
+        targets.append(Ref(existing))
     for alarm in monitoring.alarms:
-        t.add_resource(_alarm(alarm, Ref(topic)))
+        t.add_resource(_alarm(alarm, targets))
     t.add_resource(
         cloudwatch.Dashboard(
             DASHBOARD,
@@ -113,7 +132,7 @@ def add_observability(
     return Ref(topic)
 
 
-def _alarm(spec: MetricAlarm, topic: Ref) -> cloudwatch.Alarm:
+def _alarm(spec: MetricAlarm, targets: list[Ref]) -> cloudwatch.Alarm:
     if spec.metric.region is not None:
         raise ValueError(f"{spec.logical_id}: an alarm cannot watch another region's metric ({spec.metric.region})")
     if spec.comparison not in _COMPARISONS:
@@ -133,8 +152,8 @@ def _alarm(spec: MetricAlarm, topic: Ref) -> cloudwatch.Alarm:
         Threshold=spec.threshold,
         ComparisonOperator=_COMPARISONS[spec.comparison],
         TreatMissingData=spec.treat_missing_data,
-        AlarmActions=[topic],
-        OKActions=[topic],
+        AlarmActions=list(targets),
+        OKActions=list(targets),
     )
 
 

@@ -31,7 +31,7 @@ from streamflix.docs.lookups import (
     ref_target,
     setup_lines,
 )
-from streamflix.docs.markdown import aws, aws_wait, code, table
+from streamflix.docs.markdown import assign, aws, aws_wait, code, table
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
 #: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
@@ -361,7 +361,7 @@ def cross_region(ctx: "RunbookContext") -> Section | None:
         *[line for phase in phases for line in phase],
         "### Drill checklist",
         "",
-        *_drill(rto, dr),
+        *_drill(rto, dr, ctx),
         "",
         "### Failback",
         "",
@@ -830,9 +830,8 @@ def _dns(dr: DrFacts) -> list[str]:
             ),
         ]
     stack, rid = dr.records[0]
-    p = stack.props(rid)
-    name = stack.resolve(p.get("Name"))
-    zone = stack.resolve(p.get("HostedZoneId"))
+    name, zone, setup = _record_name_and_zone(stack, rid)
+    commands += setup
     if zone and name:
         commands.append(
             aws(
@@ -856,6 +855,22 @@ def _dns(dr: DrFacts) -> list[str]:
         "",
         code("\n".join(commands)),
     ]
+
+
+def _record_name_and_zone(stack: StackFacts, rid: str) -> tuple[str | None, str | None, list[str]]:
+    """The failover record's name and hosted zone: as the template states them, or, when they are
+    deploy-time parameters (prod), read from the deployed stack into shell variables."""
+    props = stack.props(rid)
+    setup: list[str] = []
+    values = []
+    for key, variable in (("Name", "FAILOVER_RECORD_NAME"), ("HostedZoneId", "HOSTED_ZONE_ID")):
+        value = stack.resolve(props.get(key))
+        parameter = ref_target(props.get(key))
+        if value is None and parameter is not None and stack.parameter(parameter) is not None:
+            setup.append(assign(variable, parameter_command(stack, parameter)))
+            value = f"${variable}"
+        values.append(value)
+    return values[0], values[1], setup
 
 
 def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
@@ -895,7 +910,10 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
             ),
         ]
         path = recovery.props(group).get("HealthCheckPath")
-        name = next((s.resolve(s.props(r).get("Name")) for s, r in dr.records), None)
+        name, setup = None, []
+        if dr.records:
+            name, _, setup = _record_name_and_zone(*dr.records[0])
+        commands += setup
         if path and name:
             commands.append(f"curl -fsS https://{name.rstrip('.')}{path}")
     commands.append(
@@ -921,7 +939,7 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     ]
 
 
-def _drill(rto: int, dr: DrFacts) -> list[str]:
+def _drill(rto: int, dr: DrFacts, ctx: "RunbookContext | None" = None) -> list[str]:
     items = [
         "Announce the window; name the incident lead and the scribe; rehearse in staging before production.",
         "Before: replica lag is low, recovery alarms are OK, the primary's latest automated backup is under 24 hours old.",
@@ -929,6 +947,11 @@ def _drill(rto: int, dr: DrFacts) -> list[str]:
         f"Measured recovery time is within {rto} minutes and each phase within its budget (table above).",
         "Data written just before the cut-over is present on the recovery side, or the loss is within the RPO.",
         "A write through the recovery service succeeds; dashboards and alarms in the recovery region show it.",
+        "The DR integration tests pass against the recovery region, promoted: "
+        + (f"`STREAMFLIX_ENV={ctx.environment} " if ctx is not None else "`")
+        + "STREAMFLIX_DR_PROMOTED=1 python -m pytest tests/integration/test_dr_pair_deployed.py -m integration` "
+        "(after phase 5 wrote `cfn-outputs/dr-recovery.json`; with `cfn-outputs/dr-primary.json` they also check "
+        "the primary's file replication was cut).",
         "Fail back (below) and confirm replication is healthy again: the pair is protected only after that.",
         "File the report: timings, surprises, fixes. Fix the generator or the config, not this file (it is rebuilt).",
     ]

@@ -126,6 +126,11 @@ def monitoring(ctx: "RunbookContext") -> Section | None:
                     if subscribers
                     else " (no subscriptions in the template: subscribe your on-call endpoint)"
                 )
+                + (
+                    " and the existing topic given as the `ExistingAlarmTopicArn` parameter"
+                    if any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters)
+                    else ""
+                )
                 if topics
                 else ""
             )

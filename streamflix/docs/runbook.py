@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from streamflix.docs import failover, operations
+from streamflix.docs import bootstrap, failover, maintenance, operations
 from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
@@ -87,12 +87,19 @@ def render_runbook(ctx: RunbookContext) -> str:
         purpose(ctx),
         prerequisites(ctx),
         deploy(ctx),
+        bootstrap.database_bootstrap(ctx),
+        maintenance.before_update(ctx),
         parameters_section(ctx),
         outputs_section(ctx),
         provisioning_section(ctx),
+        maintenance.stuck_resources(ctx),
         operations.monitoring(ctx),
         operations.backup_and_restore(ctx),
+        maintenance.secret_rotation(ctx),
+        maintenance.maintenance(ctx),
         *failover.sections(ctx),
+        maintenance.stalled_failover(ctx),
+        maintenance.communication(ctx),
         lifecycle_docs.section(ctx),
         operations.troubleshooting(ctx),
         operations.security(ctx),
@@ -358,7 +365,16 @@ def prerequisites(ctx: RunbookContext) -> Section:
             "",
             *[_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
         ]
+    required_sources = {w.source_blueprint for w in ctx.env.required_wires(stack.blueprint)}
     for source in ctx.env.sources_of(stack.blueprint):
+        if source.blueprint not in required_sources:
+            # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
+            # without it, so the source is not a prerequisite (see the deploy order).
+            lines.append(
+                f"- Not before the first deploy: `{source.stack_name}` ({source.region}) only feeds optional "
+                "parameters, applied by a later update once it exists (see Deploy order)."
+            )
+            continue
         lines.append(
             f"- `{source.stack_name}` ({source.region}) deployed and `CREATE_COMPLETE`/`UPDATE_COMPLETE`: "
             "this stack takes parameters from its outputs."

@@ -210,10 +210,12 @@ def test_dashboard_and_alarms_point_at_the_stack(artifacts, ha):
 def test_sections_follow_the_resource_types(artifacts):
     markdown = runbook(artifacts, "prod")
     titles = re.findall(r"^## \d+\. (.+)$", markdown, re.M)
-    assert titles[:6] == [
+    assert titles[:8] == [
         "Purpose and architecture",
         "Prerequisites",
         "Deploy",
+        "First step after deploy: the application database role",
+        "Before every update: a manual snapshot",
         "Parameters",
         "Outputs",
         "Provisioning times",

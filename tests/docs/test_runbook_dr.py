@@ -6,7 +6,6 @@ import copy
 import re
 
 import pytest
-from conftest import DR_VARIANT_YAML
 from runbook_commands import cli_problems, invocations, section, table_with, template_problems
 
 from streamflix import parse_config, render_environment
@@ -43,9 +42,9 @@ def twenty():
 
 
 @pytest.fixture(scope="module")
-def variant(dr_variant_stacks):
+def variant(dr_variant_config, dr_variant_stacks):
     """The HTTPS + Route 53 failover variant of tests/conftest.py (the presets have no hosted zone)."""
-    config = parse_config(DR_VARIANT_YAML, source="variant.yaml")
+    config = dr_variant_config
     stacks = list(dr_variant_stacks.values())
     files, facts = documents(config, stacks)
     return config, stacks, files, facts

@@ -2,6 +2,7 @@
 safety, SF3xxx the deploy model (what CloudFormation and AWS do with an environment's stacks together)."""
 
 from streamflix.checks.rules.base import EnvironmentRule, Rule, RuleContext, StackView
+from streamflix.checks.rules.container_writable_paths import ContainersCanWriteTheirPaths
 from streamflix.checks.rules.encryption_at_rest import EncryptionAtRestWithRotatingKeys
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.engine_versions import EngineVersionsInCatalogue
@@ -29,6 +30,7 @@ ALL_RULES: tuple[Rule, ...] = (
     EngineVersionsInCatalogue(),
     CredentialsRotate(),
     StatefulResourcesKeepData(),
+    ContainersCanWriteTheirPaths(),
     ProductionDataProtection(),
     NoCredentialsInTemplates(),
     IamLeastPrivilege(),

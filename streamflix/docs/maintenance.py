@@ -1,0 +1,347 @@
+"""Runbook sections an operator needs between deploys and during a DR event (issue 11).
+
+Each section is derived from the rendered template (and, for the DR sections, from the
+pair's facts), so it names only what exists:
+
+* before an update: a manual snapshot of every database the stack holds;
+* verifying and forcing the rotation of RDS-managed secrets;
+* when to start investigating a resource that is still creating (per resource type);
+* maintenance: pending actions, minor and major engine upgrades, CA rotation;
+* DR only: what to do when a failover stalls half-way, and who says what to whom.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from streamflix.docs import failover
+from streamflix.docs.lookups import output_command, ref_handle, setup_lines
+from streamflix.docs.markdown import assign, aws, aws_wait, code, table
+from streamflix.docs.provisioning import resource_time
+
+if TYPE_CHECKING:
+    from streamflix.docs.context import RunbookContext
+    from streamflix.docs.stack import StackFacts
+
+Section = tuple[str, str]
+
+#: How much longer than its usual worst case a resource may take before someone looks:
+#: AWS load varies, so the threshold is the planning figure's high end times this, rounded up.
+INVESTIGATE_FACTOR = 1.5
+#: Never page anyone about a resource before this many minutes.
+INVESTIGATE_FLOOR_MINUTES = 5
+
+
+def _databases(stack: "StackFacts") -> tuple[list[str], list[str], list[str]]:
+    """(Aurora clusters, primary DB instances, read replicas) of the stack, by logical ID."""
+    clusters = stack.of_type("AWS::RDS::DBCluster")
+    instances = [r for r in stack.of_type("AWS::RDS::DBInstance") if "DBClusterIdentifier" not in stack.props(r)]
+    primaries = [r for r in instances if "SourceDBInstanceIdentifier" not in stack.props(r)]
+    replicas = [r for r in instances if "SourceDBInstanceIdentifier" in stack.props(r)]
+    return clusters, primaries, replicas
+
+
+def before_update(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    region = stack.region
+    clusters, primaries, replicas = _databases(stack)
+    if not (clusters or primaries or replicas):
+        return None
+    lines: list[str] = ['STAMP=$(date -u +%Y%m%d%H%M)']
+    for rid in clusters:
+        handle = ref_handle(stack, rid, "CLUSTER_ID")
+        lines += [
+            *handle.setup,
+            aws("rds", "create-db-cluster-snapshot", region=region,
+                options=[("--db-cluster-identifier", handle.value),
+                         ("--db-cluster-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
+            aws_wait("rds", "db-cluster-snapshot-available", region=region,
+                     options=[("--db-cluster-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
+        ]
+    for rid in primaries:
+        handle = ref_handle(stack, rid, "DB_INSTANCE_ID")
+        lines += [
+            *handle.setup,
+            aws("rds", "create-db-snapshot", region=region,
+                options=[("--db-instance-identifier", handle.value),
+                         ("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
+            aws_wait("rds", "db-snapshot-available", region=region,
+                     options=[("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
+        ]
+    text = [
+        "Before every update of this stack (a change set, `deploy`, a parameter change such as "
+        "`ServiceTaskCount`), take a manual snapshot and wait until it is `available`. Automated backups "
+        "restore to a point in time, but a manual snapshot survives the stack, the instance and its "
+        "retention period, and it is the fastest way back if an update replaces or breaks the database. "
+        "Keep it until the update is verified; delete it afterwards (`aws rds delete-db-snapshot`).",
+    ]
+    if clusters or primaries:
+        text += ["", code("\n".join(lines))]
+    if replicas:
+        primary = next((s for s in ctx.env.sources_of(stack.blueprint)
+                        if _databases(s)[1]), None)
+        where = (f"take it of the primary database with the [`{primary.blueprint}`]({primary.blueprint}.md) "
+                 f"runbook's commands, in {primary.region}") if primary else "take it of the primary database"
+        text += [
+            "",
+            f"This stack's database is a read replica (`{', '.join(replicas)}`): {where} before updating either "
+            "stack of the pair. The replica's data is the primary's, and an update that replaces the replica "
+            "re-copies it from the primary.",
+        ]
+    return "Before every update: a manual snapshot", "\n".join(text)
+
+
+def secret_rotation(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    if "DatabaseMasterSecretArn" not in stack.outputs:
+        return None
+    region = stack.region
+    lines = [
+        assign("SECRET_ARN", output_command(stack, "DatabaseMasterSecretArn")),
+        "# verify: rotation on, when it last ran and when it runs next",
+        aws("secretsmanager", "describe-secret", region=region,
+            options=[("--secret-id", "$SECRET_ARN"),
+                     ("--query", "[RotationEnabled,LastRotatedDate,NextRotationDate,RotationRules]"),
+                     ("--output", "json")]),
+        "# force a rotation now (after a suspected leak, or to prove it works)",
+        aws("secretsmanager", "rotate-secret", region=region, options=[("--secret-id", "$SECRET_ARN")]),
+        "# the new version is AWSCURRENT once rotation finished (usually within a minute)",
+        aws("secretsmanager", "list-secret-version-ids", region=region,
+            options=[("--secret-id", "$SECRET_ARN"),
+                     ("--query", "Versions[].[VersionId,VersionStages,CreatedDate]"), ("--output", "table")]),
+    ]
+    text = [
+        "The master password is RDS-managed: RDS creates it, keeps it in Secrets Manager, encrypted with the "
+        "stack's key, and rotates it every 7 days. Nobody needs it day to day: the service authenticates with "
+        "IAM and the bootstrap task reads the secret itself. Verify the rotation monthly and after any "
+        "incident, and force one when the password may have been seen:",
+        "",
+        code("\n".join(lines)),
+        "",
+        "What you see: `describe-secret` prints `true`, a `LastRotatedDate` under 7 days old and the next date. "
+        "After `rotate-secret`, `LastRotatedDate` moves to now and a new version carries `AWSCURRENT`. If "
+        "`LastRotatedDate` is older than 7 days, or `rotate-secret` fails, read the database's events "
+        "(`aws rds describe-events --source-type db-instance` or `db-cluster`): RDS rotates only while the "
+        "database is `available`.",
+    ]
+    return "Verify or force a secret rotation", "\n".join(text)
+
+
+def investigate_after(high_minutes: float) -> int:
+    return max(INVESTIGATE_FLOOR_MINUTES, math.ceil(high_minutes * INVESTIGATE_FACTOR))
+
+
+def stuck_resources(ctx: "RunbookContext") -> Section:
+    stack = ctx.stack
+    region, name = stack.region, stack.stack_name
+    worst: dict[str, tuple[float, float, str]] = {}
+    for rid, resource_type, _ in stack.iter_resources():
+        timing = resource_time(stack, rid)
+        if resource_type not in worst or timing.high > worst[resource_type][1]:
+            worst[resource_type] = (timing.low, timing.high, timing.variant)
+    rows = [
+        [f"`{resource_type}`" + (f" ({variant})" if variant != "default" else ""), f"{low:g}-{high:g}",
+         str(investigate_after(high))]
+        for resource_type, (low, high, variant) in sorted(worst.items(), key=lambda item: (-item[1][1], item[0]))
+        if high >= 1
+    ]
+    text = [
+        "A create or update that runs longer than usual is not yet a failure, but it needs a look. Investigate "
+        f"a resource still `*_IN_PROGRESS` after the minutes below: the planning figure's high end x "
+        f"{INVESTIGATE_FACTOR:g}, at least {INVESTIGATE_FLOOR_MINUTES} (types that take under a minute are left out).",
+        "",
+        table(["Resource type", "Usual minutes", "Investigate after (minutes)"], rows),
+        "",
+        "What is still in progress, and the latest events:",
+        "",
+        code("\n".join([
+            aws("cloudformation", "describe-stack-resources", region=region,
+                options=[("--stack-name", name),
+                         ("--query", "StackResources[?ends_with(ResourceStatus, 'IN_PROGRESS')].[LogicalResourceId,ResourceType,Timestamp]"),
+                         ("--output", "table")]),
+            aws("cloudformation", "describe-stack-events", region=region,
+                options=[("--stack-name", name), ("--max-items", "20"),
+                         ("--query", "StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]"),
+                         ("--output", "table")]),
+        ])),
+        "",
+        "Then ask the service itself: an ECS service that does not stabilise shows why in `aws ecs "
+        "describe-services` (`events`) and its stopped tasks' `stoppedReason`; a database shows its state in "
+        "`aws rds describe-db-instances` and `describe-events`; a replication group in `aws elasticache "
+        "describe-events`. Do not cancel an update of a stack that holds a database while the database is "
+        "`modifying`: let it finish, then roll back.",
+    ]
+    return "When a resource takes too long", "\n".join(text)
+
+
+def maintenance(ctx: "RunbookContext") -> Section | None:
+    stack = ctx.stack
+    region = stack.region
+    clusters, primaries, replicas = _databases(stack)
+    caches = stack.of_type("AWS::ElastiCache::ReplicationGroup")
+    if not (clusters or primaries or replicas or caches):
+        return None
+    windows = []
+    for rid in clusters + primaries + replicas:
+        window = stack.props(rid).get("PreferredMaintenanceWindow")
+        if window:
+            windows.append(f"`{rid}` {window}")
+    for rid in caches:
+        window = stack.props(rid).get("PreferredMaintenanceWindow")
+        if window:
+            windows.append(f"`{rid}` {window}")
+    pending = [
+        aws("rds", "describe-pending-maintenance-actions", region=region,
+            options=[("--query", "PendingMaintenanceActions[].[ResourceIdentifier,PendingMaintenanceActionDetails[].[Action,AutoAppliedAfterDate,CurrentApplyDate,Description]]"),
+                     ("--output", "json")]),
+    ]
+    if caches:
+        pending.append(aws("elasticache", "describe-update-actions", region=region,
+                           options=[("--service-update-status", ["available"]),
+                                    ("--query", "UpdateActions[].[ReplicationGroupId,ServiceUpdateName,UpdateActionStatus,ServiceUpdateSeverity]"),
+                                    ("--output", "table")]))
+    databases = clusters + primaries
+    apply_now: list[str] = []
+    if databases:
+        handle = ref_handle(stack, databases[0], "DB_ID")
+        kind = "cluster" if databases[0] in clusters else "db"
+        apply_now = [
+            *handle.setup,
+            "# the resource ARN pending-maintenance lists; apply one action now instead of in the window:",
+            assign("DB_ARN", aws("rds", "describe-db-" + ("clusters" if kind == "cluster" else "instances"),
+                                 region=region,
+                                 options=[("--db-" + ("cluster" if kind == "cluster" else "instance") + "-identifier", handle.value),
+                                          ("--query", "DBClusters[0].DBClusterArn" if kind == "cluster" else "DBInstances[0].DBInstanceArn"),
+                                          ("--output", "text")], one_line=True)),
+            aws("rds", "apply-pending-maintenance-action", region=region,
+                options=[("--resource-identifier", "$DB_ARN"), ("--apply-action", "system-update"),
+                         ("--opt-in-type", "immediate")]),
+        ]
+    ca = sorted({str(stack.props(r).get("CACertificateIdentifier")) for r in stack.of_type("AWS::RDS::DBInstance")
+                 if stack.props(r).get("CACertificateIdentifier")})
+    text = [
+        "Maintenance runs in the stack's weekly windows (UTC): " + ("; ".join(windows) or "AWS's defaults") + ". "
+        "Check what is pending once a week and before a drill or a release:",
+        "",
+        code("\n".join(pending + ([""] + apply_now if apply_now else []))),
+        "",
+        "- **Minor engine versions** apply themselves in the window (`AutoMinorVersionUpgrade`); the template "
+        "pins the version it was built with, so after AWS upgraded, bump `engine_version` in the config to the "
+        "running version (`python build.py catalog show`), rebuild, and check `python build.py diff` shows no "
+        "replacement, so the next deploy does not try to go back.",
+        "- **Major engine versions** are a planned change: bump `engine_version` (and nothing else) in the config, "
+        "run `python build.py diff --against <last release>`, take the manual snapshot above, deploy in staging "
+        "first and run the integration tests. The parameter group family changes with the major version. "
+        + ("For the DR pair, upgrade the primary: RDS upgrades a PostgreSQL instance's read replicas with it "
+           "(RDS user guide, \"Choosing a major version for an RDS for PostgreSQL upgrade\"), but the engine-upgrade "
+           "page speaks only of in-Region replicas, so check the cross-region replica's `EngineVersion` afterwards "
+           "(`aws rds describe-db-instances` in the recovery region); if it did not follow, rebuild it by updating "
+           "dr-recovery with the new version. Run a DR drill afterwards. "
+           if replicas or ctx.env.partners_of(stack.blueprint) else "")
+        + "Never combine a major upgrade with other changes.",
+        "- **Pending maintenance** (OS patches, `system-update`) is applied in the window; on Multi-AZ it is "
+        "applied to the standby first and then fails over, a 1-2 minute interruption. Apply it yourself at a "
+        "quiet hour with the command above when its `AutoAppliedAfterDate` is close.",
+        "- **CA rotation**: the databases pin their server certificate authority "
+        + (f"(`CACertificateIdentifier`: {', '.join(f'`{c}`' for c in ca)}) " if ca else "")
+        + "and clients verify it (`DB_SSLMODE=verify-full`). When AWS announces a new CA, ship the new bundle "
+        "with the application first, then change the pinned CA in `streamflix/constructs/database.py`, rebuild "
+        "and deploy (it restarts the instance in the window unless applied immediately); `aws rds "
+        "describe-certificates` lists the CAs and their expiry.",
+    ]
+    return "Maintenance: upgrades, pending actions, CA rotation", "\n".join(text)
+
+
+def stalled_failover(ctx: "RunbookContext") -> Section | None:
+    dr = failover.dr_facts(ctx)
+    if dr is None:
+        return None
+    recovery = dr.recovery
+    region = recovery.region
+    lines: list[str] = []
+    if dr.replica:
+        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+        lines += [
+            *replica.setup,
+            "# promotion: state and the last events",
+            aws("rds", "describe-db-instances", region=region,
+                options=[("--db-instance-identifier", replica.value),
+                         ("--query", "DBInstances[0].[DBInstanceStatus,ReadReplicaSourceDBInstanceIdentifier]"),
+                         ("--output", "text")]),
+            aws("rds", "describe-events", region=region,
+                options=[("--source-type", "db-instance"), ("--source-identifier", replica.value),
+                         ("--duration", "60"), ("--query", "Events[].[Date,Message]"), ("--output", "table")]),
+        ]
+    if recovery.of_type("AWS::ECS::Service"):
+        cluster = ref_handle(recovery, "EcsCluster", "CLUSTER")
+        service = ref_handle(recovery, "Service", "SERVICE")
+        lines += [
+            *setup_lines(cluster, service),
+            "# scale-out: why tasks stop or do not start",
+            aws("ecs", "describe-services", region=region,
+                options=[("--cluster", cluster.value), ("--services", service.value),
+                         ("--query", "services[0].[runningCount,desiredCount,events[:5].message]"),
+                         ("--output", "json")]),
+        ]
+    text = [
+        "A failover that stalls half-way is worse than none: decide at each phase whether to continue, and never "
+        "go back mid-way (the primary's data may already be behind the promoted replica). The incident lead owns "
+        "these decisions and the scribe records each with its time.",
+        "",
+        "- **Promotion does not finish** (the replica stays `modifying`, or the phase overruns its budget by half): "
+        "check the events below. A promotion cannot be cancelled; if it failed, restore the recovery region's "
+        "copy of the automated backups to a new instance (see Backup and restore: "
+        "`restore-db-instance-to-point-in-time --source-db-instance-automated-backups-arn`), point the service "
+        "at it and accept the RPO of the last backup.",
+        "- **The file replication cannot be deleted** (the primary region does not answer): delete it from the "
+        "recovery region with the replica's id; until then the replica is readable, so the service can run "
+        "read-only for files.",
+        "- **Tasks do not start after scaling**: read the service's events and a stopped task's `stoppedReason`. "
+        "The usual causes are the image (pull from the registry through the NAT gateways), the application role "
+        "(run the bootstrap step again: it is idempotent and the promoted instance has the role), and the "
+        "database endpoint (unchanged by promotion). The deployment circuit breaker rolls back to the previous "
+        "task count: fix the cause and update `ServiceTaskCount` again.",
+        "- **DNS does not move**: if the primary's health check still passes while the primary must not serve, "
+        "invert it (Switch DNS phase); if the SECONDARY answers but clients keep the old address, wait the TTL "
+        "and check the client's resolver; as a last resort, point clients at the recovery `ServiceUrl`.",
+        "- **The primary region comes back mid-way**: continue the failover anyway once the database is promoted; "
+        "fail back later, as a planned change (Failback).",
+        "",
+        code("\n".join(lines)) if lines else "",
+    ]
+    return "When a failover stalls", "\n".join(t for t in text)
+
+
+def communication(ctx: "RunbookContext") -> Section | None:
+    dr = failover.dr_facts(ctx)
+    if dr is None:
+        return None
+    rto, _ = failover.rto_minutes(ctx.env, dr.recovery.blueprint)
+    rows = [
+        ["Detect (0 min)", "incident lead", "on-call channel, engineering manager",
+         "\"Investigating an outage of StreamFlix in {primary}. Next update in 15 minutes.\""],
+        ["Decision to fail over", "incident lead", "on-call channel, support lead, status page",
+         f"\"Failing over to {dr.recovery.region}; expected back within {rto} minutes. Writes of the last "
+         "minutes may be lost.\""],
+        ["Every 15 minutes until recovered", "comms lead", "status page, support lead",
+         "phase reached, next step, revised ETA"],
+        ["Service validated", "incident lead", "all of the above, leadership",
+         f"\"Serving from {dr.recovery.region} since HH:MM UTC. Data written after HH:MM UTC may be missing.\""],
+        ["Within 5 working days", "incident lead", "engineering, leadership",
+         "post-incident review: timeline, measured RTO/RPO against the targets, fixes"],
+    ]
+    primary_region = dr.primary.region if dr.primary is not None else "the primary region"
+    rows = [[c.replace("{primary}", primary_region) for c in row] for row in rows]
+    text = [
+        "Name three people before touching anything: the **incident lead** (decides, owns the clock), the "
+        "**comms lead** (all messages below, so engineers are not interrupted) and the **scribe** (timeline with "
+        "UTC times, every command run and its result). In a drill, the same roles rehearse the same messages, "
+        "marked DRILL.",
+        "",
+        table(["When", "Who", "To whom", "What"], rows),
+        "",
+        "Say what is known, what is not and when the next update comes; never promise the RPO before the "
+        "replica lag at the time of the outage is known (the `ReplicaLagAlarm` history shows it).",
+    ]
+    return "Communication during a DR event", "\n".join(text)
