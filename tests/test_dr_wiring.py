@@ -232,7 +232,8 @@ def test_efs_created_replica_is_resolved_from_the_replication(efs_described):
         "describe_replication_configurations", replication_response(), {"FileSystemId": "fs-0aaaaaaaaaaaaaaa1"}
     )
     values = wiring.resolve_parameters(efs_described, "dr-recovery", session=session)
-    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2"}
+    assert values == {"PrimaryDatabaseInstanceArn": DB_ARN, "ReplicaFileSystemId": "fs-0bbbbbbbbbbbbbbb2",
+                      "PrimaryLoadBalancerDnsName": ALB_DNS, "PrimaryLoadBalancerHostedZoneId": "ZHURV8PSTC4K8"}
     session.verify()
 
 

@@ -105,7 +105,7 @@ def test_public_resources_depend_on_the_gateway_attachment():
 def test_plain_http_listener_does_not_meet_encryption_in_transit():
     import json
 
-    report = json.load(open("out/prod/compliance/dr-primary.json"))
+    report = json.load(open("out/dev/compliance/dr-primary.json"))  # prod requires HTTPS (issue 11)
     transit = next(c for c in report["controls"] if c["id"] == "encryption-in-transit")
     listener = next(r for r in transit["resources"] if r["resource"] == "HttpListener")
     assert listener["meets"] is False and "plain HTTP" in listener["evidence"]  # finding 10

@@ -206,9 +206,10 @@ def test_plugin_and_built_in_errors_come_in_one_message(monkeypatch):
         parse_config(text, source="both.yaml")
     lines = str(refused.value).splitlines()
     assert lines[0] == "both.yaml: 2 problem(s) in the config"
-    assert any(line.strip().startswith("ha_database.database.engine_version = '15.4'") and "allowed:" in line
+    # each problem names its YAML line, then the field path, the value and what is allowed
+    assert any(line.strip().startswith("line 8: ha_database.database.engine_version = '15.4'") and "allowed:" in line
                for line in lines)
-    assert "  sized.size = 'x': Input should be a valid integer" in lines
+    assert "  line 5: sized.size = 'x': Input should be a valid integer" in lines
     assert parse_config(text.replace("'x'", "5").replace("'15.4'", "'16.15'")).section("sized") == Sized(size=5)
     # an empty section is omitted, as a built-in one is
     omitted = parse_config("name: x1\ntier: dev\nenvironment_suffix: ab\nsized:\nha_database: {}\n")

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from streamflix import render_environment
 from streamflix.catalog import load_catalog
+from streamflix.catalog.limits import availability_zones, instance_classes_for_version
 from streamflix.checks import run_cfn_lint, run_rules
 from streamflix.config.loader import format_validation_error
 from streamflix.config import naming
@@ -79,11 +80,16 @@ def configs(draw) -> dict[str, Any]:
     prod = tier == "prod"
     residency = draw(st.sampled_from(["eu", "unrestricted"]))
     regions = EU_REGIONS if residency == "eu" else tuple(r for r in CATALOG.regions if not r.startswith(("cn-", "us-gov-")))
-    region = draw(st.sampled_from(sorted(regions)))
+    # prod needs 3 AZs; a region whose accounts see fewer refuses them (cfn-lint's AZ data)
+    region = draw(st.sampled_from(sorted(r for r in regions if len(availability_zones(r) or "abc") >= 3)))
     cache_engine = draw(st.sampled_from(["valkey", "redis"]))
     cache_versions = [v for v in CATALOG.versions(cache_engine, region)
                       if cache_engine == "valkey" or _redis_with_iam_auth(v)]
     aurora_versions = [v for v in CATALOG.versions("aurora-postgresql", region) if "-limitless" not in v]
+    aurora_version = draw(st.sampled_from(aurora_versions))
+    supported = instance_classes_for_version("aurora-postgresql", aurora_version)
+    db_classes = [c for c in _offered(DB_CLASSES, CATALOG.instance_classes("aurora-postgresql", region))
+                  if supported is None or c in supported]
     cpu = draw(st.sampled_from(sorted(FARGATE_MEMORY_BY_CPU)))
     nat = "per_az" if prod else draw(st.sampled_from(["per_az", "single", "none"]))
     endpoints = draw(st.lists(st.sampled_from(ENDPOINTS), unique=True, min_size=0, max_size=9))
@@ -111,9 +117,8 @@ def configs(draw) -> dict[str, Any]:
                 "vpc_cidr": draw(st.sampled_from(["10.0.0.0/16", "10.128.0.0/18", "172.16.0.0/20", "192.168.0.0/22"])),
             },
             "database": {
-                "engine_version": draw(st.sampled_from(aurora_versions)),
-                "instance_class": draw(st.sampled_from(
-                    _offered(DB_CLASSES, CATALOG.instance_classes("aurora-postgresql", region)))),
+                "engine_version": aurora_version,
+                "instance_class": draw(st.sampled_from(db_classes)),
                 "reader_count": draw(st.integers(2 if prod else 0, 3)),
                 "deletion_protection": True if prod else draw(st.booleans()),
                 "backup_retention_days": draw(st.integers(PROD_MIN_BACKUP_RETENTION_DAYS if prod else 1, 35)),
@@ -132,8 +137,8 @@ def configs(draw) -> dict[str, Any]:
             },
             "streaming": draw(st.sampled_from([{"mode": "on_demand"}, {"mode": "provisioned", "shard_count": 2}])),
             # prod needs alarms that reach someone (issue 11): an existing topic, or a real address
-            "observability": draw(st.sampled_from([
-                {}, {"existing_alarm_topic": True}, {"alarm_emails": ["dba-oncall@streamflix.com"]},
+            "observability": draw(st.sampled_from(([] if prod else [{}]) + [
+                {"existing_alarm_topic": True}, {"alarm_emails": ["dba-oncall@streamflix.com"]},
             ])),
         },
     }

@@ -100,6 +100,10 @@ NOT_BILLED = frozenset(
         "AWS::Route53::RecordSet",
         "AWS::Route53::RecordSetGroup",
         "AWS::S3::BucketPolicy",
+        # Free links: the secret's connection fields; the hosted rotation function's runs
+        # (one invocation per rotation, within Lambda's free tier) are the only charge.
+        "AWS::SecretsManager::SecretTargetAttachment",
+        "AWS::SecretsManager::RotationSchedule",
     }
 )
 
@@ -473,9 +477,17 @@ def estimate_stack(
     )
 
 
+def _as_replica(value: Any) -> Any:
+    """A replica property as it stands at rest: the branch of a failover switch
+    (``Fn::If [IsReadReplica, value, AWS::NoValue]``) that is not NoValue."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return next((b for b in value["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}), None)
+    return value
+
+
 def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) -> tuple[StackFacts, str] | None:
     """The DB instance a read replica follows, when its source is a parameter wired to another stack's output."""
-    parameter = stack.props(rid).get("SourceDBInstanceIdentifier") or {}
+    parameter = _as_replica(stack.props(rid).get("SourceDBInstanceIdentifier")) or {}
     wire = stack.wires.get(parameter.get("Ref")) if isinstance(parameter, dict) else None
     if env is None or wire is None or wire.source_blueprint not in env.stacks:
         return None
@@ -548,7 +560,7 @@ def _rds_instance(
     )
     if _truthy(props.get("ManageMasterUserPassword")):
         lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
-    source_region = stack.resolve(props.get("SourceRegion")) if "SourceRegion" in props else None
+    source_region = stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
     if source_region and source_region != stack.region:
         lines.add(
             f"Replication traffic {source_region} -> {stack.region}",
@@ -640,15 +652,18 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
         target = stack.resolve(destination.get("Region")) if isinstance(destination, dict) else None
         if not target:
             continue
-        lines.add(
-            f"EFS replica storage in {target}",
-            "efs/standard",
-            usage.efs_storage_gb,
-            "GB-month",
-            f"{usage.efs_storage_gb:g} GB (assumed) held by the replica",
-            rid,
-            region=target,
-        )
+        if "FileSystemId" not in destination:
+            # EFS creates the replica: it is billed to this stack. A destination that names a
+            # file system (the recovery stack's own) is billed, with its lifecycle, there.
+            lines.add(
+                f"EFS replica storage in {target}",
+                "efs/standard",
+                usage.efs_storage_gb,
+                "GB-month",
+                f"{usage.efs_storage_gb:g} GB (assumed) held by the replica",
+                rid,
+                region=target,
+            )
         lines.add(
             f"EFS replication traffic {stack.region} -> {target}",
             "data-transfer/inter-region",

@@ -139,9 +139,12 @@ def test_dr_pair_costs_read_replica_storage_from_its_source_and_bill_transfer_wh
     primary_lines = {(line["sku"], line["region"]): line for line in primary["lines"]}
     assert primary_lines[(f"rds/postgres/{database.instance_class}/{az}", "eu-west-2")]["quantity"] == HOURS
     assert primary_lines[(f"rds/gp3/{az}", "eu-west-2")]["quantity"] == database.allocated_storage_gib
-    # The EFS replica is stored (and billed) in the destination region; the lifecycle policy moves cold files to IA.
-    assert primary_lines[("efs/standard", "us-east-1")]["quantity"] == 100
+    # The EFS replication destination is dr-recovery's own file system (issue 10): billed there, with its
+    # lifecycle policy, and not a second time by the primary, which pays the replication traffic.
+    assert ("efs/standard", "us-east-1") not in primary_lines
     assert primary_lines[("efs/infrequent-access", "eu-west-2")]["quantity"] == 80
+    assert primary_lines[("data-transfer/inter-region", "eu-west-2")]["quantity"] > 0
+    assert lines["efs/standard"]["region"] == "us-east-1" and lines["efs/infrequent-access"]["quantity"] == 80
 
 
 def test_the_shipped_price_table_is_honest_about_its_source():

@@ -145,13 +145,18 @@ def test_real_failover_phases_act_on_the_rendered_pair(artifacts, env):
     suffix = "stg" if env == "staging" else env
     replica = template["Resources"]["PostgresReplicaInstance"]["Properties"]["DBInstanceIdentifier"]["Fn::Sub"]
     calls = invocations(markdown)
-    promote = next(c for c in calls if c.operation == "promote-read-replica")
+    # promotion is the stack's failover update (issue 10), never a hand promote-read-replica
+    assert not [c for c in calls if c.operation == "promote-read-replica"]
+    promote = next(c for c in calls if c.operation == "update-stack"
+                   and "ParameterKey=DatabaseRole,ParameterValue=standalone" in c.options.get("--parameters", []))
     assert promote.value("--region") == "us-east-1"
-    assert promote.value("--db-instance-identifier") == replica.replace("${EnvironmentSuffix}", suffix)
+    assert promote.value("--stack-name") == f"streamflix-{suffix}-dr-recovery"
+    status = next(c for c in calls if c.operation == "describe-db-instances")
+    assert status.value("--db-instance-identifier") == replica.replace("${EnvironmentSuffix}", suffix)
     assert any(c.operation == "delete-replication-configuration" for c in calls)
-    scale = next(c for c in calls if c.operation == "update-stack" and "ServiceTaskCount" in " ".join(c.options.get("--parameters", [])))
-    parameters = " ".join(scale.options["--parameters"])
-    assert f"ParameterKey=ServiceTaskCount,ParameterValue={template['Outputs']['FailoverTaskCount']['Value']}" in parameters
+    serving = f"ParameterKey=ServiceTaskCount,ParameterValue={template['Outputs']['FailoverTaskCount']['Value']}"
+    scale = next(c for c in calls if c.operation == "update-stack" and serving in c.options.get("--parameters", []))
+    parameters = scale.options["--parameters"]
     # every other parameter of the real template keeps its value
     for name in template["Parameters"]:
         if name != "ServiceTaskCount":

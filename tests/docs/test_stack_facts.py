@@ -9,7 +9,6 @@ import pytest
 from probe import probe_stack
 
 from streamflix.docs.stack import (
-    RESOLVE_EFS_DESTINATION,
     RESOLVE_OUTPUT,
     EnvironmentFacts,
     StackFacts,
@@ -100,8 +99,6 @@ def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs, d
     assert wires["PrimaryDatabaseInstanceArn"].source_blueprint == "dr-primary"
     assert wires["PrimaryDatabaseInstanceArn"].output == "DatabaseInstanceArn"
     assert wires["PrimaryDatabaseInstanceArn"].resolve == RESOLVE_OUTPUT
-    # FileSystemId names an EFS file system replicating into us-east-1: the value is the replica there.
-    assert wires["ReplicaFileSystemId"].resolve == RESOLVE_EFS_DESTINATION
     assert {w.detected_by for w in wires.values()} == {"naming convention"}
     # Parameters with a default are not guessed at (ServiceTaskCount; the primary's optional backup key).
     assert "ServiceTaskCount" not in wires and env["dr-primary"].wires == {}
