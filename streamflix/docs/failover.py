@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from streamflix.cfn import is_true
 from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import (
     Handle,
@@ -124,7 +125,7 @@ def in_region(ctx: "RunbookContext") -> Section | None:
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
         standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
-        if not standalone or str(stack.resolve(props.get("MultiAZ", False))).lower() != "true":
+        if not standalone or not is_true(stack.resolve(props.get("MultiAZ", False))):
             continue
         instance = ref_handle(stack, rid)
         parts += [
@@ -166,7 +167,7 @@ def in_region(ctx: "RunbookContext") -> Section | None:
         ]
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         props = stack.props(rid)
-        if str(props.get("AutomaticFailoverEnabled")).lower() != "true":
+        if not is_true(props.get("AutomaticFailoverEnabled")):
             continue
         group = stack.physical_name(rid) or rid
         parts += [

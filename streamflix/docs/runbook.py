@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+from streamflix.cfn import is_true
 from streamflix.docs import bootstrap, failover, maintenance, operations
 from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
@@ -292,7 +293,7 @@ def key_facts(stack: StackFacts) -> list[str]:
 
 
 def _yes(value) -> str:
-    return "yes" if str(value).lower() == "true" else "no"
+    return "yes" if is_true(value) else "no"
 
 
 # -- 2. prerequisites -------------------------------------------------------------

@@ -29,6 +29,7 @@ from functools import cached_property, lru_cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
+from streamflix.cfn import is_true
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 
@@ -215,7 +216,7 @@ class StackFacts:
                     description=str(body.get("Description", "")),
                     allowed_pattern=body.get("AllowedPattern"),
                     allowed_values=tuple(parameter_text(v) for v in body.get("AllowedValues", []) or []),
-                    no_echo=str(body.get("NoEcho", "false")).lower() == "true",
+                    no_echo=is_true(body.get("NoEcho", "false")),
                 )
             )
         return result

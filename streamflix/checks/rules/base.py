@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import re
 from typing import Any, ClassVar, Iterator
 
+from streamflix.cfn import is_true  # noqa: F401  (re-exported: the rules import it from here)
 from streamflix.checks.findings import Finding
 
 
@@ -71,11 +72,6 @@ def ref_target(value: Any) -> str | None:
             if isinstance(target, str):
                 return target.split(".")[0]
     return None
-
-
-def is_true(value: Any) -> bool:
-    """CloudFormation accepts true and "true" (any case) for a Boolean property."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def as_int(value: Any) -> int | None:
