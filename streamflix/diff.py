@@ -29,7 +29,6 @@ CloudFormation-aware loader (``streamflix.render.load_template``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from cfnlint.schema._exceptions import ResourceNotFoundError
 
+from streamflix.cfn import references
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.render import TemplateParseError, load_template
@@ -368,36 +368,6 @@ def type_rules(region: str, resource_type: str) -> TypeRules:
     name_property = _pointer(identifier[0]) if len(identifier) == 1 and identifier[0] in schema.get(
         "createOnlyProperties", []) else None
     return TypeRules(create_only, conditional, name_property)
-
-
-# -- references -----------------------------------------------------------------------
-
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
-
-
-def references(value: Any) -> set[str]:
-    """Logical IDs and parameter names ``value`` refers to (Ref, GetAtt, ${...} in Sub)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                target = inner[0] if isinstance(inner, list) and inner else str(inner).split(".", 1)[0]
-                if isinstance(target, str):
-                    found.add(target)
-            elif key == "Fn::Sub":
-                text, variables = (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
-                if isinstance(text, str):
-                    local = set(variables) if isinstance(variables, dict) else set()
-                    found |= {m.split(".", 1)[0] for m in _SUB_VARIABLE.findall(text)} - local
-                found |= references(variables)
-            else:
-                found |= references(inner)
-    return {name for name in found if not name.startswith("AWS::")}
 
 
 def _is_intrinsic(value: Any) -> bool:

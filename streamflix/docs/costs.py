@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
-from streamflix.cfn import is_true
+from streamflix.cfn import is_true, target_of
 from streamflix.docs.stack import EnvironmentFacts, StackFacts, replication_of
 
 COSTS_DIR = "costs"
@@ -490,11 +490,7 @@ def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) 
         return None
     source = env[wire.source_blueprint]
     value = (source.outputs.get(wire.output) or {}).get("Value")
-    target = None
-    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
-        target = value["Ref"]
-    elif isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
-        target = value["Fn::GetAtt"][0]
+    target = target_of(value)
     if target in source.resources and source.type_of(target) == "AWS::RDS::DBInstance":
         return source, target
     return None

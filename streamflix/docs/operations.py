@@ -6,8 +6,8 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from streamflix.cfn import is_true
-from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, ref_target, setup_lines
+from streamflix.cfn import is_true, ref_name, target_of
+from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
@@ -96,7 +96,7 @@ def alarm_rows(stack: StackFacts) -> list[list[str]]:
 
 
 def _action(stack: StackFacts, value: Any) -> str:
-    target = ref_target(value)
+    target = ref_name(value)
     if target in stack.resources:
         return f"{target} ({stack.type_of(target).removeprefix('AWS::')})"
     return shown(stack, value)
@@ -405,9 +405,9 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
 def _placement(
     stack: StackFacts, props: dict, subnet_property: str, groups_property: str
 ) -> tuple[Handle | None, Handle | None, Handle | None]:
-    subnet = ref_target(props.get(subnet_property))
-    groups = [ref_target(g) for g in props.get(groups_property) or []]
-    key = ref_target(props.get("KmsKeyId"))
+    subnet = ref_name(props.get(subnet_property))
+    groups = [ref_name(g) for g in props.get(groups_property) or []]
+    key = ref_name(props.get("KmsKeyId"))
     return (
         ref_handle(stack, subnet) if subnet in stack.resources else None,
         ref_handle(stack, groups[0]) if groups and groups[0] in stack.resources else None,
@@ -425,7 +425,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
     ]
     instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
-    parameter_group = ref_target(props.get("DBClusterParameterGroupName"))
+    parameter_group = ref_name(props.get("DBClusterParameterGroupName"))
     params = ref_handle(stack, parameter_group) if parameter_group in stack.resources else None
     placement = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
@@ -673,7 +673,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> list[str]:
     restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
-        ref_handle(stack, g) for g in (ref_target(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
+        ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
     ]
     flags = [
         *([("--multi-az-enabled", None)] if is_true(props.get("MultiAZEnabled")) else []),
@@ -975,7 +975,7 @@ def troubleshooting(ctx: "RunbookContext") -> Section:
 
     services = stack.of_type("AWS::ECS::Service")
     if services:
-        cluster_id = ref_target(stack.props(services[0]).get("Cluster"))
+        cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
         cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER") if cluster_id in stack.resources else None
         service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(
             stack, services[0], "ECS_SERVICE"
@@ -1190,9 +1190,7 @@ def _encryption_rows(stack: StackFacts) -> list[list[str]]:
 def _key(stack: StackFacts, value: Any) -> str:
     if value is None:
         return ""
-    target = ref_target(value)
-    if target is None and isinstance(value, dict) and "Fn::GetAtt" in value:
-        target = value["Fn::GetAtt"][0]
+    target = target_of(value)
     if target in stack.resources:
         rotation = is_true(stack.props(target).get("EnableKeyRotation"))
         return f"`{target}`" + (" (rotated)" if rotation else "")

@@ -29,7 +29,7 @@ from functools import cached_property, lru_cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from streamflix.cfn import is_true
+from streamflix.cfn import is_true, sub_parts
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 
@@ -86,7 +86,8 @@ IAM_NAME_PROPERTIES: dict[str, str | None] = {
 }
 
 _ROLE_WORD = re.compile(r"^[A-Z][a-z]+$")
-_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+#: Every ``${...}`` of a Sub text, ``${!Literal}`` included (resolving writes it as ``${Literal}``).
+_SUB_TOKEN = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ class StackFacts:
         if function == "Ref":
             return self._resolve_name(str(argument), runtime)
         if function == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            text, variables = sub_parts(argument)
             return self._resolve_sub(text, variables, runtime)
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             parts = [self.resolve(item, runtime) for item in argument[1]] if isinstance(argument[1], list) else None
@@ -315,7 +316,7 @@ class StackFacts:
                 return ""
             return resolved
 
-        result = _SUB_VARIABLE.sub(replace, str(text))
+        result = _SUB_TOKEN.sub(replace, str(text))
         return None if unresolved else result
 
     def physical_name(self, logical_id: str, runtime: Mapping[str, str] | None = None) -> str | None:

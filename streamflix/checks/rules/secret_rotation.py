@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, ref_target, resources
+from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, target_of, resources
 
 MAX_ROTATION_DAYS = 30
 
@@ -20,12 +20,12 @@ class CredentialsRotate(Rule):
     def violations(self, template: dict[str, Any], ctx: RuleContext) -> Iterator[tuple[Any, str]]:
         # A schedule may name the secret through its SecretTargetAttachment (whose Ref is the secret's ARN).
         attached = {
-            logical_id: ref_target(properties(r).get("SecretId"))
+            logical_id: target_of(properties(r).get("SecretId"))
             for logical_id, r in resources(template, "AWS::SecretsManager::SecretTargetAttachment")
         }
         schedules = {}
         for _, r in resources(template, "AWS::SecretsManager::RotationSchedule"):
-            target = ref_target(properties(r).get("SecretId")) or properties(r).get("SecretId")
+            target = target_of(properties(r).get("SecretId")) or properties(r).get("SecretId")
             schedules[attached.get(target, target) if isinstance(target, str) else target] = r
         rotating = {logical_id for logical_id, r in schedules.items() if _rotates_in_time(properties(r))}
         for logical_id, secret in resources(template, "AWS::SecretsManager::Secret"):
@@ -75,7 +75,7 @@ def _secret_of(value: Any) -> str | None:
     if match is None:
         return None
     name = match.group(1)
-    return ref_target(variables[name]) if name in variables else name
+    return target_of(variables[name]) if name in variables else name
 
 
 def _inherits_credentials(props: dict[str, Any]) -> bool:
