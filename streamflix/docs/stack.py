@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from streamflix.cfn import is_true, sub_parts
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
+from streamflix.wiring import creation_order
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -424,23 +425,11 @@ class EnvironmentFacts:
         return [w for w in stack.wires.values() if stack.parameter_default(w.parameter) is not None]
 
     def deploy_order(self) -> list[str]:
-        """Blueprints in an order where every required source deploys before its dependents."""
-        order: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in order or name in visiting:
-                return
-            visiting.add(name)
-            for wire in self.required_wires(name):
-                if wire.source_blueprint in self.stacks and wire.source_blueprint != name:
-                    visit(wire.source_blueprint)
-            visiting.discard(name)
-            order.append(name)
-
-        for name in sorted(self.stacks):
-            visit(name)
-        return order
+        """Blueprints in an order where every required source deploys before its dependents
+        (``wiring.creation_order``: a cycle is refused, as ``wiring.json`` refuses it)."""
+        return creation_order(
+            {name: {wire.source_blueprint for wire in self.required_wires(name)} for name in self.stacks}
+        )
 
     def section_of(self, blueprint: str) -> Any:
         """The config section the blueprint was built from (None when unknown)."""
