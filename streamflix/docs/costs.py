@@ -669,5 +669,5 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
 
 def produce_costs(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
     """``costs/<stack>.json`` for every stack."""
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     return {f"{COSTS_DIR}/{bp}.json": estimate_stack(stack, env=env).to_json() for bp, stack in env.stacks.items()}

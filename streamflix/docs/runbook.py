@@ -1018,7 +1018,7 @@ def costs_section(ctx: RunbookContext) -> Section:
 
 def produce_runbooks(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
     """``runbooks/<stack>.md`` for every stack."""
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     return {
         runbook_path(blueprint): render_runbook(RunbookContext(env=env, blueprint=blueprint, files=files))
         for blueprint in env.stacks

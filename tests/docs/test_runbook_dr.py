@@ -30,7 +30,7 @@ dr:
 
 def documents(config, stacks):
     files = render_artifacts(config, stacks)
-    return files, EnvironmentFacts.build(config, stacks, files)
+    return files, EnvironmentFacts.build(config, stacks)
 
 
 @pytest.fixture(scope="module")
