@@ -200,8 +200,8 @@ def purpose(ctx: RunbookContext) -> Section:
         "",
         "### Architecture",
         "",
-        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`, read by "
-        "cfn-lint): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
+        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`: the "
+        "edges CloudFormation orders creation by): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
         "Per-AZ siblings (`{A,B,C}`) and resources with identical connections are drawn once; route-table "
         "associations, routes and security-group rules are drawn as the edge between what they join. "
         f"The same diagram: [`{DIAGRAM_DIR}/{stack.blueprint}.mmd`](../{DIAGRAM_DIR}/{stack.blueprint}.mmd).",
