@@ -28,10 +28,10 @@ from streamflix.checks.rules.base import (
     literal_text,
     properties,
     public_subnets,
-    target_of,
     resources,
     security_overrides,
     stack_metadata,
+    target_of,
 )
 from streamflix.checks.rules.encryption_at_rest import at_rest_problems
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit

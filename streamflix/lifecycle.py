@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from streamflix.checks.findings import Finding
 from streamflix.checks.rules import ENVIRONMENT_RULES, StackView
-from streamflix.checks.rules.base import is_true, properties, target_of, resources, stack_metadata
+from streamflix.checks.rules.base import is_true, properties, resources, stack_metadata, target_of
 from streamflix.checks.rules.ignored_deletion_policy import SNAPSHOT_TYPES, promotable
 from streamflix.checks.rules.retry_name_collision import fixed_name
 from streamflix.checks.rules.rollback_deletion_protection import protections, value_at_create

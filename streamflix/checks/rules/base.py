@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
-from streamflix.cfn import is_true, target_of  # noqa: F401  (re-exported: the rules import them from here)
+from streamflix.cfn import is_true, sub_parts, target_of  # noqa: F401  (is_true re-exported: the rules import it from here)
 from streamflix.checks.findings import Finding
 
 
@@ -82,10 +82,8 @@ def literal_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Sub" in value:
-        body = value["Fn::Sub"]
-        if isinstance(body, list) and body:
-            body = body[0]
-        return body if isinstance(body, str) else None
+        text, _ = sub_parts(value["Fn::Sub"])
+        return text if isinstance(text, str) else None
     return None
 
 

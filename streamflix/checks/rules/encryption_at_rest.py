@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, is_true, literal_text, properties, target_of, resources
+from streamflix.checks.rules.base import Rule, RuleContext, is_true, literal_text, properties, resources, target_of
 
 
 class EncryptionAtRestWithRotatingKeys(Rule):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, as_list, is_true, properties, target_of, resources
+from streamflix.checks.rules.base import Rule, RuleContext, as_list, is_true, properties, resources, target_of
 
 #: The parameter that refuses plaintext connections, per engine family.
 TLS_PARAMETERS = {"postgres": ("rds.force_ssl", {"1"}), "mysql": ("require_secure_transport", {"1", "ON"})}

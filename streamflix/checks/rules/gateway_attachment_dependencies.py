@@ -25,8 +25,8 @@ from streamflix.checks.rules.base import (
     StackView,
     created_after,
     properties,
-    target_of,
     resources,
+    target_of,
 )
 
 ATTACHMENT = "AWS::EC2::VPCGatewayAttachment"

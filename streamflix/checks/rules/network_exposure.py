@@ -9,8 +9,8 @@ from streamflix.checks.rules.base import (
     is_true,
     properties,
     public_subnets,
-    target_of,
     resources,
+    target_of,
 )
 
 ANYWHERE = {"0.0.0.0/0", "::/0"}

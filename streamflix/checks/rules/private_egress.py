@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, properties, target_of, resources
+from streamflix.checks.rules.base import Rule, RuleContext, properties, resources, target_of
 
 #: Interface endpoints that let Fargate start without a NAT: pull the image, ship logs.
 REQUIRED_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")

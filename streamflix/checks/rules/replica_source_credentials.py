@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, target_of, resources, wired_source
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, target_of, wired_source
 
 SQL_SERVER_PREFIX = "sqlserver"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, target_of, resources
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, target_of
 
 #: Types whose delete a property can forbid, and that property.
 PROTECTION_PROPERTY = {

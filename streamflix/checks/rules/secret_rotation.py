@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, target_of, resources
+from streamflix.cfn import sub_parts
+from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, resources, target_of
 
 MAX_ROTATION_DAYS = 30
 
@@ -65,10 +66,7 @@ def _secret_of(value: Any) -> str | None:
     """The logical id X of ``!Sub '{{resolve:secretsmanager:${X}:SecretString:password}}'``, else None."""
     if not isinstance(value, dict) or "Fn::Sub" not in value:
         return None
-    body = value["Fn::Sub"]
-    variables: dict[str, Any] = {}
-    if isinstance(body, list) and len(body) == 2 and isinstance(body[1], dict):
-        body, variables = body
+    body, variables = sub_parts(value["Fn::Sub"])
     if not isinstance(body, str):
         return None
     match = re.fullmatch(r"\{\{resolve:secretsmanager:\$\{([A-Za-z0-9]+)\}:SecretString:password\}\}", body)
