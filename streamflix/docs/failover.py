@@ -660,10 +660,9 @@ def _efs_failover(dr: DrFacts) -> list[str]:
 
 def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
     """How many tasks the recovery service runs when it serves, and where that number comes from."""
-    section = ctx.env.section_of(dr.recovery.blueprint)
-    configured = getattr(getattr(section, "compute", None), "desired_count", None)
-    if isinstance(configured, int):
-        return str(configured), "the config's compute.desired_count"
+    declared = dr.recovery.output_value_literal("FailoverTaskCount")
+    if declared is not None and declared.isdigit():
+        return declared, f"{dr.recovery.filename}'s FailoverTaskCount output"
     if dr.primary is not None:
         for rid in dr.primary.of_type("AWS::ECS::Service"):
             count = dr.primary.resolve(dr.primary.props(rid).get("DesiredCount"))

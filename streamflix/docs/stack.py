@@ -423,16 +423,12 @@ class EnvironmentFacts:
             {name: {wire.source_blueprint for wire in self.required_wires(name)} for name in self.stacks}
         )
 
-    def section_of(self, blueprint: str) -> Any:
-        """The config section the blueprint was built from (None when unknown)."""
-        from streamflix.registry import discover
-
-        known = discover().get(blueprint)
-        return known.section(self.config) if known else None
-
 
 def rto_minutes(env: EnvironmentFacts, blueprint: str, default: int = 15) -> tuple[int, str]:
-    """The recovery time objective and where it was read: template, partner output, config, or default."""
+    """The recovery time objective and where it was read: the template, a partner's, or the default.
+
+    The DR blueprints write the config's ``rto_minutes`` into both templates; documents
+    read it there (they never look a config section up through the blueprint registry)."""
     stack = env[blueprint]
     for candidate in [stack, *env.partners_of(blueprint)]:
         declared = candidate.metadata.get("RecoveryTimeObjectiveMinutes")
@@ -441,8 +437,4 @@ def rto_minutes(env: EnvironmentFacts, blueprint: str, default: int = 15) -> tup
         literal = candidate.output_value_literal("RecoveryTimeObjectiveMinutes")
         if literal is not None and literal.isdigit():
             return int(literal), f"{candidate.filename} output RecoveryTimeObjectiveMinutes"
-    section = env.section_of(blueprint)
-    configured = getattr(section, "rto_minutes", None)
-    if isinstance(configured, int):
-        return configured, f"config {blueprint} section rto_minutes"
-    return default, "default (no RTO in the template or config)"
+    return default, "default (no RTO in the templates)"

@@ -137,3 +137,13 @@ def test_the_partition_comes_from_botocores_endpoint_data(region, partition, con
     probe = facts("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic: {Type: AWS::SNS::Topic}\n",
                   configs["dev"], region=region)
     assert probe.resolve({"Fn::Sub": "arn:${AWS::Partition}:sns:x"}) == f"arn:{partition}:sns:x"
+
+
+def test_documents_read_templates_and_config_never_the_blueprint_registry():
+    """What a document says comes from the rendered templates (and the config object),
+    so it cannot describe a blueprint other than the one that rendered the template."""
+    from importlib import resources
+
+    sources = {f.name: f.read_text(encoding="utf-8") for f in resources.files("streamflix.docs").iterdir() if f.name.endswith(".py")}
+    assert "stack.py" in sources and "runbook.py" in sources
+    assert [name for name, text in sources.items() if "streamflix.registry" in text or "discover(" in text] == []
