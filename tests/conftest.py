@@ -39,6 +39,10 @@ def isolated_lint_cache(tmp_path_factory):
     folder.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STREAMFLIX_CACHE_DIR", str(folder))
+        # The whole-build cache is off: many tests monkeypatch the pipeline in-process
+        # (which no cache key can see) and build the same folder again. The tests of
+        # the cache itself (tests/test_build_cache.py) turn it back on.
+        patch.setenv("STREAMFLIX_BUILD_CACHE", "0")
         yield
 
 
