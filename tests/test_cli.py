@@ -37,10 +37,9 @@ def test_build_py_default_builds_dev(tmp_path):
     assert template["Metadata"]["StreamFlix"]["Environment"] == "dev"
 
 
-def test_same_config_gives_byte_identical_files(tmp_path):
-    assert run("--env", "staging", "--out", str(tmp_path / "a"), "--no-lint").exit_code == 0
+def test_same_config_gives_byte_identical_files(tmp_path, preset_build):
     assert run("--env", "staging", "--out", str(tmp_path / "b"), "--no-lint").exit_code == 0
-    first = (tmp_path / "a" / "staging" / "ha-database.yaml").read_bytes()
+    first = (preset_build("staging")[0] / "staging" / "ha-database.yaml").read_bytes()  # the run's earlier build
     assert first == (tmp_path / "b" / "staging" / "ha-database.yaml").read_bytes()
 
 

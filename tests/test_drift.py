@@ -20,12 +20,9 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def dev_build(tmp_path_factory):
-    """One real `build.py --env dev --no-lint` per module; tests get private copies of its out/."""
-    root = tmp_path_factory.mktemp("dev-build")
-    result = run("--env", "dev", "--out", str(root), "--no-lint")
-    assert result.exit_code == 0, result.output
-    return root / "dev"
+def dev_build(preset_build):
+    """The run's one real `build.py --env dev --no-lint` (conftest); tests get private copies of its out/."""
+    return preset_build("dev")[0] / "dev"
 
 
 @pytest.fixture
