@@ -178,9 +178,9 @@ def test_compare_tree_is_byte_exact(tmp_path):
     assert compare_tree(tmp_path / "t", {"a.yaml": "a\n", "m.json": json.dumps({"k": 1})}).changed == ("a.yaml",)
 
 
-def test_library_check_matches_the_cli(tmp_path):
+def test_library_check_matches_the_cli(built, tmp_path):
     config = load_config(env="dev")
-    pipeline.build(config, out_dir=tmp_path, lint=False)
+    built(tmp_path)  # a real `build.py --env dev --no-lint`, the library's lint=False
     assert pipeline.check(config, out_dir=tmp_path, lint=False).ok
     (tmp_path / "dev" / "ha-database.yaml").write_text("edited\n")
     report = pipeline.check(config, out_dir=tmp_path, lint=False)
