@@ -45,8 +45,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 #: environment twice (~1 s), and cfn-lint costs ~2 s a template, so the render and lint
 #: properties run on fewer examples than the cheap model properties. ``thorough`` is unchanged.
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-RENDER_EXAMPLES = {"ci": 15, "thorough": 400}[_PROFILE]
-LINT_EXAMPLES = {"ci": 4, "thorough": 60}[_PROFILE]
+RENDER_EXAMPLES = {"ci": 10, "thorough": 400}[_PROFILE]
+LINT_EXAMPLES = {"ci": 3, "thorough": 60}[_PROFILE]
 
 CATALOG = load_catalog()
 DB_CLASSES = ["db.t4g.medium", "db.t4g.large", "db.r6g.large", "db.r6g.xlarge", "db.r7g.large", "db.r8g.large", "db.r6i.large"]
