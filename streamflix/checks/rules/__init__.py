@@ -3,6 +3,7 @@ safety, SF3xxx the deploy model (what CloudFormation and AWS do with an environm
 
 from streamflix.checks.rules.base import EnvironmentRule, Rule, RuleContext, StackView
 from streamflix.checks.rules.container_writable_paths import ContainersCanWriteTheirPaths
+from streamflix.checks.rules.egress_dependencies import ServicesDependOnEgress
 from streamflix.checks.rules.encryption_at_rest import EncryptionAtRestWithRotatingKeys
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.engine_versions import EngineVersionsInCatalogue
@@ -49,6 +50,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     RetainedResourcesDoNotBlockRetry(),
     GatewayAttachmentDependencies(),
     DeletionPolicyIsHonoured(),
+    ServicesDependOnEgress(),
 )
 
 __all__ = ["ALL_RULES", "ENVIRONMENT_RULES", "EnvironmentRule", "Rule", "RuleContext", "StackView"]
