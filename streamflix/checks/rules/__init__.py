@@ -16,6 +16,7 @@ from streamflix.checks.rules.named_exports import OutputsExportedByName
 from streamflix.checks.rules.network_exposure import NetworkExposure
 from streamflix.checks.rules.no_credentials import NoCredentialsInTemplates
 from streamflix.checks.rules.private_egress import ComputeSubnetsHaveEgress
+from streamflix.checks.rules.pinned_minor_versions import PinnedMinorVersionsStayPinned
 from streamflix.checks.rules.production_protection import ProductionDataProtection
 from streamflix.checks.rules.quotas import CloudFormationQuotas
 from streamflix.checks.rules.replica_source_credentials import ReplicaSourceOwnsItsPassword
@@ -51,6 +52,7 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     GatewayAttachmentDependencies(),
     DeletionPolicyIsHonoured(),
     ServicesDependOnEgress(),
+    PinnedMinorVersionsStayPinned(),
 )
 
 __all__ = ["ALL_RULES", "ENVIRONMENT_RULES", "EnvironmentRule", "Rule", "RuleContext", "StackView"]
