@@ -59,7 +59,7 @@ def test_unknown_field_is_named():
 def test_unknown_top_level_key_names_the_allowed_sections():
     message = refused(config_text(ha_databse={}))
     assert "ha_databse = {}: unknown field or stack section; allowed: " in message
-    assert "dr, environment_suffix, ha_database, name" in message
+    assert "dr, environment_suffix, ha_database, lifecycle_exceptions, name" in message
 
 
 def test_literal_error_lists_allowed_values():
