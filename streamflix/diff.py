@@ -655,7 +655,8 @@ def _modification(
         tuple(path_changes),
         stateful,
         tuple(notes),
-        _refusals(old, new, path_changes, dirty, resources or {}),
+        _refusals(old, new, path_changes, dirty, resources or {},
+                  replacement=assessment.replacement if assessment else "never"),
     )
 
 
@@ -716,6 +717,8 @@ def _refusals(
     path_changes: Sequence[PropertyChange],
     dirty: Mapping[str, Replacement],
     resources: Mapping[str, Any],
+    *,
+    replacement: Replacement = "never",
 ) -> tuple[str, ...]:
     """Updates that pass lint but that CloudFormation or the service refuses.
 
@@ -727,6 +730,11 @@ def _refusals(
       ModifyDBInstance / ModifyDBCluster).
     - A lower ``EngineVersion`` (RDS, Aurora, ElastiCache): no engine is downgraded in
       place; RDS answers "Cannot upgrade ... from 16.16 to 16.15".
+    - A subnet replaced in the same VPC with the same ``CidrBlock`` (e.g. switched to
+      ``AvailabilityZoneId``): CloudFormation creates the replacement before it deletes
+      the old subnet ("CloudFormation creates the new resource, changes references ...
+      and then deletes the old resource"), and EC2 refuses a subnet whose CIDR overlaps
+      another in the VPC (``InvalidSubnet.Conflict``).
     - A subnet group whose subnets are replaced (e.g. the VPC CIDR changed, so the
       VPC and every subnet are new) while a database or cache runs in it: RDS and
       ElastiCache refuse to move a running cluster's subnet group into another VPC
@@ -742,6 +750,13 @@ def _refusals(
     if new.get("Type") in _ENGINE_TYPES and _is_downgrade(old_props.get("EngineVersion"), new_props.get("EngineVersion")):
         reasons.append(f"EngineVersion goes down from {old_props['EngineVersion']} to {new_props['EngineVersion']}; "
                        "an engine is never downgraded in place, so the update is refused and rolls back")
+    if new.get("Type") == "AWS::EC2::Subnet" and replacement == "always":
+        cidr_moves = any(change.path in ("Properties.CidrBlock", "Properties.VpcId") for change in path_changes)
+        if not cidr_moves:
+            reasons.append(f"it is replaced in the same VPC with the same CidrBlock {old_props.get('CidrBlock')}: "
+                           "CloudFormation creates the new subnet before deleting this one, and EC2 refuses the "
+                           "overlapping CIDR (InvalidSubnet.Conflict); placement (AZ, AZ ID) is chosen before "
+                           "the first deploy, or the network moves to a new CIDR")
     if new.get("Type") in _SUBNET_GROUP_TYPES:
         moved = sorted({name for change in path_changes if change.path.startswith("Properties.SubnetIds")
                         for name in change.via if dirty.get(name, "never") != "never"})

@@ -23,7 +23,7 @@ from streamflix.config.models import AlarmThresholds, AuroraConfig, PostgresConf
 from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow, service_trust
 from streamflix.constructs.keys import Key
-from streamflix.constructs.network import Network, availability_zone
+from streamflix.constructs.network import Network
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
 from streamflix.constructs.secrets import TemplateSecret, managed_master_credentials
 from streamflix.constructs.security_groups import Tier
@@ -190,7 +190,7 @@ def add_aurora_cluster(
                 DBClusterIdentifier=Ref(cluster),
                 Engine=AURORA_ENGINE,
                 DBInstanceClass=cfg.instance_class,
-                AvailabilityZone=availability_zone(slot),
+                AvailabilityZone=network.availability_zone(slot),
                 PromotionTier=0 if logical_id == AURORA_WRITER else 1,
                 PubliclyAccessible=False,
                 AutoMinorVersionUpgrade=AUTO_MINOR_VERSION_UPGRADE,

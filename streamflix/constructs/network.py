@@ -86,6 +86,18 @@ class Network:
     #: NAT default routes, VPC endpoints): whatever runs there at create DependsOn them
     #: (SF3006), so CloudFormation starts it after its egress and deletes egress after it.
     app_egress: tuple[str, ...] = ()
+    #: The config's AZ IDs by slot, or None when subnets take the first zones of !GetAZs.
+    zone_ids: tuple[str, ...] | None = None
+
+    def availability_zone(self, slot: str):
+        """The AZ (name) of ``slot`` for resources placed by zone name (an Aurora instance).
+
+        Positional (``!Select [i, !GetAZs '']``) like the subnets by default; with AZ IDs the
+        zone of the slot's data subnet, which is where the ID put it in this account.
+        """
+        if self.zone_ids is None:
+            return availability_zone(slot)
+        return GetAtt(data_subnet_id(slot), "AvailabilityZone")
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, str]:
@@ -97,12 +109,25 @@ def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, 
 
 
 def availability_zone(slot: str) -> Select:
+    """The slot's zone by position in the account's AZ list (the default placement)."""
     return Select(AZ_SLOTS.index(slot), GetAZs(""))
+
+
+def zone_placement(slot: str, zone_ids: tuple[str, ...] | None) -> dict:
+    """A subnet's placement: ``AvailabilityZoneId`` when the config names AZ IDs, else by position.
+
+    Positional is the default because existing stacks were created that way: switching
+    replaces every subnet.
+    """
+    if zone_ids is None:
+        return {"AvailabilityZone": availability_zone(slot)}
+    return {"AvailabilityZoneId": zone_ids[AZ_SLOTS.index(slot)]}
 
 
 def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: Key) -> Network:
     """Add the VPC with its subnets, routes, NAT gateways, endpoints and flow logs."""
     slots = AZ_SLOTS[: cfg.az_count]
+    zone_ids = tuple(cfg.availability_zone_ids) if cfg.availability_zone_ids is not None else None
     vpc = t.add_resource(
         ec2.VPC(
             VPC,
@@ -130,9 +155,9 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         )
     )
 
-    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
-    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
-    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
+    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
 
     for slot in slots:
         _associate(t, public_subnet_id(slot), public_rt)
@@ -204,10 +229,11 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         data_subnets=data_subnets,
         endpoint_security_group=endpoint_sg,
         app_egress=tuple(app_egress),
+        zone_ids=zone_ids,
     )
 
 
-def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]:
+def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix, zone_ids) -> list[Ref]:
     refs = []
     for slot, cidr in subnet_cidrs(vpc_cidr, tier, slots).items():
         subnet = t.add_resource(
@@ -215,7 +241,7 @@ def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]
                 id_of(slot),
                 VpcId=Ref(vpc),
                 CidrBlock=cidr,
-                AvailabilityZone=availability_zone(slot),
+                **zone_placement(slot, zone_ids),
                 MapPublicIpOnLaunch=False,
                 Tags=Tags(Name=Sub(f"{name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
             )
