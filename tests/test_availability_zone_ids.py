@@ -7,8 +7,9 @@ positional (switching a deployed stack replaces every subnet, which ``diff`` ref
 
 from __future__ import annotations
 
+import json
+
 import pytest
-import yaml
 
 from streamflix import load_template, parse_config, render_environment
 from streamflix.catalog.limits import az_id_prefix
@@ -22,12 +23,14 @@ RECOVERY_IDS = ["use1-az1", "use1-az2", "use1-az4"]  # not use1-az3: current ins
 
 
 def _prod_with_ids(ha=HA_IDS, primary=PRIMARY_IDS, recovery=RECOVERY_IDS) -> str:
-    data = yaml.safe_load(preset_path("prod").read_text())
-    data.update(name="azids", environment_suffix="azids")
-    data["ha_database"]["network"]["availability_zone_ids"] = ha
-    data["dr"]["primary_network"]["availability_zone_ids"] = primary
-    data["dr"]["recovery_network"]["availability_zone_ids"] = recovery
-    return yaml.safe_dump(data, sort_keys=False)
+    """The prod preset, renamed, with AZ IDs under each network (its text edited, comments kept)."""
+    text = preset_path("prod").read_text().replace("name: prod\n", "name: azids\n", 1)
+    text = text.replace("environment_suffix: prod\n", "environment_suffix: azids\n", 1)
+    for cidr, ids in (("10.40.0.0/16", ha), ("10.41.0.0/16", primary), ("10.42.0.0/16", recovery)):
+        network = f"    vpc_cidr: {cidr}\n"
+        assert text.count(network) == 1
+        text = text.replace(network, f"{network}    availability_zone_ids: {json.dumps(ids)}\n")
+    return text
 
 
 def _refused(text: str) -> str:
