@@ -209,7 +209,7 @@ def test_plugin_and_built_in_errors_come_in_one_message(monkeypatch):
     # each problem line names its YAML line first ("line 8: ..."), then the field
     assert any("ha_database.database.engine_version = '15.4'" in line and "allowed:" in line
                for line in lines)
-    assert "  sized.size = 'x': Input should be a valid integer" in lines
+    assert "  line 5: sized.size = 'x': Input should be a valid integer" in lines
     assert parse_config(text.replace("'x'", "5").replace("'15.4'", "'16.15'")).section("sized") == Sized(size=5)
     # an empty section is omitted, as a built-in one is
     omitted = parse_config("name: x1\ntier: dev\nenvironment_suffix: ab\nsized:\nha_database: {}\n")
