@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from streamflix.catalog import limits
 from streamflix.catalog import load_catalog, nearest_versions
+from streamflix.catalog.engines import major_of, version_key
 from streamflix.config import naming
 from streamflix.errors import RuleViolation
 from streamflix.floors import (
@@ -1422,6 +1423,38 @@ def _require_alarm_recipients(field: str, section: StackConfig) -> None:
             allowed="at least one address on a real domain, or existing_alarm_topic: true (the "
             "ExistingAlarmTopicArn deploy-time parameter)",
         )
+
+
+def engine_upgrades(config: "EnvironmentConfig") -> list[str]:
+    """One line per pinned engine version the catalogue knows a newer minor of.
+
+    Minor versions never upgrade themselves (``AutoMinorVersionUpgrade: false``, SF3007),
+    so the build says when the catalogue lists a newer one; the upgrade is a config change.
+    """
+    catalog = load_catalog()
+    pins: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for field, section in config.stacks.items():
+        if isinstance(section, HaDatabaseStackConfig):
+            regions: tuple[str, ...] = (section.region,)
+            pins.append((f"{field}.database.engine_version", "aurora-postgresql", section.database.engine_version, regions))
+        elif isinstance(section, DrStackConfig):
+            regions = (section.primary_region, section.recovery_region)
+            pins.append((f"{field}.database.engine_version", "postgres", section.database.engine_version, regions))
+        else:
+            continue
+        pins.append((f"{field}.cache.engine_version", section.cache.engine, section.cache.version, regions))
+    lines = []
+    for path, engine, version, regions in pins:
+        newest = [catalog.newest_minor(engine, region, major_of(version)) for region in regions]
+        # the newest minor every region of the section offers
+        common = min((v for v in newest if v is not None), key=version_key, default=None)
+        if common is not None and version_key(common) > version_key(version) and all(newest):
+            lines.append(
+                f"{path} is {version}; the catalogue ({catalog.snapshot_date}) lists {engine} {common} in "
+                f"{', '.join(regions)}. Minor versions do not upgrade themselves (AutoMinorVersionUpgrade is off): "
+                "bump it to upgrade, and read `build.py diff` first"
+            )
+    return lines
 
 
 def alarm_gaps(config: "EnvironmentConfig") -> list[str]:

@@ -103,3 +103,30 @@ def test_good_rendered_stacks_do_not_upgrade_themselves(ha, dr):
     assert cluster["EngineVersion"] == "16.15" and cluster["AutoMinorVersionUpgrade"] is False
     replica = dr["prod"]["dr-recovery"]["Resources"]["PostgresReplicaInstance"]["Properties"]
     assert replica["AutoMinorVersionUpgrade"] is False
+
+
+OLD_MINORS = """\
+name: oldminor
+tier: dev
+environment_suffix: om
+ha_database:
+  network: {az_count: 2, nat_gateways: single}
+  database: {engine_version: "16.9", instance_class: db.t4g.medium, reader_count: 1, deletion_protection: false}
+  cache: {engine: valkey, engine_version: "8.0", node_type: cache.t4g.small, replicas: 1}
+"""
+
+
+def test_the_build_names_newer_minors_the_catalogue_lists(configs):
+    # with automatic upgrades off, the upgrade path is config + catalogue: the build says when one exists
+    from streamflix import parse_config
+    from streamflix.catalog import load_catalog
+    from streamflix.config.models import engine_upgrades
+
+    catalog = load_catalog()
+    notes = engine_upgrades(parse_config(OLD_MINORS, source="old.yaml"))
+    newest = catalog.newest_minor("aurora-postgresql", "eu-central-1", "16")
+    assert notes[0].startswith(f"ha_database.database.engine_version is 16.9; the catalogue ({catalog.snapshot_date}) "
+                               f"lists aurora-postgresql {newest} in eu-central-1")
+    assert notes[1].startswith("ha_database.cache.engine_version is 8.0;") and len(notes) == 2
+    # the presets pin the newest minors
+    assert all(engine_upgrades(config) == [] for config in configs.values())
