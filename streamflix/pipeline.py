@@ -22,7 +22,7 @@ from streamflix.checks.cache import BUILD_CACHE_ENV
 from streamflix.checks.rules.quotas import s3_deploy_note
 from streamflix.checks.scan import all_cached, require_scanner
 from streamflix.checks.suppressions import Suppression, suppressions_in
-from streamflix.config.models import EnvironmentConfig, alarm_gaps
+from streamflix.config.models import EnvironmentConfig, alarm_gaps, engine_upgrades
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
@@ -270,6 +270,7 @@ def assemble(
     ]
     report.notes += _unpriced_regions_note(rendered)
     report.notes += [f"{config.name}: {gap}" for gap in alarm_gaps(config)]
+    report.notes += [f"{config.name}: {upgrade}" for upgrade in engine_upgrades(config)]
     return report, render_artifacts(config, rendered)
 
 
