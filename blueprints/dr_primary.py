@@ -138,6 +138,7 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
     add_hosted_rotation(
         t, master_secret, instance=database.instance, vpc=network.vpc, subnets=network.app_subnets,
         database_group=DATABASE_TIER.group_id, database_port=DATABASE_TIER.port, name_prefix=prefix,
+        egress=network.app_egress,
     )
     cache = add_cache(
         t, dr.cache, project=env.project, network=network, security_group=firewall.group(CACHE_TIER), key=key,
@@ -155,7 +156,8 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
-        t, dr.compute, project=env.project, subnets=network.app_subnets, security_group=firewall.service, key=key,
+        t, dr.compute, project=env.project, subnets=network.app_subnets, egress=network.app_egress,
+        security_group=firewall.service, key=key,
         grants=[database.grant_connect(), cache.grant_connect(), files.grant_mount()],
         environment={**database.environment(), **cache.environment(), **files.environment()},
         load_balancer=balancer.target,

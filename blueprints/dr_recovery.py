@@ -111,7 +111,8 @@ def build(env: EnvironmentConfig, dr: DrStackConfig) -> StackTemplate:
         service_security_group=SERVICE_SECURITY_GROUP, name_prefix=prefix,
     )
     service = add_fargate_service(
-        t, dr.compute, project=env.project, subnets=network.app_subnets, security_group=firewall.service, key=key,
+        t, dr.compute, project=env.project, subnets=network.app_subnets, egress=network.app_egress,
+        security_group=firewall.service, key=key,
         grants=[database.grant_connect(), cache.grant_connect(), files.grant_mount()],
         environment={**database.environment(), **cache.environment(), **files.environment()},
         load_balancer=balancer.target,

@@ -56,7 +56,8 @@ def build(env: EnvironmentConfig, stack: HaDatabaseStackConfig) -> StackTemplate
     )
     stream = add_event_stream(t, stack.streaming, project=env.project, key=key)
     service = add_fargate_service(
-        t, stack.compute, project=env.project, subnets=network.app_subnets, security_group=firewall.service, key=key,
+        t, stack.compute, project=env.project, subnets=network.app_subnets, egress=network.app_egress,
+        security_group=firewall.service, key=key,
         grants=[database.grant_connect(), cache.grant_connect(), stream.grant_write(), key.grant_use()],
         environment={**database.environment(), **cache.environment(), **stream.environment()},
     )

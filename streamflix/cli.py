@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -30,7 +31,16 @@ from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import EXIT_CODES, ConfigError, Interrupted, StreamflixError
 from streamflix.registry import discover
 
-console = Console(stderr=True, highlight=False, markup=False)
+def _make_console() -> Console:
+    """The stderr console. A terminal sets its width; a pipe or CI log has none, and rich's
+    80-column default would cut the summary table's stack names and wrap long paths."""
+    console = Console(stderr=True, highlight=False, markup=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=True, highlight=False, markup=False, width=200)
+    return console
+
+
+console = _make_console()
 
 _EXIT_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:<3}  {meaning}" for code, meaning in EXIT_CODES.items())
 

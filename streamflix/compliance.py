@@ -262,7 +262,8 @@ def _multi_az(template: dict[str, Any]) -> Iterator[Evidence]:
             f"{show(props.get('AutomaticFailoverEnabled', False))}; {nodes} nodes",
             ok,
         )
-    subnets = {logical_id: _az_index(properties(s).get("AvailabilityZone")) for logical_id, s in resources(template, "AWS::EC2::Subnet")}
+    subnets = {logical_id: _az_index(properties(s).get("AvailabilityZone", properties(s).get("AvailabilityZoneId")))
+               for logical_id, s in resources(template, "AWS::EC2::Subnet")}
     nat_zones = {subnets.get(str(target_of(properties(n).get("SubnetId")))) for _, n in resources(template, "AWS::EC2::NatGateway")}
     for logical_id, vpc in resources(template, "AWS::EC2::VPC"):
         zones = {z for z in subnets.values() if z is not None}

@@ -37,7 +37,8 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from cfnlint.schema._exceptions import ResourceNotFoundError
 
-from streamflix.cfn import references
+from streamflix.catalog.engines import version_key
+from streamflix.cfn import is_true, references
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.render import TemplateParseError, load_template
@@ -600,7 +601,7 @@ def _modification(
     if not path_changes and assessment is None:
         return None
     stateful = _is_stateful(old) or _is_stateful(new)
-    notes = []
+    notes = _engine_notes(old, new)
     if assessment is not None:
         name_parts = type_rules(region, new["Type"]).name_property
         old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
@@ -624,8 +625,48 @@ def _modification(
         tuple(path_changes),
         stateful,
         tuple(notes),
-        _refusals(old, new, path_changes, dirty, resources or {}),
+        _refusals(old, new, path_changes, dirty, resources or {},
+                  replacement=assessment.replacement if assessment else "never"),
     )
+
+
+#: Types whose EngineVersion AWS can move by itself (AutoMinorVersionUpgrade) and never lowers.
+_ENGINE_TYPES = ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup",
+                 "AWS::ElastiCache::CacheCluster")
+
+
+def _is_downgrade(before: Any, after: Any) -> bool:
+    return (isinstance(before, str) and isinstance(after, str) and before != after
+            and version_key(after) < version_key(before))
+
+
+def _auto_upgraded(resource: Mapping[str, Any]) -> bool:
+    """Did AWS upgrade this engine's minor version by itself (AutoMinorVersionUpgrade on; RDS defaults it on)?"""
+    props = resource.get("Properties") or {}
+    value = props.get("AutoMinorVersionUpgrade")
+    if value is None:
+        return str(resource.get("Type", "")).startswith("AWS::RDS::")
+    return is_true(value)
+
+
+def _engine_notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What the previous template cannot tell: AWS may have upgraded the engine since (SF3007)."""
+    if new.get("Type") not in _ENGINE_TYPES or not _auto_upgraded(old):
+        return []
+    old_props, new_props = old.get("Properties") or {}, new.get("Properties") or {}
+    before, after = old_props.get("EngineVersion"), new_props.get("EngineVersion")
+    if not isinstance(before, str):
+        return []
+    read = ("aws elasticache describe-replication-groups" if "ElastiCache" in new["Type"]
+            else "aws rds describe-db-clusters / describe-db-instances")
+    if before != after:
+        return [f"AutoMinorVersionUpgrade was on, so the running engine may already be newer than {before}: read it "
+                f"({read}); if it is newer than {after}, RDS/ElastiCache refuses this as a downgrade"]
+    if not _auto_upgraded(new):
+        return [f"AutoMinorVersionUpgrade goes off while the template says {before}; AWS may already have upgraded "
+                f"the engine: read the running version ({read}) and, if newer, set engine_version to it so the "
+                "template states what runs (a later change below it would be refused as a downgrade)"]
+    return []
 
 
 #: Subnet groups whose members cannot move to another VPC while a cluster runs in them.
@@ -646,6 +687,8 @@ def _refusals(
     path_changes: Sequence[PropertyChange],
     dirty: Mapping[str, Replacement],
     resources: Mapping[str, Any],
+    *,
+    replacement: Replacement = "never",
 ) -> tuple[str, ...]:
     """Updates that pass lint but that CloudFormation or the service refuses.
 
@@ -655,6 +698,13 @@ def _refusals(
       when specifying a value for the EngineVersion parameter that is a different
       major version than the DB instance's current version." (RDS API,
       ModifyDBInstance / ModifyDBCluster).
+    - A lower ``EngineVersion`` (RDS, Aurora, ElastiCache): no engine is downgraded in
+      place; RDS answers "Cannot upgrade ... from 16.16 to 16.15".
+    - A subnet replaced in the same VPC with the same ``CidrBlock`` (e.g. switched to
+      ``AvailabilityZoneId``): CloudFormation creates the replacement before it deletes
+      the old subnet ("CloudFormation creates the new resource, changes references ...
+      and then deletes the old resource"), and EC2 refuses a subnet whose CIDR overlaps
+      another in the VPC (``InvalidSubnet.Conflict``).
     - A subnet group whose subnets are replaced (e.g. the VPC CIDR changed, so the
       VPC and every subnet are new) while a database or cache runs in it: RDS and
       ElastiCache refuse to move a running cluster's subnet group into another VPC
@@ -667,6 +717,16 @@ def _refusals(
         if before and after and before != after and new_props.get("AllowMajorVersionUpgrade") not in (True, "true"):
             reasons.append(f"EngineVersion moves from major version {before} to {after} without "
                            "AllowMajorVersionUpgrade: true; RDS refuses the modification and the update rolls back")
+    if new.get("Type") in _ENGINE_TYPES and _is_downgrade(old_props.get("EngineVersion"), new_props.get("EngineVersion")):
+        reasons.append(f"EngineVersion goes down from {old_props['EngineVersion']} to {new_props['EngineVersion']}; "
+                       "an engine is never downgraded in place, so the update is refused and rolls back")
+    if new.get("Type") == "AWS::EC2::Subnet" and replacement == "always":
+        cidr_moves = any(change.path in ("Properties.CidrBlock", "Properties.VpcId") for change in path_changes)
+        if not cidr_moves:
+            reasons.append(f"it is replaced in the same VPC with the same CidrBlock {old_props.get('CidrBlock')}: "
+                           "CloudFormation creates the new subnet before deleting this one, and EC2 refuses the "
+                           "overlapping CIDR (InvalidSubnet.Conflict); placement (AZ, AZ ID) is chosen before "
+                           "the first deploy, or the network moves to a new CIDR")
     if new.get("Type") in _SUBNET_GROUP_TYPES:
         moved = sorted({name for change in path_changes if change.path.startswith("Properties.SubnetIds")
                         for name in change.via if dirty.get(name, "never") != "never"})

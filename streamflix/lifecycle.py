@@ -36,7 +36,7 @@ from streamflix.checks.rules.base import is_true, properties, resources, stack_m
 from streamflix.checks.rules.ignored_deletion_policy import SNAPSHOT_TYPES, promotable
 from streamflix.checks.rules.retry_name_collision import fixed_name
 from streamflix.checks.rules.rollback_deletion_protection import protections, value_at_create
-from streamflix.render import load_template
+from streamflix.render import shared_template
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
@@ -209,8 +209,10 @@ def simulate(stacks: Sequence[StackView]) -> list[Verdict]:
 
 
 def stack_views(rendered: Sequence["RenderedStack"], label_dir: Path | None = None) -> list[StackView]:
+    """Read-only views: the templates are the build's shared parse (``render.shared_template``)."""
     return [
-        StackView(s.blueprint, s.region, str((label_dir / s.filename) if label_dir else s.filename), load_template(s.text))
+        StackView(s.blueprint, s.region, str((label_dir / s.filename) if label_dir else s.filename),
+                  shared_template(s.text))
         for s in rendered
     ]
 

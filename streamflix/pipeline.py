@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from typing import Callable, Collection, Iterator, Sequence
 
 from streamflix.artifacts import ENVIRONMENT_GATES, PRODUCERS, SECURITY_SCAN_GATE
 from streamflix.checks import Finding, is_cached, validate
+from streamflix.checks.cache import BUILD_CACHE_ENV
 from streamflix.checks.rules.quotas import s3_deploy_note
 from streamflix.checks.scan import all_cached, require_scanner
 from streamflix.checks.suppressions import Suppression, suppressions_in
-from streamflix.config.models import EnvironmentConfig, alarm_gaps
+from streamflix.config.models import EnvironmentConfig, alarm_gaps, engine_upgrades
 from streamflix.config.naming import stack_name
 from streamflix.drift import TreeDrift, compare_tree
 from streamflix.errors import ConfigError
@@ -268,6 +270,7 @@ def assemble(
     ]
     report.notes += _unpriced_regions_note(rendered)
     report.notes += [f"{config.name}: {gap}" for gap in alarm_gaps(config)]
+    report.notes += [f"{config.name}: {upgrade}" for upgrade in engine_upgrades(config)]
     return report, render_artifacts(config, rendered)
 
 
@@ -357,7 +360,125 @@ def build(
     # The lock is taken before rendering: a second build waits instead of doing the
     # work twice, and a folder that cannot be written is reported at once, not after lint.
     with target_lock(out_dir / config.name, on_wait=on_lock_wait):
-        return _build_locked(config, out_dir, stacks, fmt, lint, skip_gates)
+        key = None if stacks else _build_cache_key(config, out_dir, fmt, lint, skip_gates)
+        if key is not None:
+            reused = _reuse_build(key, out_dir / config.name)
+            if reused is not None:
+                return reused
+        report = _build_locked(config, out_dir, stacks, fmt, lint, skip_gates)
+        if key is not None and report.written and report.ok:
+            _remember_build(key, report)
+        return report
+
+
+def _build_cache_key(config, out_dir, fmt, lint, skip_gates) -> str | None:  # type: ignore[no-untyped-def]
+    """The whole-build cache key of a whole-environment build (``checks.cache.build_key``), or None when off."""
+    from importlib import metadata
+
+    from streamflix.checks import cache
+    from streamflix.manifest import canonical_config_json, tool_versions
+    from streamflix.registry import ENTRY_POINT_GROUP
+
+    if not cache.build_cache_enabled():
+        return None
+    modules = {
+        part.__module__
+        for bp in discover().values()
+        for part in (bp.build, bp.region_of, bp.config_model)
+        if part is not None and getattr(part, "__module__", None)
+    }
+    plugins = sorted(
+        f"{ep.dist.name}=={ep.dist.version}" for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist
+    )
+    target = Path(out_dir) / config.name
+    parts = {
+        "config": canonical_config_json(config),
+        "environment": config.name,
+        "target": str(target),
+        "target_real": os.path.realpath(target),
+        "format": fmt,
+        "lint": lint,
+        "skip_gates": sorted(skip_gates),
+        "tools": tool_versions(),
+        "plugins": plugins,
+    }
+    roots = cache.module_roots(m for m in modules if m.split(".", 1)[0] != "streamflix")
+    return cache.build_key(parts, roots)
+
+
+def _remember_build(key: str, report: BuildReport) -> None:
+    import hashlib
+    import io
+
+    from streamflix.checks.cache import store_build
+    from streamflix.manifest import MANIFEST_FILE
+
+    try:
+        manifest = (report.out_dir / MANIFEST_FILE).read_bytes()
+    except OSError:
+        return
+    buffer = io.BytesIO()
+    _PlainPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((hashlib.sha256(manifest).hexdigest(), report))
+    store_build(key, buffer.getvalue())
+
+
+class _PlainPickler(pickle.Pickler):
+    """Stores cfn-lint's parse nodes (str/dict/list subclasses with marks, built per
+    process) as the plain values they are; everything else pickles as usual."""
+
+    def reducer_override(self, obj):  # type: ignore[no-untyped-def]
+        kind = type(obj)
+        if kind.__module__.startswith("cfnlint"):
+            for plain in (str, int, float, dict, list):
+                if isinstance(obj, plain):
+                    return plain, (plain(obj),)
+        return NotImplemented
+
+
+def _reuse_build(key: str, target: Path) -> BuildReport | None:
+    """The stored report of an identical earlier build, if ``target`` still holds exactly what it wrote.
+
+    Every file is read and hashed against the manifest the build wrote (whose own
+    hash is stored with the report); a missing, changed or extra file is a miss,
+    and the build then runs in full and rewrites the folder.
+    """
+    import hashlib
+    import json
+    import pickle
+
+    from streamflix.checks.cache import load_build
+    from streamflix.drift import files_on_disk
+    from streamflix.manifest import MANIFEST_FILE
+
+    data = load_build(key)
+    if data is None:
+        return None
+    try:
+        manifest_sha, report = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - an unreadable entry is a miss, never an error
+        return None
+    if not isinstance(report, BuildReport) or not report.ok or not report.written:
+        return None
+    on_disk = files_on_disk(target)
+    manifest = on_disk.get(MANIFEST_FILE)
+    if manifest is None or hashlib.sha256(manifest).hexdigest() != manifest_sha:
+        return None
+    try:
+        listed = {entry["path"]: entry["sha256"] for entry in json.loads(manifest)["artifacts"]}
+    except (ValueError, KeyError, TypeError):
+        return None
+    if set(on_disk) != set(listed) | {MANIFEST_FILE}:
+        return None
+    if any(hashlib.sha256(on_disk[path]).hexdigest() != digest for path, digest in listed.items()):
+        return None
+    for stack_report in report.stacks:
+        stack_report.cached = True
+    report.gate_seconds = {}
+    report.notes.append(
+        f"unchanged since an identical build: {target} verified against its manifest ({len(on_disk)} files); "
+        f"render, checks and documents skipped (build cache; {BUILD_CACHE_ENV}=0 turns it off)"
+    )
+    return report
 
 
 def _build_locked(config, out_dir, stacks, fmt, lint, skip_gates) -> BuildReport:

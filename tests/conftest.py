@@ -39,6 +39,10 @@ def isolated_lint_cache(tmp_path_factory):
     folder.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STREAMFLIX_CACHE_DIR", str(folder))
+        # The whole-build cache is off: many tests monkeypatch the pipeline in-process
+        # (which no cache key can see) and build the same folder again. The tests of
+        # the cache itself (tests/test_build_cache.py) turn it back on.
+        patch.setenv("STREAMFLIX_BUILD_CACHE", "0")
         yield
 
 
@@ -165,3 +169,29 @@ def env_facts(configs, rendered):
     from streamflix.docs.stack import EnvironmentFacts
 
     return {env: EnvironmentFacts.build(configs[env], list(stacks.values())) for env, stacks in rendered.items()}
+
+
+@pytest.fixture(scope="session")
+def preset_build(tmp_path_factory):
+    """``preset_build(env)``: one real ``build.py --env ENV --no-lint`` (checkov on) per run, shared by
+    every module and xdist worker. Returns (out folder, CLI output). Read it only; copy it to change it."""
+    root = _session_root(tmp_path_factory) / "preset-builds"
+    seen: dict[str, tuple[Path, str]] = {}
+
+    def get(env: str) -> tuple[Path, str]:
+        if env not in seen:
+            out, log = root / env, root / f"{env}.output"
+            with _once(tmp_path_factory, f"preset-build\0{env}"):
+                if not log.exists():  # written after the build: its presence means the folder is whole
+                    from click.testing import CliRunner
+
+                    from streamflix.cli import main
+
+                    result = CliRunner().invoke(main, ["--env", env, "--out", str(out), "--no-lint"],
+                                                catch_exceptions=False)
+                    assert result.exit_code == 0, result.output
+                    log.write_text(result.output)
+            seen[env] = (out, log.read_text())
+        return seen[env]
+
+    return get

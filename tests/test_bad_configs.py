@@ -194,12 +194,18 @@ def test_the_suite_is_large_and_covers_every_category():
             "duplicate-key", "missing", "tags", "limits", "deploy-impossible"} <= categories
 
 
-def test_every_bad_config_exits_2_with_one_message_and_writes_nothing(tmp_path):
+#: The cases run in this many slices, so pytest-xdist spreads them over the cores (every case still runs).
+SLICES = 6
+
+
+@pytest.mark.parametrize("part", range(SLICES))
+def test_every_bad_config_exits_2_with_one_message_and_writes_nothing(tmp_path, part):
     runner = CliRunner()
     config = tmp_path / "config.yaml"
     out = tmp_path / "out"
     failures = []
-    for name, content in CASES:
+    cases = CASES[part::SLICES]
+    for name, content in cases:
         config.write_bytes(content)
         result = runner.invoke(main, ["--config", str(config), "--out", str(out), "--no-lint", "--no-scan"])
         problems = []
@@ -216,7 +222,7 @@ def test_every_bad_config_exits_2_with_one_message_and_writes_nothing(tmp_path):
             shutil.rmtree(out)
         if problems:
             failures.append(f"{name}: {', '.join(problems)}: {result.output[:300]!r}")
-    assert not failures, f"{len(failures)} of {len(CASES)} bad configs misbehaved:\n" + "\n".join(failures[:40])
+    assert not failures, f"{len(failures)} of {len(cases)} bad configs misbehaved:\n" + "\n".join(failures[:40])
 
 
 def test_markup_in_values_is_printed_verbatim(tmp_path):

@@ -62,3 +62,27 @@ def test_diff_exits_1_for_a_vpc_move_of_the_shipped_preset(tmp_path):
     assert result.exit_code == 1, result.output
     assert "UPDATE REFUSED" in result.output and "refused: its subnets" in result.output
     assert "[bold" not in result.output
+
+
+def _cluster(engine_version: str, auto_minor: bool | None) -> dict:
+    props = {"Engine": "aurora-postgresql", "EngineVersion": engine_version}
+    if auto_minor is not None:
+        props["AutoMinorVersionUpgrade"] = auto_minor
+    return {"Resources": {"Cluster": {"Type": "AWS::RDS::DBCluster", "DeletionPolicy": "Snapshot",
+                                      "UpdateReplacePolicy": "Snapshot", "Properties": props}}}
+
+
+def test_an_engine_downgrade_is_refused():
+    cluster = _diff(_cluster("16.15", False), _cluster("16.9", False)).resources[0]
+    assert cluster.refusals and "goes down from 16.15 to 16.9" in cluster.refusals[0]
+    upgrade = _diff(_cluster("16.9", False), _cluster("16.15", False)).resources[0]
+    assert not upgrade.refusals and not upgrade.notes  # a deliberate minor upgrade, in place
+
+
+def test_diff_says_what_auto_minor_upgrades_may_have_done():
+    # finding 10: the template pinned 16.15 while RDS upgraded by itself (default on)
+    switched_off = _diff(_cluster("16.15", None), _cluster("16.15", False)).resources[0]
+    assert not switched_off.refusals and switched_off.replacement == "never"
+    assert any("AutoMinorVersionUpgrade goes off while the template says 16.15" in n for n in switched_off.notes)
+    bumped = _diff(_cluster("16.9", True), _cluster("16.15", False)).resources[0]
+    assert any("may already be newer than 16.9" in n and "newer than 16.15" in n for n in bumped.notes)

@@ -20,12 +20,9 @@ def run(*args):
 
 
 @pytest.fixture(scope="module")
-def dev_build(tmp_path_factory):
-    """One real `build.py --env dev --no-lint` per module; tests get private copies of its out/."""
-    root = tmp_path_factory.mktemp("dev-build")
-    result = run("--env", "dev", "--out", str(root), "--no-lint")
-    assert result.exit_code == 0, result.output
-    return root / "dev"
+def dev_build(preset_build):
+    """The run's one real `build.py --env dev --no-lint` (conftest); tests get private copies of its out/."""
+    return preset_build("dev")[0] / "dev"
 
 
 @pytest.fixture
@@ -181,9 +178,9 @@ def test_compare_tree_is_byte_exact(tmp_path):
     assert compare_tree(tmp_path / "t", {"a.yaml": "a\n", "m.json": json.dumps({"k": 1})}).changed == ("a.yaml",)
 
 
-def test_library_check_matches_the_cli(tmp_path):
+def test_library_check_matches_the_cli(built, tmp_path):
     config = load_config(env="dev")
-    pipeline.build(config, out_dir=tmp_path, lint=False)
+    built(tmp_path)  # a real `build.py --env dev --no-lint`, the library's lint=False
     assert pipeline.check(config, out_dir=tmp_path, lint=False).ok
     (tmp_path / "dev" / "ha-database.yaml").write_text("edited\n")
     report = pipeline.check(config, out_dir=tmp_path, lint=False)

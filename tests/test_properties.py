@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from streamflix import render_environment
-from streamflix.catalog import load_catalog
-from streamflix.catalog.limits import availability_zones, instance_classes_for_version
+from streamflix.catalog import limits, load_catalog
 from streamflix.checks import run_cfn_lint, run_rules
 from streamflix.config.loader import format_validation_error
 from streamflix.config import naming
@@ -80,21 +79,33 @@ def configs(draw) -> dict[str, Any]:
     prod = tier == "prod"
     residency = draw(st.sampled_from(["eu", "unrestricted"]))
     regions = EU_REGIONS if residency == "eu" else tuple(r for r in CATALOG.regions if not r.startswith(("cn-", "us-gov-")))
-    # prod needs 3 AZs; a region whose accounts see fewer refuses them (cfn-lint's AZ data)
-    region = draw(st.sampled_from(sorted(r for r in regions if len(availability_zones(r) or "abc") >= 3)))
+    # a region that offers the AZs drawn (prod spans 3; the models check cfn-lint's AZ table)
+    regions = tuple(r for r in regions if len(limits.availability_zones(r) or ("a", "b", "c")) >= (3 if prod else 2))
+    region = draw(st.sampled_from(sorted(regions)))
     cache_engine = draw(st.sampled_from(["valkey", "redis"]))
     cache_versions = [v for v in CATALOG.versions(cache_engine, region)
                       if cache_engine == "valkey" or _redis_with_iam_auth(v)]
     aurora_versions = [v for v in CATALOG.versions("aurora-postgresql", region) if "-limitless" not in v]
+    # the instance class runs the drawn version (the models check cfn-lint E3062's data)
+    offered_classes = CATALOG.instance_classes("aurora-postgresql", region)
+
+    def runs(version: str) -> list[str]:
+        allowed = limits.instance_classes_for_version("aurora-postgresql", version)
+        usable = [c for c in offered_classes if allowed is None or c in allowed]
+        return _offered(DB_CLASSES, usable) if usable else []
+
+    aurora_versions = [v for v in aurora_versions if runs(v)]
     aurora_version = draw(st.sampled_from(aurora_versions))
-    supported = instance_classes_for_version("aurora-postgresql", aurora_version)
-    db_classes = [c for c in _offered(DB_CLASSES, CATALOG.instance_classes("aurora-postgresql", region))
-                  if supported is None or c in supported]
     cpu = draw(st.sampled_from(sorted(FARGATE_MEMORY_BY_CPU)))
     nat = "per_az" if prod else draw(st.sampled_from(["per_az", "single", "none"]))
     endpoints = draw(st.lists(st.sampled_from(ENDPOINTS), unique=True, min_size=0, max_size=9))
     if nat == "none":
         endpoints += [e for e in FARGATE_ENDPOINTS if e not in endpoints]
+    zones_offered = len(limits.availability_zones(region) or ("a", "b", "c"))
+    az_count = 3 if prod else draw(st.sampled_from([2, 3] if zones_offered >= 3 else [2]))
+    # AZ IDs (finding 5 of issue 10) or the positional default
+    zone_ids = ([f"{limits.az_id_prefix(region)}-az{n}" for n in range(1, az_count + 1)]
+                if limits.az_id_prefix(region) and draw(st.booleans()) else None)
     desired = draw(st.integers(1, 4))
     project = draw(st.from_regex(r"[a-z][a-z0-9]{1,9}", fullmatch=True))
     room = naming.suffix_max_length(project)
@@ -111,14 +122,15 @@ def configs(draw) -> dict[str, Any]:
             "region": region,
             "data_residency": residency,
             "network": {
-                "az_count": 3 if prod else draw(st.sampled_from([2, 3])),
+                "az_count": az_count,
+                "availability_zone_ids": zone_ids,
                 "nat_gateways": nat,
                 "vpc_endpoints": endpoints,
                 "vpc_cidr": draw(st.sampled_from(["10.0.0.0/16", "10.128.0.0/18", "172.16.0.0/20", "192.168.0.0/22"])),
             },
             "database": {
                 "engine_version": aurora_version,
-                "instance_class": draw(st.sampled_from(db_classes)),
+                "instance_class": draw(st.sampled_from(runs(aurora_version))),
                 "reader_count": draw(st.integers(2 if prod else 0, 3)),
                 "deletion_protection": True if prod else draw(st.booleans()),
                 "backup_retention_days": draw(st.integers(PROD_MIN_BACKUP_RETENTION_DAYS if prod else 1, 35)),
@@ -137,8 +149,8 @@ def configs(draw) -> dict[str, Any]:
             },
             "streaming": draw(st.sampled_from([{"mode": "on_demand"}, {"mode": "provisioned", "shard_count": 2}])),
             # prod needs alarms that reach someone (issue 11): an existing topic, or a real address
-            "observability": draw(st.sampled_from(([] if prod else [{}]) + [
-                {"existing_alarm_topic": True}, {"alarm_emails": ["dba-oncall@streamflix.com"]},
+            "observability": draw(st.sampled_from([
+                *([] if prod else [{}]), {"existing_alarm_topic": True}, {"alarm_emails": ["dba-oncall@streamflix.com"]},
             ])),
         },
     }

@@ -42,6 +42,22 @@ def availability_zones(region: str) -> list[str] | None:
     return _availability_zones().get(region)
 
 
+#: How AWS abbreviates a region name's words in its AZ IDs (us-east-1 -> use1-az1,
+#: ap-northeast-1 -> apne1-az4, us-gov-west-1 -> usgw1-az1).
+_AZ_ID_WORDS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c", "northeast": "ne",
+                "southeast": "se", "northwest": "nw", "southwest": "sw", "gov": "g", "iso": "i", "isob": "ib"}
+
+
+def az_id_prefix(region: str) -> str | None:
+    """The prefix of ``region``'s AZ IDs ('use1' for us-east-1, 'euc1' for eu-central-1), or None
+    for a region name of an unknown shape. AZ IDs are the same in every account, unlike AZ
+    names, which AWS maps to physical zones per account."""
+    parts = region.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit() or any(word not in _AZ_ID_WORDS for word in parts[1:-1]):
+        return None
+    return parts[0] + "".join(_AZ_ID_WORDS[word] for word in parts[1:-1]) + parts[-1]
+
+
 @lru_cache(maxsize=None)
 def _partitions() -> list[dict]:
     return json.loads((_package_dir("botocore") / "data" / "endpoints.json").read_text("utf-8"))["partitions"]

@@ -23,7 +23,7 @@ import tempfile
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 CACHE_FORMAT = 3
 
@@ -112,6 +112,84 @@ def store_verdict(text: str, region: str, lint: bool, verdict: list[dict[str, An
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
             json.dump(verdict, handle)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a read-only or full cache costs speed, never correctness
+
+
+# --- whole-build cache -------------------------------------------------------------
+#
+# A build whose every input is unchanged writes the same bytes again; ``pipeline.build``
+# asks here first and, on a hit, only proves that ``out/<env>/`` still holds exactly
+# what the manifest recorded. The key (``build_key``) covers: the validated config
+# (canonical JSON, the manifest's own hash input) and its name, the output folder, the
+# format, the stack selection and the lint/scan flags; every file of the ``streamflix``
+# package, the declared dependencies' versions and Python (``_fingerprint``); every file
+# of each package that registers a blueprint (the bundled ``blueprints`` or a plugin)
+# and that plugin distribution's version; and the manifest's tool versions (checkov
+# included when installed). ``STREAMFLIX_BUILD_CACHE=0`` turns it off.
+
+BUILD_CACHE_ENV = "STREAMFLIX_BUILD_CACHE"
+
+
+def build_cache_enabled() -> bool:
+    return os.environ.get(BUILD_CACHE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def module_roots(module_names: Iterable[str]) -> list[Path]:
+    """The source folder (package) or file (module) of each named top-level module, sorted."""
+    roots: set[Path] = set()
+    for name in module_names:
+        module = sys.modules.get(name.split(".", 1)[0])
+        if module is None:
+            continue
+        paths = list(getattr(module, "__path__", None) or ())
+        if paths:
+            roots.update(Path(p) for p in paths)
+        elif getattr(module, "__file__", None):
+            roots.add(Path(module.__file__))
+    return sorted(roots)
+
+
+def fingerprint_roots(roots: Iterable[Path]) -> str:
+    """sha256 over every source file under each root (a folder or one file), bytecode excluded."""
+    digest = hashlib.sha256()
+    for root in roots:
+        digest.update(f"{root}\0".encode())
+        if root.is_dir():
+            digest.update(fingerprint_files(root).encode())
+        elif root.is_file():
+            digest.update(hashlib.sha256(root.read_bytes()).hexdigest().encode())
+    return digest.hexdigest()
+
+
+def build_key(parts: Mapping[str, Any], plugin_roots: Iterable[Path]) -> str:
+    """The whole-build cache key: ``parts`` (config, flags, tools; JSON-able) plus every source file that renders."""
+    payload = json.dumps(dict(parts), sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256()
+    for piece in (str(CACHE_FORMAT), "build", _fingerprint(), fingerprint_roots(plugin_roots), payload):
+        digest.update(piece.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _build_path(key: str) -> Path:
+    return cache_dir() / "builds" / key[:2] / f"{key}.pickle"
+
+
+def load_build(key: str) -> bytes | None:
+    try:
+        return _build_path(key).read_bytes()
+    except OSError:
+        return None
+
+
+def store_build(key: str, data: bytes) -> None:
+    path = _build_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(data)
         os.replace(handle.name, path)
     except OSError:
         pass  # a read-only or full cache costs speed, never correctness

@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from streamflix.catalog import limits
 from streamflix.catalog import load_catalog, nearest_versions
+from streamflix.catalog.engines import major_of, version_key
 from streamflix.config import naming
 from streamflix.errors import RuleViolation
 from streamflix.floors import (
@@ -108,6 +109,10 @@ def _window_minutes(window: str) -> int:
     return (b - a) % 1440
 
 
+#: An AZ ID: the region's prefix, '-az', a number (use1-az1, euc1-az2, apne1-az4, usgw1-az1).
+AZ_ID_PATTERN = re.compile(r"^[a-z]{2,}[0-9]+-az[0-9]+$")
+
+
 class NetworkConfig(StrictModel):
     """VPC layout and how private subnets reach AWS APIs and the internet."""
 
@@ -132,6 +137,16 @@ class NetworkConfig(StrictModel):
     flow_log_retention_days: LogRetentionDays = Field(
         365, description="Retention of the VPC flow-log group (encrypted with the stack key)."
     )
+    availability_zone_ids: list[str] | None = Field(
+        None,
+        description=(
+            "AZ IDs for the subnets, slot A first (e.g. [use1-az1, use1-az2, use1-az4]): the same physical zones "
+            "in every account, rendered as the subnets' AvailabilityZoneId. One per AZ (az_count), with the "
+            "region's prefix. Unset: the first az_count zones of !GetAZs, whose mapping to physical zones "
+            "differs per account. Setting or changing it on a deployed stack replaces every subnet (the "
+            "update fails: new subnets keep their CIDRs), so choose it before the first deploy."
+        ),
+    )
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -153,6 +168,29 @@ class NetworkConfig(StrictModel):
         if duplicates:
             raise ValueError(f"listed more than once: {', '.join(duplicates)}")
         return value
+
+    @field_validator("availability_zone_ids")
+    @classmethod
+    def _az_ids_well_formed(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        bad = [v for v in value if not AZ_ID_PATTERN.match(v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))} is not an AZ ID (region prefix, '-az', number: use1-az1)")
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_az_id_per_az(self) -> "NetworkConfig":
+        if self.availability_zone_ids is not None and len(self.availability_zone_ids) != self.az_count:
+            raise RuleViolation(
+                "availability_zone_ids", list(self.availability_zone_ids),
+                f"names {len(self.availability_zone_ids)} AZ IDs for az_count {self.az_count}",
+                allowed=f"exactly {self.az_count} AZ IDs, one per AZ slot (A, B{', C' if self.az_count == 3 else ''})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _private_subnets_have_egress(self) -> "NetworkConfig":
@@ -613,6 +651,7 @@ class HaDatabaseStackConfig(StackConfig):
         check_class_for_version("aurora-postgresql", self.database.engine_version, self.database.instance_class,
                                 "database.instance_class")
         check_az_count(self.region, self.network.az_count, "network.az_count")
+        check_az_ids(self.region, self.network, "network.availability_zone_ids")
         check_node_type(self.region, self.cache.node_type, "cache.node_type")
         if self.cache.replicas + 1 < 2 or self.network.az_count < 2:
             raise RuleViolation("cache.replicas", self.cache.replicas, "Multi-AZ needs a replica in a second AZ", ">= 1")
@@ -872,6 +911,8 @@ class DrStackConfig(StackConfig):
                                 "database.instance_class")
         check_az_count(self.primary_region, self.primary_network.az_count, "primary_network.az_count")
         check_az_count(self.recovery_region, self.recovery_network.az_count, "recovery_network.az_count")
+        check_az_ids(self.primary_region, self.primary_network, "primary_network.availability_zone_ids")
+        check_az_ids(self.recovery_region, self.recovery_network, "recovery_network.availability_zone_ids")
         for region in regions:
             check_instance_class("postgres", region, self.database.instance_class, "database.instance_class")
             check_node_type(region, self.cache.node_type, "cache.node_type")
@@ -978,6 +1019,21 @@ def check_region(region: str, path: str) -> None:
             f"is in the {partition} partition; the blueprints write the aws partition's service principals and "
             "endpoint names (amazonaws.com), which do not exist there",
             allowed="a region of the aws partition: " + ", ".join(r for r in regions if limits.partition_of(r) == "aws"),
+        )
+
+
+def check_az_ids(region: str, network: "NetworkConfig", path: str) -> None:
+    """Refuse AZ IDs of another region (use1-az1 in eu-central-1): the subnets could not be created."""
+    ids = network.availability_zone_ids
+    prefix = limits.az_id_prefix(region)
+    if ids is None or prefix is None:
+        return
+    foreign = [i for i in ids if i.rsplit("-az", 1)[0] != prefix]
+    if foreign:
+        raise RuleViolation(
+            path, list(ids), f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not in {region}, "
+            f"whose AZ IDs start with {prefix}-",
+            allowed=f"{prefix}-az1, {prefix}-az2, ... (aws ec2 describe-availability-zones --region {region})",
         )
 
 
@@ -1367,6 +1423,38 @@ def _require_alarm_recipients(field: str, section: StackConfig) -> None:
             allowed="at least one address on a real domain, or existing_alarm_topic: true (the "
             "ExistingAlarmTopicArn deploy-time parameter)",
         )
+
+
+def engine_upgrades(config: "EnvironmentConfig") -> list[str]:
+    """One line per pinned engine version the catalogue knows a newer minor of.
+
+    Minor versions never upgrade themselves (``AutoMinorVersionUpgrade: false``, SF3007),
+    so the build says when the catalogue lists a newer one; the upgrade is a config change.
+    """
+    catalog = load_catalog()
+    pins: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for field, section in config.stacks.items():
+        if isinstance(section, HaDatabaseStackConfig):
+            regions: tuple[str, ...] = (section.region,)
+            pins.append((f"{field}.database.engine_version", "aurora-postgresql", section.database.engine_version, regions))
+        elif isinstance(section, DrStackConfig):
+            regions = (section.primary_region, section.recovery_region)
+            pins.append((f"{field}.database.engine_version", "postgres", section.database.engine_version, regions))
+        else:
+            continue
+        pins.append((f"{field}.cache.engine_version", section.cache.engine, section.cache.version, regions))
+    lines = []
+    for path, engine, version, regions in pins:
+        newest = [catalog.newest_minor(engine, region, major_of(version)) for region in regions]
+        # the newest minor every region of the section offers
+        common = min((v for v in newest if v is not None), key=version_key, default=None)
+        if common is not None and version_key(common) > version_key(version) and all(newest):
+            lines.append(
+                f"{path} is {version}; the catalogue ({catalog.snapshot_date}) lists {engine} {common} in "
+                f"{', '.join(regions)}. Minor versions do not upgrade themselves (AutoMinorVersionUpgrade is off): "
+                "bump it to upgrade, and read `build.py diff` first"
+            )
+    return lines
 
 
 def alarm_gaps(config: "EnvironmentConfig") -> list[str]:

@@ -147,7 +147,8 @@ def add_cache(
             SnapshotRetentionLimit=cfg.snapshot_retention_days,
             SnapshotWindow=cfg.snapshot_window,
             PreferredMaintenanceWindow=cfg.maintenance_window,
-            AutoMinorVersionUpgrade=True,
+            # The config pins the engine's minor version: no upgrade campaign moves it (SF3007).
+            AutoMinorVersionUpgrade=False,
             LogDeliveryConfigurations=[
                 elasticache.LogDeliveryConfigurationRequest(
                     DestinationType="cloudwatch-logs",

@@ -104,13 +104,17 @@ def add_fargate_service(
     volumes: Sequence[EfsVolume] = (),
     desired_count: Any = None,
     role_purpose: str = "connect to the database and cache, write events",
+    egress: Sequence[str] = (),
 ) -> Service:
     """The cluster, roles, task definition and an auto-scaled service.
 
     ``desired_count`` overrides ``cfg.desired_count`` (e.g. with a parameter, so
     a recovery stack can be scaled up by a stack update); it is also the
     auto-scaling minimum. ``role_purpose`` completes the task role's description
-    ("The application: ...") and should say what ``grants`` allow.
+    ("The application: ...") and should say what ``grants`` allow. ``egress`` are the
+    logical IDs that give ``subnets`` their way out (``Network.app_egress``): the service
+    DependsOn them, so its tasks start only once they can pull the image and reach AWS,
+    and on delete the routes and endpoints go only after the tasks have stopped (SF3006).
     """
     tasks = cfg.desired_count if desired_count is None else desired_count
     cluster = t.add_resource(
@@ -183,7 +187,7 @@ def add_fargate_service(
             "compute.container.image to <image>@sha256:<digest> (or pass it as the ContainerImage parameter)."
         )
     service_extras: dict[str, Any] = {}
-    depends_on = [name for volume in volumes for name in volume.depends_on]
+    depends_on = [*egress, *(name for volume in volumes for name in volume.depends_on)]
     if load_balancer is not None:
         service_extras["LoadBalancers"] = [
             ecs.LoadBalancer(

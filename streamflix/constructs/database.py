@@ -23,7 +23,7 @@ from streamflix.config.models import AlarmThresholds, AuroraConfig, PostgresConf
 from streamflix.config.naming import NAMES
 from streamflix.constructs.iam_policies import allow, service_trust
 from streamflix.constructs.keys import Key
-from streamflix.constructs.network import Network, availability_zone
+from streamflix.constructs.network import Network
 from streamflix.constructs.observability import Metric, MetricAlarm, Monitoring
 from streamflix.constructs.secrets import TemplateSecret, managed_master_credentials
 from streamflix.constructs.security_groups import Tier
@@ -55,6 +55,11 @@ DB_MONITORING_ROLE = "DatabaseMonitoringRole"
 
 #: The RDS CA every instance pins (RSA 2048, valid into the 2060s).
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+#: The config pins the exact minor version (checked against the catalogue), so RDS must not
+#: move it in the maintenance window: the template stays the engine's only source, a rebuild
+#: or a second create gets the version that runs, and a minor upgrade is a reviewed config
+#: change (`build.py diff` shows it). SF3007.
+AUTO_MINOR_VERSION_UPGRADE = False
 
 #: Parameters every StreamFlix PostgreSQL runs with: TLS only, connection audit trail.
 POSTGRES_PARAMETERS = {
@@ -155,6 +160,7 @@ def add_aurora_cluster(
             DBClusterIdentifier=Sub(identifier),
             Engine=AURORA_ENGINE,
             EngineVersion=cfg.engine_version,
+            AutoMinorVersionUpgrade=AUTO_MINOR_VERSION_UPGRADE,
             Port=POSTGRES_PORT,
             DatabaseName=cfg.database_name,
             **managed_master_credentials(cfg.master_username, key),
@@ -184,10 +190,10 @@ def add_aurora_cluster(
                 DBClusterIdentifier=Ref(cluster),
                 Engine=AURORA_ENGINE,
                 DBInstanceClass=cfg.instance_class,
-                AvailabilityZone=availability_zone(slot),
+                AvailabilityZone=network.availability_zone(slot),
                 PromotionTier=0 if logical_id == AURORA_WRITER else 1,
                 PubliclyAccessible=False,
-                AutoMinorVersionUpgrade=True,
+                AutoMinorVersionUpgrade=AUTO_MINOR_VERSION_UPGRADE,
                 CACertificateIdentifier=CA_CERTIFICATE,
                 EnablePerformanceInsights=True,
                 PerformanceInsightsKMSKeyId=key.arn,
@@ -333,7 +339,7 @@ def _instance_properties(
         "CACertificateIdentifier": CA_CERTIFICATE,
         "EnableIAMDatabaseAuthentication": True,
         "DeletionProtection": t.deletion_protection(cfg.deletion_protection),
-        "AutoMinorVersionUpgrade": True,
+        "AutoMinorVersionUpgrade": AUTO_MINOR_VERSION_UPGRADE,
         "CopyTagsToSnapshot": True,
         "EnableCloudwatchLogsExports": list(POSTGRES_LOG_EXPORTS),
         "EnablePerformanceInsights": True,

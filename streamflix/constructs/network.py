@@ -82,6 +82,22 @@ class Network:
     endpoint_security_group: Ref | None
     #: Logical id of the internet gateway's VPC attachment: public resources DependsOn it.
     internet_attachment: str = INTERNET_GATEWAY_ATTACHMENT
+    #: Logical ids of what gives the app subnets their way out (route table associations,
+    #: NAT default routes, VPC endpoints): whatever runs there at create DependsOn them
+    #: (SF3006), so CloudFormation starts it after its egress and deletes egress after it.
+    app_egress: tuple[str, ...] = ()
+    #: The config's AZ IDs by slot, or None when subnets take the first zones of !GetAZs.
+    zone_ids: tuple[str, ...] | None = None
+
+    def availability_zone(self, slot: str):
+        """The AZ (name) of ``slot`` for resources placed by zone name (an Aurora instance).
+
+        Positional (``!Select [i, !GetAZs '']``) like the subnets by default; with AZ IDs the
+        zone of the slot's data subnet, which is where the ID put it in this account.
+        """
+        if self.zone_ids is None:
+            return availability_zone(slot)
+        return GetAtt(data_subnet_id(slot), "AvailabilityZone")
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, str]:
@@ -93,12 +109,25 @@ def subnet_cidrs(vpc_cidr: str, tier: str, slots: tuple[str, ...]) -> dict[str, 
 
 
 def availability_zone(slot: str) -> Select:
+    """The slot's zone by position in the account's AZ list (the default placement)."""
     return Select(AZ_SLOTS.index(slot), GetAZs(""))
+
+
+def zone_placement(slot: str, zone_ids: tuple[str, ...] | None) -> dict:
+    """A subnet's placement: ``AvailabilityZoneId`` when the config names AZ IDs, else by position.
+
+    Positional is the default because existing stacks were created that way: switching
+    replaces every subnet.
+    """
+    if zone_ids is None:
+        return {"AvailabilityZone": availability_zone(slot)}
+    return {"AvailabilityZoneId": zone_ids[AZ_SLOTS.index(slot)]}
 
 
 def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: Key) -> Network:
     """Add the VPC with its subnets, routes, NAT gateways, endpoints and flow logs."""
     slots = AZ_SLOTS[: cfg.az_count]
+    zone_ids = tuple(cfg.availability_zone_ids) if cfg.availability_zone_ids is not None else None
     vpc = t.add_resource(
         ec2.VPC(
             VPC,
@@ -126,9 +155,9 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         )
     )
 
-    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
-    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
-    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix)
+    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
 
     for slot in slots:
         _associate(t, public_subnet_id(slot), public_rt)
@@ -154,6 +183,7 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         )
 
     app_route_tables = []
+    app_egress: list[str] = []
     for slot in slots:
         table = t.add_resource(
             ec2.RouteTable(
@@ -164,6 +194,7 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         if nat_slots:
             # With one shared NAT, every AZ's app route leaves through slot A's gateway.
             nat_slot = slot if slot in nat_slots else nat_slots[0]
+            app_egress.append(f"AppDefaultRoute{slot}")
             t.add_resource(
                 ec2.Route(
                     f"AppDefaultRoute{slot}",
@@ -172,7 +203,7 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
                     NatGatewayId=Ref(nat_gateway_id(nat_slot)),
                 )
             )
-        _associate(t, app_subnet_id(slot), table)
+        app_egress.append(_associate(t, app_subnet_id(slot), table))
 
     # Data subnets are isolated: no default route, only the S3 gateway endpoint.
     data_rt = t.add_resource(
@@ -181,7 +212,8 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
     for slot in slots:
         _associate(t, data_subnet_id(slot), data_rt)
 
-    endpoint_sg = _add_endpoints(t, cfg, vpc, app_route_tables + [data_rt], app_subnets, name_prefix)
+    endpoint_sg, endpoints = _add_endpoints(t, cfg, vpc, app_route_tables + [data_rt], app_subnets, name_prefix)
+    app_egress.extend(endpoints)
     _add_flow_logs(t, cfg, vpc, key)
 
     t.add_output("VpcId", Ref(vpc), "VPC id")
@@ -196,10 +228,12 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         app_subnets=app_subnets,
         data_subnets=data_subnets,
         endpoint_security_group=endpoint_sg,
+        app_egress=tuple(app_egress),
+        zone_ids=zone_ids,
     )
 
 
-def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]:
+def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix, zone_ids) -> list[Ref]:
     refs = []
     for slot, cidr in subnet_cidrs(vpc_cidr, tier, slots).items():
         subnet = t.add_resource(
@@ -207,7 +241,7 @@ def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]
                 id_of(slot),
                 VpcId=Ref(vpc),
                 CidrBlock=cidr,
-                AvailabilityZone=availability_zone(slot),
+                **zone_placement(slot, zone_ids),
                 MapPublicIpOnLaunch=False,
                 Tags=Tags(Name=Sub(f"{name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
             )
@@ -216,16 +250,21 @@ def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix) -> list[Ref]
     return refs
 
 
-def _associate(t: StackTemplate, subnet_id: str, table) -> None:
-    t.add_resource(
+def _associate(t: StackTemplate, subnet_id: str, table) -> str:
+    """Associate the subnet with its route table; returns the association's logical id."""
+    association = t.add_resource(
         ec2.SubnetRouteTableAssociation(
             f"{subnet_id}RouteTableAssociation", SubnetId=Ref(subnet_id), RouteTableId=Ref(table)
         )
     )
+    return association.title
 
 
-def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_prefix) -> Ref | None:
+def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_prefix) -> tuple[Ref | None, list[str]]:
+    """The endpoints; returns the interface endpoints' security group (if any) and every endpoint's logical id."""
+    added: list[str] = []
     if "s3" in cfg.vpc_endpoints:
+        added.append(S3_GATEWAY_ENDPOINT)
         t.add_resource(
             ec2.VPCEndpoint(
                 S3_GATEWAY_ENDPOINT,
@@ -237,7 +276,7 @@ def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_p
         )
     interface = [service for service in INTERFACE_ENDPOINTS if service in cfg.vpc_endpoints]
     if not interface:
-        return None
+        return None, added
     sg = t.add_resource(
         ec2.SecurityGroup(
             ENDPOINT_SECURITY_GROUP,
@@ -264,7 +303,8 @@ def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_p
                 SecurityGroupIds=[Ref(sg)],
             )
         )
-    return Ref(sg)
+        added.append(INTERFACE_ENDPOINTS[service])
+    return Ref(sg), added
 
 
 #: CDK's idiom for "no egress at all": CloudFormation drops the default

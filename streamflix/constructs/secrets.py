@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from troposphere import GetAtt, If, Join, NoValue, Ref, Sub, Tags, ec2, rds, secretsmanager
 
@@ -121,8 +121,12 @@ def add_hosted_rotation(
     database_group: str,
     database_port: int,
     name_prefix: str,
+    egress: Sequence[str] = (),
 ) -> None:
     """Attach the secret to its DB instance and rotate it with the AWS-hosted function.
+
+    The schedule rotates once as soon as it is created, so it DependsOn ``egress``
+    (``Network.app_egress``): the function must reach Secrets Manager from ``subnets``.
 
     The function runs in the app subnets (egress through NAT or endpoints) with a
     security group the database tier admits; the template gains the Secrets
@@ -155,6 +159,7 @@ def add_hosted_rotation(
     t.add_resource(
         secretsmanager.RotationSchedule(
             MASTER_SECRET_ROTATION,
+            **({"DependsOn": list(egress)} if egress else {}),
             SecretId=Ref(attachment),
             HostedRotationLambda=secretsmanager.HostedRotationLambda(
                 RotationType="PostgreSQLSingleUser",

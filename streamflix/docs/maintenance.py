@@ -227,10 +227,14 @@ def maintenance(ctx: "RunbookContext") -> Section | None:
         "",
         code("\n".join(pending + ([""] + apply_now if apply_now else []))),
         "",
-        "- **Minor engine versions** apply themselves in the window (`AutoMinorVersionUpgrade`); the template "
-        "pins the version it was built with, so after AWS upgraded, bump `engine_version` in the config to the "
-        "running version (`python build.py catalog show`), rebuild, and check `python build.py diff` shows no "
-        "replacement, so the next deploy does not try to go back.",
+        "- **Minor engine versions** are pinned and never upgrade themselves (`AutoMinorVersionUpgrade: false`, "
+        "rule SF3007): the config's `engine_version` is the only source of what runs, so a rebuild or a second "
+        "create gets the same engine. Once a month, and when AWS announces the end of support of the pinned "
+        "minor, refresh the catalogue (`python build.py catalog refresh`), list the newer minors (`python build.py "
+        "catalog show`), bump `engine_version`, check `python build.py diff --against <last release>` (an in-place "
+        "modification; a lower version is refused), deploy in staging first, then here. If AWS forced an upgrade "
+        "of a deprecated minor, set `engine_version` to the running version. Security Hub (RDS.13, ElastiCache.2) "
+        "and AWS Config's automatic-minor-upgrade rules report this setting by design.",
         "- **Major engine versions** are a planned change: bump `engine_version` (and nothing else) in the config, "
         "run `python build.py diff --against <last release>`, take the manual snapshot above, deploy in staging "
         "first and run the integration tests. The parameter group family changes with the major version. "

@@ -3,6 +3,7 @@ safety, SF3xxx the deploy model (what CloudFormation and AWS do with an environm
 
 from streamflix.checks.rules.base import EnvironmentRule, Rule, RuleContext, StackView
 from streamflix.checks.rules.container_writable_paths import ContainersCanWriteTheirPaths
+from streamflix.checks.rules.egress_dependencies import ServicesDependOnEgress
 from streamflix.checks.rules.encryption_at_rest import EncryptionAtRestWithRotatingKeys
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.engine_versions import EngineVersionsInCatalogue
@@ -15,6 +16,7 @@ from streamflix.checks.rules.named_exports import OutputsExportedByName
 from streamflix.checks.rules.network_exposure import NetworkExposure
 from streamflix.checks.rules.no_credentials import NoCredentialsInTemplates
 from streamflix.checks.rules.private_egress import ComputeSubnetsHaveEgress
+from streamflix.checks.rules.pinned_minor_versions import PinnedMinorVersionsStayPinned
 from streamflix.checks.rules.production_protection import ProductionDataProtection
 from streamflix.checks.rules.quotas import CloudFormationQuotas
 from streamflix.checks.rules.replica_source_credentials import ReplicaSourceOwnsItsPassword
@@ -49,6 +51,8 @@ ENVIRONMENT_RULES: tuple[EnvironmentRule, ...] = (
     RetainedResourcesDoNotBlockRetry(),
     GatewayAttachmentDependencies(),
     DeletionPolicyIsHonoured(),
+    ServicesDependOnEgress(),
+    PinnedMinorVersionsStayPinned(),
 )
 
 __all__ = ["ALL_RULES", "ENVIRONMENT_RULES", "EnvironmentRule", "Rule", "RuleContext", "StackView"]
