@@ -28,10 +28,10 @@ from streamflix.checks.rules.base import (
     literal_text,
     properties,
     public_subnets,
-    ref_target,
     resources,
     security_overrides,
     stack_metadata,
+    target_of,
 )
 from streamflix.checks.rules.encryption_at_rest import at_rest_problems
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
@@ -163,7 +163,7 @@ def _encryption_in_transit(template: dict[str, Any]) -> Iterator[Evidence]:
         props = properties(db)
         if not _holds_data(db):
             continue
-        group = ref_target(props.get("DBClusterParameterGroupName") or props.get("DBParameterGroupName"))
+        group = target_of(props.get("DBClusterParameterGroupName") or props.get("DBParameterGroupName"))
         params = groups.get(group, {})
         tls = "; ".join(f"{k} = {params[k]}" for k in ("rds.force_ssl", "require_secure_transport") if k in params)
         yield Evidence(logical_id, db["Type"], f"parameter group {group}: {tls or 'no TLS parameter'}", logical_id not in problems)
@@ -243,7 +243,7 @@ def _multi_az(template: dict[str, Any]) -> Iterator[Evidence]:
     for _, instance in resources(template, "AWS::RDS::DBInstance"):
         props = properties(instance)
         if "DBClusterIdentifier" in props:
-            members.setdefault(str(ref_target(props["DBClusterIdentifier"])), []).append(_az_index(props.get("AvailabilityZone")))
+            members.setdefault(str(target_of(props["DBClusterIdentifier"])), []).append(_az_index(props.get("AvailabilityZone")))
     for logical_id, cluster in resources(template, "AWS::RDS::DBCluster"):
         zones = members.get(logical_id, [])
         distinct = {z for z in zones if z is not None}
@@ -264,7 +264,7 @@ def _multi_az(template: dict[str, Any]) -> Iterator[Evidence]:
         )
     subnets = {logical_id: _az_index(properties(s).get("AvailabilityZone", properties(s).get("AvailabilityZoneId")))
                for logical_id, s in resources(template, "AWS::EC2::Subnet")}
-    nat_zones = {subnets.get(str(ref_target(properties(n).get("SubnetId")))) for _, n in resources(template, "AWS::EC2::NatGateway")}
+    nat_zones = {subnets.get(str(target_of(properties(n).get("SubnetId")))) for _, n in resources(template, "AWS::EC2::NatGateway")}
     for logical_id, vpc in resources(template, "AWS::EC2::VPC"):
         zones = {z for z in subnets.values() if z is not None}
         nat = f"{len(nat_zones)} NAT gateway zone(s)" if nat_zones else "no NAT gateways (VPC endpoints)"
@@ -282,12 +282,12 @@ def _logging(template: dict[str, Any]) -> Iterator[Evidence]:
     writers = {}
     for logical_id, definition in resources(template, "AWS::ECS::TaskDefinition"):
         for container in as_list(properties(definition).get("ContainerDefinitions")):
-            group = ref_target(((container.get("LogConfiguration") or {}).get("Options") or {}).get("awslogs-group"))
+            group = target_of(((container.get("LogConfiguration") or {}).get("Options") or {}).get("awslogs-group"))
             if group:
                 writers[group] = f"container logs of {logical_id}"
     for logical_id, group in resources(template, "AWS::ElastiCache::ReplicationGroup"):
         for delivery in as_list(properties(group).get("LogDeliveryConfigurations")):
-            target = ref_target((((delivery.get("DestinationDetails") or {}).get("CloudWatchLogsDetails")) or {}).get("LogGroup"))
+            target = target_of((((delivery.get("DestinationDetails") or {}).get("CloudWatchLogsDetails")) or {}).get("LogGroup"))
             if target:
                 writers[target] = f"{delivery.get('LogType')} of {logical_id}"
     for logical_id, group in resources(template, "AWS::Logs::LogGroup"):
@@ -357,7 +357,7 @@ def _problem_note(problems: list[str] | None) -> str:
 def _network_isolation(template: dict[str, Any]) -> Iterator[Evidence]:
     problems = _problems_by_resource(NetworkExposure(), template)
     guarded = {
-        str(ref_target(g)): logical_id
+        str(target_of(g)): logical_id
         for logical_id, r in resources(template, *DATA_STORE_GROUPS)
         for g in as_list(properties(r).get(DATA_STORE_GROUPS[r["Type"]]))
     }
@@ -367,7 +367,7 @@ def _network_isolation(template: dict[str, Any]) -> Iterator[Evidence]:
             sources.setdefault(logical_id, []).append(_source(rule))
     for _, ingress in resources(template, "AWS::EC2::SecurityGroupIngress"):
         props = properties(ingress)
-        sources.setdefault(str(ref_target(props.get("GroupId"))), []).append(_source(props))
+        sources.setdefault(str(target_of(props.get("GroupId"))), []).append(_source(props))
     for logical_id, group in resources(template, "AWS::EC2::SecurityGroup"):
         admits = ", ".join(sources.get(logical_id, [])) or "nothing"
         role = f"guards {guarded[logical_id]}; " if logical_id in guarded else ""
@@ -394,14 +394,14 @@ def _source(rule: dict[str, Any]) -> str:
 
 def _nat_routed_subnets(template: dict[str, Any]) -> set[str]:
     tables = {
-        ref_target(properties(r).get("RouteTableId"))
+        target_of(properties(r).get("RouteTableId"))
         for _, r in resources(template, "AWS::EC2::Route")
         if properties(r).get("NatGatewayId")
     }
     return {
-        str(ref_target(properties(a).get("SubnetId")))
+        str(target_of(properties(a).get("SubnetId")))
         for _, a in resources(template, "AWS::EC2::SubnetRouteTableAssociation")
-        if ref_target(properties(a).get("RouteTableId")) in tables
+        if target_of(properties(a).get("RouteTableId")) in tables
     }
 
 

@@ -29,7 +29,6 @@ CloudFormation-aware loader (``streamflix.render.load_template``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +38,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from cfnlint.schema._exceptions import ResourceNotFoundError
 
 from streamflix.catalog.engines import version_key
+from streamflix.cfn import is_true, references
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.render import TemplateParseError, load_template
@@ -371,36 +371,6 @@ def type_rules(region: str, resource_type: str) -> TypeRules:
     return TypeRules(create_only, conditional, name_property)
 
 
-# -- references -----------------------------------------------------------------------
-
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
-
-
-def references(value: Any) -> set[str]:
-    """Logical IDs and parameter names ``value`` refers to (Ref, GetAtt, ${...} in Sub)."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                target = inner[0] if isinstance(inner, list) and inner else str(inner).split(".", 1)[0]
-                if isinstance(target, str):
-                    found.add(target)
-            elif key == "Fn::Sub":
-                text, variables = (inner[0], inner[1]) if isinstance(inner, list) and len(inner) == 2 else (inner, {})
-                if isinstance(text, str):
-                    local = set(variables) if isinstance(variables, dict) else set()
-                    found |= {m.split(".", 1)[0] for m in _SUB_VARIABLE.findall(text)} - local
-                found |= references(variables)
-            else:
-                found |= references(inner)
-    return {name for name in found if not name.startswith("AWS::")}
-
-
 def _is_intrinsic(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
 
@@ -676,7 +646,7 @@ def _auto_upgraded(resource: Mapping[str, Any]) -> bool:
     value = props.get("AutoMinorVersionUpgrade")
     if value is None:
         return str(resource.get("Type", "")).startswith("AWS::RDS::")
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    return is_true(value)
 
 
 def _engine_notes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

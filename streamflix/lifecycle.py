@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from streamflix.checks.findings import Finding
 from streamflix.checks.rules import ENVIRONMENT_RULES, StackView
-from streamflix.checks.rules.base import is_true, properties, ref_target, resources, stack_metadata
+from streamflix.checks.rules.base import is_true, properties, resources, stack_metadata, target_of
 from streamflix.checks.rules.ignored_deletion_policy import SNAPSHOT_TYPES, promotable
 from streamflix.checks.rules.retry_name_collision import fixed_name
 from streamflix.checks.rules.rollback_deletion_protection import protections, value_at_create
@@ -88,7 +88,7 @@ def _written_by_service(template: dict[str, Any]) -> set[str]:
     for _, balancer in resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer"):
         for attribute in properties(balancer).get("LoadBalancerAttributes") or []:
             if isinstance(attribute, dict) and attribute.get("Key") == "access_logs.s3.bucket":
-                target = ref_target(attribute.get("Value"))
+                target = target_of(attribute.get("Value"))
                 if target:
                     found.add(target)
     return found

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -120,23 +120,47 @@ def wiring_description(config: "EnvironmentConfig", rendered: Sequence["Rendered
     }
 
 
-def deploy_order(stacks: Sequence[str], wired: Sequence[WiredParameter]) -> list[dict[str, Any]]:
-    """Create every stack after the sources of its required parameters; then update the
-    stacks whose optional parameters come from stacks created after them."""
-    graph: dict[str, set[str]] = {name: set() for name in stacks}
-    for w in wired:
-        if w.required:
-            graph[w.stack].add(w.source_stack)
+class WiringCycleError(StreamflixError, ValueError):
+    """Required wiring forms a cycle: no stack of it can be created first."""
+
+
+def creation_order(requires: Mapping[str, Iterable[str]]) -> list[str]:
+    """The stacks in the order they can be created: each after every stack it requires.
+
+    ``requires`` maps each stack to the sources of its required (default-less)
+    wired parameters; sources that are not keys are not part of this build and
+    are left out. Of the stacks that can be created next, the first by name goes
+    first, so the order is deterministic. The deploy order of ``wiring.json``, of
+    the runbooks and of ``docs.stack.EnvironmentFacts`` is this one function.
+    Raises ``WiringCycleError`` naming the cycle when there is no such order.
+    """
+    graph = {name: {source for source in sources if source in requires} for name, sources in requires.items()}
     sorter = TopologicalSorter(graph)
     try:
         sorter.prepare()
     except CycleError as exc:
-        raise ValueError(f"required wiring forms a cycle: {' -> '.join(exc.args[1])}") from None
+        raise WiringCycleError(
+            f"required wiring forms a cycle: {' -> '.join(exc.args[1])}; no stack of it can be created first "
+            "(give one of these parameters a Default, so a later update fills it)"
+        ) from None
     order: list[str] = []
+    ready: list[str] = []
     while sorter.is_active():
-        ready = sorted(sorter.get_ready())
-        order.extend(ready)
-        sorter.done(*ready)
+        ready = sorted([*ready, *sorter.get_ready()])
+        first = ready.pop(0)
+        order.append(first)
+        sorter.done(first)
+    return order
+
+
+def deploy_order(stacks: Sequence[str], wired: Sequence[WiredParameter]) -> list[dict[str, Any]]:
+    """Create every stack after the sources of its required parameters; then update the
+    stacks whose optional parameters come from stacks created after them."""
+    requires: dict[str, set[str]] = {name: set() for name in stacks}
+    for w in wired:
+        if w.required:
+            requires[w.stack].add(w.source_stack)
+    order = creation_order(requires)
     position = {name: index for index, name in enumerate(order)}
     steps = []
     for name in order:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from streamflix import load_template, render
 from streamflix.checks.rules.stateful_policies import STATEFUL_TYPES
 from streamflix.cli import main
-from streamflix.diff import CONDITIONAL_REPLACEMENTS, DATA_LOSS_TYPES, diff_templates, references, type_rules
+from streamflix.diff import CONDITIONAL_REPLACEMENTS, DATA_LOSS_TYPES, diff_templates, type_rules
 
 REGION = "eu-central-1"
 
@@ -238,13 +238,6 @@ def test_schema_rules_come_from_the_registry():
     assert ("DBSubnetGroupName",) in cluster.create_only and ("Engine",) in cluster.conditional
     assert cluster.name_property == ("DBClusterIdentifier",)
     assert not type_rules(REGION, "AWS::Nope::Thing").known
-
-
-def test_references_cover_ref_getatt_and_sub():
-    value = {"Fn::Join": ["", [{"Ref": "A"}, {"Fn::GetAtt": ["B", "Arn"]}, {"Fn::GetAtt": "C.Arn"},
-                               {"Fn::Sub": "${D}-${E.Arn}-${!Literal}-${AWS::Region}"},
-                               {"Fn::Sub": ["${Local}-${F}", {"Local": {"Ref": "G"}}]}]]}
-    assert references(value) == {"A", "B", "C", "D", "E", "F", "G"}
 
 
 # -- the command ----------------------------------------------------------------------

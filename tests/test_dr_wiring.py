@@ -75,8 +75,27 @@ def test_deploy_order_primary_recovery_then_primary_update(described):
 def test_required_wiring_cycle_is_refused():
     loop = [wiring.WiredParameter("a", "X", "b", "O", "stack-output", True),
             wiring.WiredParameter("b", "Y", "a", "O", "stack-output", True)]
-    with pytest.raises(ValueError, match="cycle"):
+    with pytest.raises(wiring.WiringCycleError, match=r"cycle: (a -> b -> a|b -> a -> b); no stack of it can be created first"):
         wiring.deploy_order(["a", "b"], loop)
+
+
+def test_creation_order_takes_the_first_ready_stack_by_name():
+    # "network" unblocks "app" before "zeta" goes: one stack at a time, first by name.
+    order = wiring.creation_order({"zeta": set(), "network": set(), "app": {"network"}, "edge": {"app", "gone"}})
+    assert order == ["network", "app", "edge", "zeta"]
+
+
+def test_the_documents_refuse_a_wiring_cycle_as_wiring_json_does(configs, rendered):
+    from streamflix.docs.stack import EnvironmentFacts, Wire
+
+    env = EnvironmentFacts.build(configs["prod"], list(rendered["prod"].values()))
+    primary = env["dr-primary"]
+    assert env.deploy_order() == ["dr-primary", "dr-recovery", "ha-database"]
+    # A default-less parameter of the primary wired from the recovery closes the loop.
+    primary.wires = {**primary.wires, "RecoveryKey": Wire("RecoveryKey", "dr-recovery", "DataKeyArn", "stack-output", "test")}
+    assert [w.parameter for w in env.required_wires("dr-primary")] == ["RecoveryKey"]
+    with pytest.raises(wiring.WiringCycleError, match="cycle"):
+        env.deploy_order()
 
 
 def test_wiring_file_is_deterministic_and_free_of_paths(configs, artifacts):

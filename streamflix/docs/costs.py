@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
+from streamflix.cfn import is_true, target_of
 from streamflix.docs.stack import EnvironmentFacts, StackFacts, replication_of
 
 COSTS_DIR = "costs"
@@ -254,10 +255,6 @@ class _Lines:
         return result
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).lower() == "true"
-
-
 def _db_engine(stack: StackFacts, rid: str) -> str | None:
     """The instance's engine: stated, or read from its parameter group's family (replicas inherit it)."""
     props = stack.props(rid)
@@ -320,7 +317,7 @@ def estimate_stack(
                     rid,
                     unknown=f"engine {engine or '(none)'} clusters are not in the price model",
                 )
-            if _truthy(props.get("ManageMasterUserPassword")):
+            if is_true(props.get("ManageMasterUserPassword")):
                 lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
         elif resource_type == "AWS::ElastiCache::ReplicationGroup":
             engine = str(stack.resolve(props.get("Engine")) or "redis").lower()
@@ -493,11 +490,7 @@ def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) 
         return None
     source = env[wire.source_blueprint]
     value = (source.outputs.get(wire.output) or {}).get("Value")
-    target = None
-    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
-        target = value["Ref"]
-    elif isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
-        target = value["Fn::GetAtt"][0]
+    target = target_of(value)
     if target in source.resources and source.type_of(target) == "AWS::RDS::DBInstance":
         return source, target
     return None
@@ -519,7 +512,7 @@ def _rds_instance(
             f"{engine} {instance_class} instances", f"rds/{engine}/{instance_class}", hours, "hour", f"{hours} h", rid
         )
         return
-    deployment = "multi-az" if _truthy(stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    deployment = "multi-az" if is_true(stack.resolve(props.get("MultiAZ", False))) else "single-az"
     role = "read replica" if "SourceDBInstanceIdentifier" in props else "instance"
     if engine is None:
         lines.add(
@@ -558,7 +551,7 @@ def _rds_instance(
         rid,
         unknown="AllocatedStorage is not stated in the template (a replica inherits its source's)",
     )
-    if _truthy(props.get("ManageMasterUserPassword")):
+    if is_true(props.get("ManageMasterUserPassword")):
         lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
     source_region = stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
     if source_region and source_region != stack.region:
@@ -676,5 +669,5 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
 
 def produce_costs(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
     """``costs/<stack>.json`` for every stack."""
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     return {f"{COSTS_DIR}/{bp}.json": estimate_stack(stack, env=env).to_json() for bp, stack in env.stacks.items()}

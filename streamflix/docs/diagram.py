@@ -198,7 +198,7 @@ def _merge_equivalent(
 
 def produce_diagrams(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
     """``diagrams/<stack>.mmd`` for every stack: the architecture as a Mermaid flowchart."""
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     return {
         f"{DIAGRAM_DIR}/{blueprint}.mmd": build_diagram(stack).to_mermaid() for blueprint, stack in env.stacks.items()
     }

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from streamflix.cfn import is_true, ref_name
 from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import (
     Handle,
@@ -28,7 +29,6 @@ from streamflix.docs.lookups import (
     output_command,
     parameter_command,
     ref_handle,
-    ref_target,
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
@@ -124,7 +124,7 @@ def in_region(ctx: "RunbookContext") -> Section | None:
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
         standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
-        if not standalone or str(stack.resolve(props.get("MultiAZ", False))).lower() != "true":
+        if not standalone or not is_true(stack.resolve(props.get("MultiAZ", False))):
             continue
         instance = ref_handle(stack, rid)
         parts += [
@@ -166,7 +166,7 @@ def in_region(ctx: "RunbookContext") -> Section | None:
         ]
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         props = stack.props(rid)
-        if str(props.get("AutomaticFailoverEnabled")).lower() != "true":
+        if not is_true(props.get("AutomaticFailoverEnabled")):
             continue
         group = stack.physical_name(rid) or rid
         parts += [
@@ -202,7 +202,7 @@ def in_region(ctx: "RunbookContext") -> Section | None:
             "",
         ]
     for rid in stack.of_type("AWS::ECS::Service"):
-        cluster_id = ref_target(stack.props(rid).get("Cluster"))
+        cluster_id = ref_name(stack.props(rid).get("Cluster"))
         if cluster_id not in stack.resources:
             continue
         cluster = ref_handle(stack, cluster_id)
@@ -392,7 +392,7 @@ def _primary_instance(primary: StackFacts | None) -> str | None:
 def _health_checks(dr: DrFacts) -> list[tuple[StackFacts, str]]:
     found = []
     for stack, rid in dr.records:
-        check = ref_target(stack.props(rid).get("HealthCheckId"))
+        check = ref_name(stack.props(rid).get("HealthCheckId"))
         if check in stack.resources and (stack, check) not in found:
             found.append((stack, check))
     return found
@@ -660,10 +660,9 @@ def _efs_failover(dr: DrFacts) -> list[str]:
 
 def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
     """How many tasks the recovery service runs when it serves, and where that number comes from."""
-    section = ctx.env.section_of(dr.recovery.blueprint)
-    configured = getattr(getattr(section, "compute", None), "desired_count", None)
-    if isinstance(configured, int):
-        return str(configured), "the config's compute.desired_count"
+    declared = dr.recovery.output_value_literal("FailoverTaskCount")
+    if declared is not None and declared.isdigit():
+        return declared, f"{dr.recovery.filename}'s FailoverTaskCount output"
     if dr.primary is not None:
         for rid in dr.primary.of_type("AWS::ECS::Service"):
             count = dr.primary.resolve(dr.primary.props(rid).get("DesiredCount"))
@@ -674,7 +673,7 @@ def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
         if maximum and maximum.isdigit():
             return maximum, f"{rid}'s MaxCapacity"
     for rid in dr.recovery.of_type("AWS::ECS::Service"):
-        parameter = dr.recovery.parameter(ref_target(dr.recovery.props(rid).get("DesiredCount")) or "")
+        parameter = dr.recovery.parameter(ref_name(dr.recovery.props(rid).get("DesiredCount")) or "")
         maximum = (
             (dr.recovery.template.get("Parameters") or {}).get(parameter.name, {}).get("MaxValue")
             if parameter
@@ -693,7 +692,7 @@ def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
         return ["The recovery stack runs no ECS service; start the application the way it is deployed there."]
     rid = services[0]
     props = recovery.props(rid)
-    cluster_id = ref_target(props.get("Cluster"))
+    cluster_id = ref_name(props.get("Cluster"))
     cluster = (
         ref_handle(recovery, cluster_id) if cluster_id in recovery.resources else Handle(str(props.get("Cluster")))
     )
@@ -712,7 +711,7 @@ def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     notes = [
         f"Scale `{rid}` from its standby size to the serving size ({count} tasks, {count_source}) right away with ECS"
     ]
-    parameter = ref_target(props.get("DesiredCount"))
+    parameter = ref_name(props.get("DesiredCount"))
     if parameter and recovery.parameter(parameter) is not None:
         parameters = [
             (
@@ -748,7 +747,7 @@ def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
             and minimum.isdigit()
             and count.isdigit()
             and int(minimum) < int(count)
-            and not ref_target(recovery.props(target).get("MinCapacity"))
+            and not ref_name(recovery.props(target).get("MinCapacity"))
         ):
             commands.append(
                 aws(
@@ -804,7 +803,7 @@ def _dns(dr: DrFacts) -> list[str]:
                 str(p.get("Type")),
                 str(p.get("Failover")),
                 f"`{stack.resolve(p.get('HostedZoneId')) or stack.resolve(p.get('HostedZoneName'))}`",
-                f"`{ref_target(p.get('HealthCheckId'))}`" if ref_target(p.get("HealthCheckId")) else "",
+                f"`{ref_name(p.get('HealthCheckId'))}`" if ref_name(p.get("HealthCheckId")) else "",
             ]
         )
     for stack, check in _health_checks(dr):
@@ -865,7 +864,7 @@ def _record_name_and_zone(stack: StackFacts, rid: str) -> tuple[str | None, str 
     values = []
     for key, variable in (("Name", "FAILOVER_RECORD_NAME"), ("HostedZoneId", "HOSTED_ZONE_ID")):
         value = stack.resolve(props.get(key))
-        parameter = ref_target(props.get(key))
+        parameter = ref_name(props.get(key))
         if value is None and parameter is not None and stack.parameter(parameter) is not None:
             setup.append(assign(variable, parameter_command(stack, parameter)))
             value = f"${variable}"

@@ -1,16 +1,16 @@
-"""The template's real dependency graph, as cfn-lint builds it, and the tiers it is drawn in.
+"""The template's real dependency graph, and the tiers it is drawn in.
 
-cfn-lint's ``Graph`` follows ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` variables and
-``DependsOn`` (the same edges CloudFormation orders creation by). We keep the
-resource-to-resource edges: ``u -> v`` means u uses v, so v is created first.
+The edges are ``streamflix.cfn.resource_dependencies``: ``Ref``, ``Fn::GetAtt``,
+``Fn::Sub`` variables and ``DependsOn`` (the edges CloudFormation orders creation
+by, labelled as cfn-lint's graph labels them). We keep the resource-to-resource
+edges: ``u -> v`` means u uses v, so v is created first.
 """
 
 from __future__ import annotations
 
-import copy
-
 import networkx
 
+from streamflix.cfn import resource_dependencies
 from streamflix.docs.stack import StackFacts
 
 TIERS: tuple[str, ...] = ("network", "security", "data", "compute", "observability", "other")
@@ -76,18 +76,11 @@ _GRAPHS: dict[tuple[str, str, str], networkx.DiGraph] = {}
 
 
 def _build_graph(stack: StackFacts) -> networkx.DiGraph:
-    from cfnlint.template import Template as LintTemplate  # deferred: cfn-lint costs ~0.4 s to import
-
-    lint_template = LintTemplate(stack.filename, copy.deepcopy(stack.template), [stack.region])
     graph = networkx.DiGraph()
     for rid, resource_type, _ in stack.iter_resources():
         graph.add_node(rid, type=resource_type, tier=tier_of(resource_type))
-    for source, target, data in lint_template.graph.graph.edges(data=True):
-        if source == target or source not in graph or target not in graph:
-            continue
-        kind = str(data.get("label", "Ref"))
-        if graph.has_edge(source, target):
-            graph.edges[source, target]["kinds"].add(kind)
-        else:
-            graph.add_edge(source, target, kinds={kind})
+    for source, targets in resource_dependencies(stack.template).items():
+        for target, kinds in targets.items():
+            if source in graph and target in graph:
+                graph.add_edge(source, target, kinds=set(kinds))
     return graph

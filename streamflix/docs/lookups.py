@@ -96,13 +96,6 @@ def attribute_handle(stack: StackFacts, logical_id: str, attribute: str, variabl
     return Handle(f"${variable}", (assign(variable, output_command(stack, output)),))
 
 
-def ref_target(value: object) -> str | None:
-    """The logical ID a ``{"Ref": X}`` points at."""
-    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
-        return value["Ref"]
-    return None
-
-
 def derived_identifier(name: str, tag: str, limit: int) -> str:
     """A new resource's identifier next to ``name`` (a restore, a snapshot), within ``limit``."""
     candidate = f"{name}-{tag}"

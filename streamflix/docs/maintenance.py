@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING
 
 from streamflix.docs import failover
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.lookups import output_command, ref_handle, setup_lines
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
 from streamflix.docs.provisioning import resource_time
@@ -322,30 +323,6 @@ def communication(ctx: "RunbookContext") -> Section | None:
     if dr is None:
         return None
     rto, _ = failover.rto_minutes(ctx.env, dr.recovery.blueprint)
-    rows = [
-        ["Detect (0 min)", "incident lead", "on-call channel, engineering manager",
-         "\"Investigating an outage of StreamFlix in {primary}. Next update in 15 minutes.\""],
-        ["Decision to fail over", "incident lead", "on-call channel, support lead, status page",
-         f"\"Failing over to {dr.recovery.region}; expected back within {rto} minutes. Writes of the last "
-         "minutes may be lost.\""],
-        ["Every 15 minutes until recovered", "comms lead", "status page, support lead",
-         "phase reached, next step, revised ETA"],
-        ["Service validated", "incident lead", "all of the above, leadership",
-         f"\"Serving from {dr.recovery.region} since HH:MM UTC. Data written after HH:MM UTC may be missing.\""],
-        ["Within 5 working days", "incident lead", "engineering, leadership",
-         "post-incident review: timeline, measured RTO/RPO against the targets, fixes"],
-    ]
     primary_region = dr.primary.region if dr.primary is not None else "the primary region"
-    rows = [[c.replace("{primary}", primary_region) for c in row] for row in rows]
-    text = [
-        "Name three people before touching anything: the **incident lead** (decides, owns the clock), the "
-        "**comms lead** (all messages below, so engineers are not interrupted) and the **scribe** (timeline with "
-        "UTC times, every command run and its result). In a drill, the same roles rehearse the same messages, "
-        "marked DRILL.",
-        "",
-        table(["When", "Who", "To whom", "What"], rows),
-        "",
-        "Say what is known, what is not and when the next update comes; never promise the RPO before the "
-        "replica lag at the time of the outage is known (the `ReplicaLagAlarm` history shows it).",
-    ]
-    return "Communication during a DR event", "\n".join(text)
+    text = render_chapter("communication", primary_region=primary_region, recovery_region=dr.recovery.region, rto=rto)
+    return "Communication during a DR event", text

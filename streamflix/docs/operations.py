@@ -6,7 +6,8 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, ref_target, setup_lines
+from streamflix.cfn import is_true, ref_name, target_of
+from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
@@ -95,7 +96,7 @@ def alarm_rows(stack: StackFacts) -> list[list[str]]:
 
 
 def _action(stack: StackFacts, value: Any) -> str:
-    target = ref_target(value)
+    target = ref_name(value)
     if target in stack.resources:
         return f"{target} ({stack.type_of(target).removeprefix('AWS::')})"
     return shown(stack, value)
@@ -294,7 +295,7 @@ def backup_rows(stack: StackFacts) -> list[list[str]]:
 def deletion_protection_off(stack: StackFacts) -> list[str]:
     commands = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
-        if str(stack.props(rid).get("DeletionProtection")).lower() == "true":
+        if is_true(stack.props(rid).get("DeletionProtection")):
             commands.append(
                 aws(
                     "rds",
@@ -309,7 +310,7 @@ def deletion_protection_off(stack: StackFacts) -> list[str]:
             )
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
-        if "DBClusterIdentifier" not in props and str(props.get("DeletionProtection")).lower() == "true":
+        if "DBClusterIdentifier" not in props and is_true(props.get("DeletionProtection")):
             handle = ref_handle(stack, rid)
             commands += [
                 *handle.setup,
@@ -326,7 +327,7 @@ def deletion_protection_off(stack: StackFacts) -> list[str]:
             ]
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
         attributes = {a.get("Key"): str(a.get("Value")) for a in stack.props(rid).get("LoadBalancerAttributes") or []}
-        if attributes.get("deletion_protection.enabled", "").lower() == "true":
+        if is_true(attributes.get("deletion_protection.enabled")):
             handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
             commands += [
                 *handle.setup,
@@ -404,9 +405,9 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
 def _placement(
     stack: StackFacts, props: dict, subnet_property: str, groups_property: str
 ) -> tuple[Handle | None, Handle | None, Handle | None]:
-    subnet = ref_target(props.get(subnet_property))
-    groups = [ref_target(g) for g in props.get(groups_property) or []]
-    key = ref_target(props.get("KmsKeyId"))
+    subnet = ref_name(props.get(subnet_property))
+    groups = [ref_name(g) for g in props.get(groups_property) or []]
+    key = ref_name(props.get("KmsKeyId"))
     return (
         ref_handle(stack, subnet) if subnet in stack.resources else None,
         ref_handle(stack, groups[0]) if groups and groups[0] in stack.resources else None,
@@ -424,7 +425,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
     ]
     instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
-    parameter_group = ref_target(props.get("DBClusterParameterGroupName"))
+    parameter_group = ref_name(props.get("DBClusterParameterGroupName"))
     params = ref_handle(stack, parameter_group) if parameter_group in stack.resources else None
     placement = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
@@ -433,7 +434,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
         *([("--db-cluster-parameter-group-name", params.value)] if params else []),
         *(
             [("--enable-iam-database-authentication", None)]
-            if str(props.get("EnableIAMDatabaseAuthentication")).lower() == "true"
+            if is_true(props.get("EnableIAMDatabaseAuthentication"))
             else []
         ),
     ]
@@ -620,7 +621,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> list[str]:
     placement = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
         *([("--vpc-security-group-ids", group.value)] if group else []),
-        *([("--multi-az", None)] if str(props.get("MultiAZ")).lower() == "true" else []),
+        *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
     return [
         f"### `{rid}` (DB instance `{name}`)",
@@ -672,23 +673,23 @@ def _cache_restore(stack: StackFacts, rid: str) -> list[str]:
     restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
-        ref_handle(stack, g) for g in (ref_target(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
+        ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
     ]
     flags = [
-        *([("--multi-az-enabled", None)] if str(props.get("MultiAZEnabled")).lower() == "true" else []),
+        *([("--multi-az-enabled", None)] if is_true(props.get("MultiAZEnabled")) else []),
         *(
             [("--automatic-failover-enabled", None)]
-            if str(props.get("AutomaticFailoverEnabled")).lower() == "true"
+            if is_true(props.get("AutomaticFailoverEnabled"))
             else []
         ),
         *(
             [("--transit-encryption-enabled", None)]
-            if str(props.get("TransitEncryptionEnabled")).lower() == "true"
+            if is_true(props.get("TransitEncryptionEnabled"))
             else []
         ),
         *(
             [("--at-rest-encryption-enabled", None)]
-            if str(props.get("AtRestEncryptionEnabled")).lower() == "true"
+            if is_true(props.get("AtRestEncryptionEnabled"))
             else []
         ),
         *([("--kms-key-id", key.value)] if key else []),
@@ -974,7 +975,7 @@ def troubleshooting(ctx: "RunbookContext") -> Section:
 
     services = stack.of_type("AWS::ECS::Service")
     if services:
-        cluster_id = ref_target(stack.props(services[0]).get("Cluster"))
+        cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
         cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER") if cluster_id in stack.resources else None
         service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(
             stack, services[0], "ECS_SERVICE"
@@ -1181,7 +1182,7 @@ def _encryption_rows(stack: StackFacts) -> list[list[str]]:
             elif "SourceDBInstanceIdentifier" in props and flag not in props:
                 encrypted = "inherited from the source" + (" (re-encrypted with the key)" if key else "")
             else:
-                encrypted = "yes" if str(props.get(flag)).lower() == "true" else "**no**"
+                encrypted = "yes" if is_true(props.get(flag)) else "**no**"
             rows.append([f"`{rid}`", resource_type, encrypted, _key(stack, key)])
     return rows
 
@@ -1189,11 +1190,9 @@ def _encryption_rows(stack: StackFacts) -> list[list[str]]:
 def _key(stack: StackFacts, value: Any) -> str:
     if value is None:
         return ""
-    target = ref_target(value)
-    if target is None and isinstance(value, dict) and "Fn::GetAtt" in value:
-        target = value["Fn::GetAtt"][0]
+    target = target_of(value)
     if target in stack.resources:
-        rotation = str(stack.props(target).get("EnableKeyRotation")).lower() == "true"
+        rotation = is_true(stack.props(target).get("EnableKeyRotation"))
         return f"`{target}`" + (" (rotated)" if rotation else "")
     return shown(stack, value)
 
@@ -1222,7 +1221,7 @@ def _in_transit(stack: StackFacts) -> list[str]:
 
 
 def _flag(value: Any) -> str:
-    return "on" if str(value).lower() == "true" else "off"
+    return "on" if is_true(value) else "off"
 
 
 def _exposure(stack: StackFacts) -> list[str]:
@@ -1238,9 +1237,9 @@ def _exposure(stack: StackFacts) -> list[str]:
                 lines.append(
                     f"`{rid}` allows {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')} from anywhere."
                 )
-        if resource_type == "AWS::RDS::DBInstance" and str(props.get("PubliclyAccessible")).lower() == "true":
+        if resource_type == "AWS::RDS::DBInstance" and is_true(props.get("PubliclyAccessible")):
             lines.append(f"`{rid}` is publicly accessible.")
-        if resource_type == "AWS::EC2::Subnet" and str(props.get("MapPublicIpOnLaunch")).lower() == "true":
+        if resource_type == "AWS::EC2::Subnet" and is_true(props.get("MapPublicIpOnLaunch")):
             lines.append(f"`{rid}` gives instances public IPs on launch.")
         if (
             resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer"
@@ -1277,9 +1276,9 @@ def _iam(stack: StackFacts) -> list[str]:
     )
     for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
         props = stack.props(rid)
-        if str(props.get("ManageMasterUserPassword")).lower() == "true":
+        if is_true(props.get("ManageMasterUserPassword")):
             lines.append(f"`{rid}`: the master password is generated, held and rotated by RDS in Secrets Manager.")
-        if str(props.get("EnableIAMDatabaseAuthentication")).lower() == "true":
+        if is_true(props.get("EnableIAMDatabaseAuthentication")):
             lines.append(f"`{rid}`: applications connect with IAM database authentication (no password).")
     for rid in stack.of_type("AWS::ElastiCache::User"):
         mode = (stack.props(rid).get("AuthenticationMode") or {}).get("Type")

@@ -66,7 +66,7 @@ def render_parameter_files(stack: StackFacts) -> dict[str, str]:
 
 
 def produce_parameter_files(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     produced: dict[str, str] = {}
     for stack in env.stacks.values():
         produced.update(render_parameter_files(stack))

@@ -17,6 +17,7 @@ from typing import Any
 
 import networkx
 
+from streamflix.cfn import is_true
 from streamflix.docs.stack import StackFacts
 
 TIMES_FILE = "provisioning_times.json"
@@ -34,14 +35,14 @@ def variant(resource_type: str, props: dict[str, Any]) -> str:
             return "read-replica"
         if "DBClusterIdentifier" in props:
             return "aurora-member"
-        return "multi-az" if str(props.get("MultiAZ", "false")).lower() == "true" else "single-az"
+        return "multi-az" if is_true(props.get("MultiAZ")) else "single-az"
     if resource_type == "AWS::RDS::DBCluster":
         return "aurora" if str(props.get("Engine", "")).startswith("aurora") else "default"
     if resource_type == "AWS::ElastiCache::ReplicationGroup":
-        multi_az = str(props.get("MultiAZEnabled", "false")).lower() == "true"
+        multi_az = is_true(props.get("MultiAZEnabled"))
         encrypted = (
-            str(props.get("TransitEncryptionEnabled", "false")).lower() == "true"
-            or str(props.get("AtRestEncryptionEnabled", "false")).lower() == "true"
+            is_true(props.get("TransitEncryptionEnabled"))
+            or is_true(props.get("AtRestEncryptionEnabled"))
         )
         return "multi-az-encrypted" if multi_az and encrypted else "default"
     if resource_type == "AWS::EC2::VPCEndpoint":

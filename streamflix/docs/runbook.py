@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+from streamflix.cfn import is_true
 from streamflix.docs import bootstrap, failover, maintenance, operations
 from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
@@ -199,8 +200,8 @@ def purpose(ctx: RunbookContext) -> Section:
         "",
         "### Architecture",
         "",
-        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`, read by "
-        "cfn-lint): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
+        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`: the "
+        "edges CloudFormation orders creation by): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
         "Per-AZ siblings (`{A,B,C}`) and resources with identical connections are drawn once; route-table "
         "associations, routes and security-group rules are drawn as the edge between what they join. "
         f"The same diagram: [`{DIAGRAM_DIR}/{stack.blueprint}.mmd`](../{DIAGRAM_DIR}/{stack.blueprint}.mmd).",
@@ -292,7 +293,7 @@ def key_facts(stack: StackFacts) -> list[str]:
 
 
 def _yes(value) -> str:
-    return "yes" if str(value).lower() == "true" else "no"
+    return "yes" if is_true(value) else "no"
 
 
 # -- 2. prerequisites -------------------------------------------------------------
@@ -1017,7 +1018,7 @@ def costs_section(ctx: RunbookContext) -> Section:
 
 def produce_runbooks(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
     """``runbooks/<stack>.md`` for every stack."""
-    env = EnvironmentFacts.build(config, rendered, files)
+    env = EnvironmentFacts.build(config, rendered)
     return {
         runbook_path(blueprint): render_runbook(RunbookContext(env=env, blueprint=blueprint, files=files))
         for blueprint in env.stacks

@@ -7,37 +7,32 @@ project prefix and the deployed stack name) and ``EnvironmentFacts`` (every
 stack of the environment and how they are wired to each other).
 
 Wiring is how a recovery-style stack takes values from another stack's outputs
-(CloudFormation exports do not cross regions). It is read, in order of trust:
-
-1. ``Metadata.StreamFlix.Wiring`` in the template itself:
-   ``{Parameter: {FromStack: <blueprint>, Output: <OutputKey>, Resolve: <how>}}``;
-2. a wiring file among the files built so far (any ``*wiring*.json``): the build's
-   ``wiring.json`` (``{"parameters": [{"stack", "parameter", "from": {"stack",
-   "output", "resolve"}}]}``), or the metadata shape above, flat or under the
-   stack's blueprint name;
-3. the naming convention: a parameter with no default whose name is an output
-   name of exactly one other stack of the environment, optionally behind one
-   capitalised role word (``PrimaryDatabaseInstanceArn`` <- ``DatabaseInstanceArn``).
+(CloudFormation exports do not cross regions). Documents read it the one way the
+build does, ``wiring.wired_parameters``: ``Metadata.StreamFlix.Wiring`` in the
+rendered template, ``{Parameter: {FromStack: <blueprint>, Output: <OutputKey>,
+Resolve: <how>}}``, which ``StackTemplate.add_wired_parameter`` writes. Nothing
+is guessed from parameter and output names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
+from streamflix.cfn import is_true, sub_parts
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
+from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
+from streamflix.wiring import creation_order, wired_parameters
 
 if TYPE_CHECKING:
     from streamflix.config.models import EnvironmentConfig
 
-#: How a wired parameter's value is read from its source stack.
-RESOLVE_OUTPUT = "stack-output"
-RESOLVE_EFS_DESTINATION = "efs-replication-destination"
+#: How a wired parameter's value is read from its source stack (the template factory's names).
+RESOLVE_OUTPUT = WIRE_FROM_OUTPUT
+RESOLVE_EFS_DESTINATION = WIRE_FROM_EFS_REPLICATION
 
 
 def replication_of(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,8 +79,10 @@ IAM_NAME_PROPERTIES: dict[str, str | None] = {
     "AWS::IAM::UserToGroupAddition": None,
 }
 
-_ROLE_WORD = re.compile(r"^[A-Z][a-z]+$")
-_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+#: Where a wire was read (the runbook names it).
+_WIRED_IN_TEMPLATE = "template metadata (Metadata.StreamFlix.Wiring)"
+#: Every ``${...}`` of a Sub text, ``${!Literal}`` included (resolving writes it as ``${Literal}``).
+_SUB_TOKEN = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ class StackFacts:
                     description=str(body.get("Description", "")),
                     allowed_pattern=body.get("AllowedPattern"),
                     allowed_values=tuple(parameter_text(v) for v in body.get("AllowedValues", []) or []),
-                    no_echo=str(body.get("NoEcho", "false")).lower() == "true",
+                    no_echo=is_true(body.get("NoEcho", "false")),
                 )
             )
         return result
@@ -263,7 +260,7 @@ class StackFacts:
         if function == "Ref":
             return self._resolve_name(str(argument), runtime)
         if function == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            text, variables = sub_parts(argument)
             return self._resolve_sub(text, variables, runtime)
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             parts = [self.resolve(item, runtime) for item in argument[1]] if isinstance(argument[1], list) else None
@@ -314,7 +311,7 @@ class StackFacts:
                 return ""
             return resolved
 
-        result = _SUB_VARIABLE.sub(replace, str(text))
+        result = _SUB_TOKEN.sub(replace, str(text))
         return None if unresolved else result
 
     def physical_name(self, logical_id: str, runtime: Mapping[str, str] | None = None) -> str | None:
@@ -381,15 +378,13 @@ class EnvironmentFacts:
     stacks: dict[str, StackFacts]
 
     @classmethod
-    def build(
-        cls, config: "EnvironmentConfig", rendered: Sequence[RenderedStack], files: Mapping[str, str] | None = None
-    ) -> "EnvironmentFacts":
+    def build(cls, config: "EnvironmentConfig", rendered: Sequence[RenderedStack]) -> "EnvironmentFacts":
         stacks = {stack.blueprint: StackFacts(stack=stack, project=config.project) for stack in rendered}
-        facts = cls(config=config, stacks=stacks)
-        file_wiring = _wiring_files(files or {})
-        for stack in stacks.values():
-            stack.wires = facts._detect_wires(stack, file_wiring)
-        return facts
+        for wired in wired_parameters(rendered):
+            stacks[wired.stack].wires[wired.parameter] = Wire(
+                wired.parameter, wired.source_stack, wired.source_output, wired.resolve, _WIRED_IN_TEMPLATE
+            )
+        return cls(config=config, stacks=stacks)
 
     def __getitem__(self, blueprint: str) -> StackFacts:
         return self.stacks[blueprint]
@@ -422,144 +417,18 @@ class EnvironmentFacts:
         return [w for w in stack.wires.values() if stack.parameter_default(w.parameter) is not None]
 
     def deploy_order(self) -> list[str]:
-        """Blueprints in an order where every required source deploys before its dependents."""
-        order: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in order or name in visiting:
-                return
-            visiting.add(name)
-            for wire in self.required_wires(name):
-                if wire.source_blueprint in self.stacks and wire.source_blueprint != name:
-                    visit(wire.source_blueprint)
-            visiting.discard(name)
-            order.append(name)
-
-        for name in sorted(self.stacks):
-            visit(name)
-        return order
-
-    def section_of(self, blueprint: str) -> Any:
-        """The config section the blueprint was built from (None when unknown)."""
-        from streamflix.registry import discover
-
-        known = discover().get(blueprint)
-        return known.section(self.config) if known else None
-
-    # -- wiring ---------------------------------------------------------
-
-    def _detect_wires(self, stack: StackFacts, file_wiring: Mapping[str, Mapping[str, Any]]) -> dict[str, Wire]:
-        parameter_names = [p.name for p in stack.parameters]
-        wires: dict[str, Wire] = {}
-        metadata = stack.metadata.get("Wiring")
-        if isinstance(metadata, dict):
-            wires.update(
-                _wires_from_mapping(metadata, parameter_names, "template metadata (Metadata.StreamFlix.Wiring)")
-            )
-        for path, data in file_wiring.items():
-            for name, wire in _wires_from_file(data, stack.blueprint, parameter_names, f"wiring file {path}").items():
-                wires.setdefault(name, wire)
-        for parameter in stack.parameters:
-            if parameter.name in wires or parameter.default is not None:
-                continue
-            wire = self._wire_by_convention(stack, parameter.name)
-            if wire is not None:
-                wires[parameter.name] = wire
-        return wires
-
-    def _wire_by_convention(self, stack: StackFacts, parameter: str) -> Wire | None:
-        candidates = []
-        for other in self.stacks.values():
-            if other.blueprint == stack.blueprint:
-                continue
-            for output in other.outputs:
-                if parameter == output or (parameter.endswith(output) and _ROLE_WORD.match(parameter[: -len(output)])):
-                    candidates.append((other, output))
-        if len(candidates) != 1:
-            return None
-        source, output = candidates[0]
-        return Wire(
-            parameter, source.blueprint, output, _resolve_kind(source, output, stack.region), "naming convention"
+        """Blueprints in an order where every required source deploys before its dependents
+        (``wiring.creation_order``: a cycle is refused, as ``wiring.json`` refuses it)."""
+        return creation_order(
+            {name: {wire.source_blueprint for wire in self.required_wires(name)} for name in self.stacks}
         )
 
 
-def _resolve_kind(source: StackFacts, output: str, target_region: str) -> str:
-    """An output naming an EFS file system that replicates into the target's region
-    stands for the replica there, not the source file system itself."""
-    value = (source.outputs.get(output) or {}).get("Value")
-    if isinstance(value, dict) and "Ref" in value and value["Ref"] in source.resources:
-        rid = value["Ref"]
-        if source.type_of(rid) == "AWS::EFS::FileSystem":
-            destinations = (source.props(rid).get("ReplicationConfiguration") or {}).get("Destinations") or []
-            if any(d.get("Region") == target_region for d in destinations if isinstance(d, dict)):
-                return RESOLVE_EFS_DESTINATION
-    return RESOLVE_OUTPUT
-
-
-def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
-    lowered = {str(k).lower(): v for k, v in mapping.items()}
-    return next((lowered[k.lower()] for k in keys if k.lower() in lowered), None)
-
-
-def _wires_from_mapping(mapping: Mapping[str, Any], parameters: list[str], detected_by: str) -> dict[str, Wire]:
-    wires = {}
-    for name, spec in mapping.items():
-        if name not in parameters or not isinstance(spec, dict):
-            continue
-        source = _first(spec, "FromStack", "SourceStack", "Stack", "Blueprint")
-        output = _first(spec, "Output", "OutputKey", "SourceOutput")
-        if isinstance(source, str) and isinstance(output, str):
-            resolve = _first(spec, "Resolve", "resolve") or RESOLVE_OUTPUT
-            wires[name] = Wire(name, source, output, str(resolve), detected_by)
-    return wires
-
-
-def _wires_from_file(data: Any, blueprint: str, parameters: list[str], detected_by: str) -> dict[str, Wire]:
-    """Wires for one stack from a wiring file: the build's ``wiring.json`` shape
-    (``{"parameters": [{"stack", "parameter", "from": {"stack", "output", "resolve"}}]}``)
-    or the template-metadata shape, flat or under the blueprint's name."""
-    if not isinstance(data, dict):
-        return {}
-    listed = data.get("parameters")
-    if isinstance(listed, list):
-        flat = {}
-        for entry in listed:
-            if (
-                not isinstance(entry, dict)
-                or entry.get("stack") != blueprint
-                or not isinstance(entry.get("from"), dict)
-            ):
-                continue
-            source = entry["from"]
-            flat[str(entry.get("parameter"))] = {
-                "FromStack": source.get("stack"),
-                "Output": source.get("output"),
-                "Resolve": source.get("resolve"),
-            }
-        return _wires_from_mapping(flat, parameters, detected_by)
-    candidates = data.get(blueprint, data)
-    for key in ("Wiring", "Parameters"):
-        if isinstance(candidates, dict) and isinstance(candidates.get(key), dict):
-            candidates = candidates[key]
-    return _wires_from_mapping(candidates, parameters, detected_by) if isinstance(candidates, dict) else {}
-
-
-def _wiring_files(files: Mapping[str, str]) -> dict[str, Any]:
-    found = {}
-    for path in sorted(files):
-        name = PurePosixPath(path).name
-        if "wiring" in name.lower() and name.endswith(".json"):
-            try:
-                data = json.loads(files[path])
-            except json.JSONDecodeError:
-                continue
-            found[path] = data
-    return found
-
-
 def rto_minutes(env: EnvironmentFacts, blueprint: str, default: int = 15) -> tuple[int, str]:
-    """The recovery time objective and where it was read: template, partner output, config, or default."""
+    """The recovery time objective and where it was read: the template, a partner's, or the default.
+
+    The DR blueprints write the config's ``rto_minutes`` into both templates; documents
+    read it there (they never look a config section up through the blueprint registry)."""
     stack = env[blueprint]
     for candidate in [stack, *env.partners_of(blueprint)]:
         declared = candidate.metadata.get("RecoveryTimeObjectiveMinutes")
@@ -568,8 +437,4 @@ def rto_minutes(env: EnvironmentFacts, blueprint: str, default: int = 15) -> tup
         literal = candidate.output_value_literal("RecoveryTimeObjectiveMinutes")
         if literal is not None and literal.isdigit():
             return int(literal), f"{candidate.filename} output RecoveryTimeObjectiveMinutes"
-    section = env.section_of(blueprint)
-    configured = getattr(section, "rto_minutes", None)
-    if isinstance(configured, int):
-        return configured, f"config {blueprint} section rto_minutes"
-    return default, "default (no RTO in the template or config)"
+    return default, "default (no RTO in the templates)"

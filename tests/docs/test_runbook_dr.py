@@ -30,7 +30,7 @@ dr:
 
 def documents(config, stacks):
     files = render_artifacts(config, stacks)
-    return files, EnvironmentFacts.build(config, stacks, files)
+    return files, EnvironmentFacts.build(config, stacks)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +137,8 @@ def test_the_service_scales_and_the_stack_records_it(env, artifacts, configs, dr
     scale = next(c for c in calls if c.operation == "update-service")
     assert scale.value("--cluster") == f"streamflix-{configs[env].environment_suffix}"
     assert scale.value("--desired-count") == serving
+    # read from the recovery template (the blueprint writes the config's count there), not the registry
+    assert "dr-recovery.yaml's FailoverTaskCount output" in dr_section(artifacts[env])
     update = next(c for c in calls if c.operation == "update-stack"
                   and f"ParameterKey=ServiceTaskCount,ParameterValue={serving}" in c.options["--parameters"])
     parameters = update.options["--parameters"]

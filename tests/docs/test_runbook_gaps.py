@@ -161,3 +161,21 @@ def test_real_failover_phases_act_on_the_rendered_pair(artifacts, env):
     for name in template["Parameters"]:
         if name != "ServiceTaskCount":
             assert f"ParameterKey={name},UsePreviousValue=true" in parameters
+
+
+def test_the_communication_chapter_is_the_prose_template_filled_with_the_pair_s_facts(artifacts):
+    """The chapter's text is streamflix/docs/chapters/communication.md.j2 (package data), filled with
+    the pair's regions and RTO; a fact left out is an error, never an empty string."""
+    from importlib import resources
+
+    import jinja2
+
+    from streamflix.docs import prose
+
+    shipped = resources.files("streamflix.docs").joinpath("chapters/communication.md.j2").read_text(encoding="utf-8")
+    assert "{{ recovery_region }}" in shipped and "Name three people" in shipped
+    comms = section(runbook(artifacts, "prod", "dr-recovery"), "Communication during a DR event")
+    assert prose.render_chapter("communication", primary_region="eu-west-2", recovery_region="us-east-1", rto=15) in comms
+    with pytest.raises(jinja2.UndefinedError, match="rto"):
+        prose.render_chapter("communication", primary_region="eu-west-2", recovery_region="us-east-1")
+

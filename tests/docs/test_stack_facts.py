@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
@@ -16,6 +15,7 @@ from streamflix.docs.stack import (
     rto_minutes,
 )
 from streamflix.render import RenderedStack, load_template, render
+from streamflix.wiring import wired_parameters
 
 
 def facts(text: str, config, blueprint: str = "probe", region: str = "eu-central-1") -> StackFacts:
@@ -83,67 +83,34 @@ def dr_pair(rendered):
     return [rendered["dev"]["dr-primary"], rendered["dev"]["dr-recovery"]]
 
 
-def undeclared(stack: RenderedStack, rename: tuple[str, str] | None = None) -> RenderedStack:
-    """A real render without its Metadata.StreamFlix.Wiring (and with a parameter renamed), as older templates were."""
+def undeclared(stack: RenderedStack) -> RenderedStack:
+    """A real render without its Metadata.StreamFlix.Wiring."""
     template = load_template(stack.text)
     del template["Metadata"]["StreamFlix"]["Wiring"]
-    text = render(template)
-    if rename:
-        text = text.replace(*rename)
-    return RenderedStack(stack.blueprint, stack.region, stack.filename, text, stack.resource_count)
+    return RenderedStack(stack.blueprint, stack.region, stack.filename, render(template), stack.resource_count)
 
 
-def test_wiring_is_read_by_naming_convention_when_nothing_declares_it(configs, dr_pair):
-    env = EnvironmentFacts.build(configs["dev"], [undeclared(stack) for stack in dr_pair])
-    wires = env["dr-recovery"].wires
-    assert wires["PrimaryDatabaseInstanceArn"].source_blueprint == "dr-primary"
-    assert wires["PrimaryDatabaseInstanceArn"].output == "DatabaseInstanceArn"
-    assert wires["PrimaryDatabaseInstanceArn"].resolve == RESOLVE_OUTPUT
-    assert {w.detected_by for w in wires.values()} == {"naming convention"}
-    # Parameters with a default are not guessed at (ServiceTaskCount; the primary's optional backup key).
-    assert "ServiceTaskCount" not in wires and env["dr-primary"].wires == {}
-    assert env.deploy_order() == ["dr-primary", "dr-recovery"]
-
-
-def test_template_metadata_wiring_wins_over_the_convention(configs, dr_pair):
+def test_documents_read_the_wiring_the_build_reads(configs, dr_pair):
     env = EnvironmentFacts.build(configs["dev"], dr_pair)
+    assert {(w.stack, w.parameter, w.source_stack, w.source_output, w.resolve) for w in wired_parameters(dr_pair)} == {
+        (name, w.parameter, w.source_blueprint, w.output, w.resolve)
+        for name, stack in env.stacks.items()
+        for w in stack.wires.values()
+    }
     assert {w.detected_by for w in env["dr-recovery"].wires.values()} == {
         "template metadata (Metadata.StreamFlix.Wiring)"
     }
+    assert env["dr-recovery"].wires["PrimaryDatabaseInstanceArn"].resolve == RESOLVE_OUTPUT
     # The primary's optional backup key is declared too, though it has a default.
     assert env["dr-primary"].wires["RecoveryBackupKmsKeyArn"].source_blueprint == "dr-recovery"
 
 
-def test_a_wiring_file_among_the_built_files_is_read(configs, dr_pair):
-    primary, recovery = dr_pair
-    renamed = undeclared(recovery, ("PrimaryDatabaseInstanceArn", "SourceDbArn"))  # no convention can find this one
-    wiring = {
-        "environment": "dev",
-        "parameters": [
-            {
-                "stack": "dr-recovery",
-                "parameter": "SourceDbArn",
-                "required": True,
-                "from": {"stack": "dr-primary", "output": "DatabaseInstanceArn", "resolve": "stack-output"},
-            },
-        ],
-    }
-    without = EnvironmentFacts.build(configs["dev"], [primary, renamed])
-    assert "SourceDbArn" not in without["dr-recovery"].wires
-    env = EnvironmentFacts.build(configs["dev"], [primary, renamed], {"wiring.json": json.dumps(wiring)})
-    wire = env["dr-recovery"].wires["SourceDbArn"]
-    assert (wire.source_blueprint, wire.output, wire.detected_by) == (
-        "dr-primary",
-        "DatabaseInstanceArn",
-        "wiring file wiring.json",
-    )
-
-
-def test_an_ambiguous_convention_match_is_not_wired(configs, dr_pair):
-    primary, recovery = (undeclared(stack) for stack in dr_pair)
-    twin = probe_stack("other-primary", "eu-west-2", primary.text.replace("dr-primary", "other-primary"))
-    env = EnvironmentFacts.build(configs["dev"], [primary, recovery, twin])
-    assert "PrimaryDatabaseInstanceArn" not in env["dr-recovery"].wires
+def test_nothing_is_wired_by_guessing_from_names(configs, dr_pair):
+    """PrimaryDatabaseInstanceArn is named like the primary's DatabaseInstanceArn output:
+    without the template's own wiring, the documents do not wire it anyway."""
+    env = EnvironmentFacts.build(configs["dev"], [undeclared(stack) for stack in dr_pair])
+    assert "DatabaseInstanceArn" in env["dr-primary"].outputs
+    assert env["dr-recovery"].wires == {} and env["dr-primary"].wires == {}
 
 
 def test_rto_is_read_from_the_partner_output_else_defaults(configs, env_facts):
@@ -170,3 +137,13 @@ def test_the_partition_comes_from_botocores_endpoint_data(region, partition, con
     probe = facts("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic: {Type: AWS::SNS::Topic}\n",
                   configs["dev"], region=region)
     assert probe.resolve({"Fn::Sub": "arn:${AWS::Partition}:sns:x"}) == f"arn:{partition}:sns:x"
+
+
+def test_documents_read_templates_and_config_never_the_blueprint_registry():
+    """What a document says comes from the rendered templates (and the config object),
+    so it cannot describe a blueprint other than the one that rendered the template."""
+    from importlib import resources
+
+    sources = {f.name: f.read_text(encoding="utf-8") for f in resources.files("streamflix.docs").iterdir() if f.name.endswith(".py")}
+    assert "stack.py" in sources and "runbook.py" in sources
+    assert [name for name, text in sources.items() if "streamflix.registry" in text or "discover(" in text] == []

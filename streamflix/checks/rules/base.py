@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-import re
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
+from streamflix.cfn import is_true, sub_parts, target_of  # noqa: F401  (is_true re-exported: the rules import it from here)
 from streamflix.checks.findings import Finding
 
 
@@ -59,25 +59,6 @@ def properties(resource: dict[str, Any]) -> dict[str, Any]:
     return props if isinstance(props, dict) else {}
 
 
-def ref_target(value: Any) -> str | None:
-    """'X' for {'Ref': 'X'} (or a GetAtt on X), else None."""
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str):
-            return value["Ref"]
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            if isinstance(target, list) and target:
-                return str(target[0])
-            if isinstance(target, str):
-                return target.split(".")[0]
-    return None
-
-
-def is_true(value: Any) -> bool:
-    """CloudFormation accepts true and "true" (any case) for a Boolean property."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
 def as_int(value: Any) -> int | None:
     """CloudFormation accepts 30 and "30" for an Integer property."""
     if isinstance(value, bool):
@@ -101,10 +82,8 @@ def literal_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Sub" in value:
-        body = value["Fn::Sub"]
-        if isinstance(body, list) and body:
-            body = body[0]
-        return body if isinstance(body, str) else None
+        text, _ = sub_parts(value["Fn::Sub"])
+        return text if isinstance(text, str) else None
     return None
 
 
@@ -133,11 +112,11 @@ def audit_log_groups(template: dict[str, Any]) -> dict[str, str]:
     for logical_id, flow_log in resources(template, "AWS::EC2::FlowLog"):
         props = properties(flow_log)
         for key in ("LogGroupName", "LogDestination"):
-            target = ref_target(props.get(key))
+            target = target_of(props.get(key))
             if target in groups:
                 found[target] = f"flow log {logical_id}"
     for logical_id, trail in resources(template, "AWS::CloudTrail::Trail"):
-        target = ref_target(properties(trail).get("CloudWatchLogsLogGroupArn"))
+        target = target_of(properties(trail).get("CloudWatchLogsLogGroupArn"))
         if target in groups:
             found[target] = f"trail {logical_id}"
     return found
@@ -152,12 +131,12 @@ def public_subnets(template: dict[str, Any]) -> set[str]:
         if props.get("DestinationCidrBlock") != "0.0.0.0/0" and props.get("DestinationIpv6CidrBlock") != "::/0":
             continue
         gateway = props.get("GatewayId")
-        if ref_target(gateway) in gateways or (isinstance(gateway, str) and gateway.startswith("igw-")):
-            internet_tables.add(ref_target(props.get("RouteTableId")))
+        if target_of(gateway) in gateways or (isinstance(gateway, str) and gateway.startswith("igw-")):
+            internet_tables.add(target_of(props.get("RouteTableId")))
     return {
-        ref_target(properties(assoc).get("SubnetId"))
+        target_of(properties(assoc).get("SubnetId"))
         for _, assoc in resources(template, "AWS::EC2::SubnetRouteTableAssociation")
-        if ref_target(properties(assoc).get("RouteTableId")) in internet_tables
+        if target_of(properties(assoc).get("RouteTableId")) in internet_tables
     } - {None}
 
 
@@ -203,7 +182,7 @@ def wired_source(stacks: list[StackView], stack: StackView, value: Any) -> tuple
     ``value`` is a ``Ref`` to a parameter listed in ``Metadata.StreamFlix.Wiring``;
     the source stack's output of that name is followed to the resource it names.
     """
-    parameter = ref_target(value)
+    parameter = target_of(value)
     wiring = stack_metadata(stack.template).get("Wiring") or {}
     source = wiring.get(parameter) if parameter else None
     if not isinstance(source, dict):
@@ -212,57 +191,13 @@ def wired_source(stacks: list[StackView], stack: StackView, value: Any) -> tuple
         if other.name != source.get("FromStack"):
             continue
         output = (other.template.get("Outputs") or {}).get(source.get("Output"))
-        target = ref_target(output.get("Value")) if isinstance(output, dict) else None
+        target = target_of(output.get("Value")) if isinstance(output, dict) else None
         if target in (other.template.get("Resources") or {}):
             return other, target
     return None
 
 
-def depends_on(resource: dict[str, Any]) -> list[str]:
-    return [str(d) for d in as_list(resource.get("DependsOn"))]
-
-
-def references(value: Any) -> set[str]:
-    """Every logical id or parameter a value names (Ref, GetAtt, ${X} in Sub)."""
-    found: set[str] = set()
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
-            elif key == "Fn::GetAtt":
-                target = ref_target({key: inner})
-                if target:
-                    found.add(target)
-            elif key == "Fn::Sub":
-                body = inner[0] if isinstance(inner, list) and inner else inner
-                if isinstance(body, str):
-                    found.update(m.split(".")[0] for m in _SUB_VARIABLE.findall(body) if not m.startswith("AWS::"))
-                if isinstance(inner, list) and len(inner) > 1:
-                    found |= references(inner[1])
-            else:
-                found |= references(inner)
-    elif isinstance(value, list):
-        for item in value:
-            found |= references(item)
-    return found
-
-
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
-
-
-def dependencies(template: dict[str, Any]) -> dict[str, set[str]]:
-    """{logical id: the resources it is created after}, from DependsOn and references."""
-    all_resources = template.get("Resources") or {}
-    graph: dict[str, set[str]] = {}
-    for logical_id, resource in all_resources.items():
-        if not isinstance(resource, dict):
-            continue
-        named = set(depends_on(resource)) | references(resource.get("Properties") or {})
-        graph[logical_id] = {name for name in named if name in all_resources and name != logical_id}
-    return graph
-
-
-def created_after(graph: dict[str, set[str]], logical_id: str) -> set[str]:
+def created_after(graph: Mapping[str, Iterable[str]], logical_id: str) -> set[str]:
     """Everything ``logical_id`` transitively waits for at create time."""
     seen: set[str] = set()
     pending = list(graph.get(logical_id, ()))

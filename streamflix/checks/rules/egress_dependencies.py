@@ -28,16 +28,15 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import references, resource_dependencies
 from streamflix.checks.rules.base import (
     EnvironmentRule,
     StackView,
     as_list,
     created_after,
-    dependencies,
     properties,
-    ref_target,
-    references,
     resources,
+    target_of,
 )
 
 _EGRESS_TARGETS = ("NatGatewayId", "TransitGatewayId", "GatewayId", "NetworkInterfaceId", "VpcPeeringConnectionId",
@@ -49,7 +48,7 @@ def runs_at_create(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, An
     subnets_here = {logical_id for logical_id, _ in resources(template, "AWS::EC2::Subnet")}
     for logical_id, service in resources(template, "AWS::ECS::Service"):
         awsvpc = (properties(service).get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
-        subnets = {ref_target(s) for s in as_list(awsvpc.get("Subnets"))} & subnets_here
+        subnets = {target_of(s) for s in as_list(awsvpc.get("Subnets"))} & subnets_here
         yield logical_id, service, "an ECS service", subnets
     for logical_id, schedule in resources(template, "AWS::SecretsManager::RotationSchedule"):
         hosted = properties(schedule).get("HostedRotationLambda") or {}
@@ -63,22 +62,22 @@ def egress_of(template: dict[str, Any], subnet: str) -> set[str]:
     found: set[str] = set()
     table = None
     for logical_id, association in resources(template, "AWS::EC2::SubnetRouteTableAssociation"):
-        if ref_target(properties(association).get("SubnetId")) == subnet:
+        if target_of(properties(association).get("SubnetId")) == subnet:
             found.add(logical_id)
-            table = ref_target(properties(association).get("RouteTableId"))
+            table = target_of(properties(association).get("RouteTableId"))
     for logical_id, route in resources(template, "AWS::EC2::Route"):
         props = properties(route)
         default = props.get("DestinationCidrBlock") == "0.0.0.0/0" or props.get("DestinationIpv6CidrBlock") == "::/0"
-        if table and default and ref_target(props.get("RouteTableId")) == table and any(
+        if table and default and target_of(props.get("RouteTableId")) == table and any(
             props.get(target) for target in _EGRESS_TARGETS
         ):
             found.add(logical_id)
     for logical_id, endpoint in resources(template, "AWS::EC2::VPCEndpoint"):
         props = properties(endpoint)
         if props.get("VpcEndpointType", "Gateway") == "Gateway":
-            if table and table in {ref_target(t) for t in as_list(props.get("RouteTableIds"))}:
+            if table and table in {target_of(t) for t in as_list(props.get("RouteTableIds"))}:
                 found.add(logical_id)
-        elif subnet in {ref_target(s) for s in as_list(props.get("SubnetIds"))}:
+        elif subnet in {target_of(s) for s in as_list(props.get("SubnetIds"))}:
             found.add(logical_id)
     return found
 
@@ -94,7 +93,7 @@ class ServicesDependOnEgress(EnvironmentRule):
 
     def violations(self, stacks: list[StackView]) -> Iterator[tuple[StackView, Any, str]]:
         for stack in stacks:
-            graph = dependencies(stack.template)
+            graph = resource_dependencies(stack.template)
             for logical_id, resource, what, subnets in runs_at_create(stack.template):
                 needed = set().union(*(egress_of(stack.template, subnet) for subnet in subnets)) if subnets else set()
                 missing = sorted(needed - created_after(graph, logical_id))

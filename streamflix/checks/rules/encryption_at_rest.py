@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, is_true, literal_text, properties, ref_target, resources
+from streamflix.checks.rules.base import Rule, RuleContext, is_true, literal_text, properties, resources, target_of
 
 
 class EncryptionAtRestWithRotatingKeys(Rule):
@@ -101,11 +101,11 @@ def _is_access_log_target(template: dict[str, Any], bucket: dict[str, Any]) -> b
     """S3 server access logs and ELB access logs are delivered only to SSE-S3 buckets."""
     name = next((logical_id for logical_id, r in resources(template, "AWS::S3::Bucket") if r is bucket), None)
     s3_log_target = any(
-        ref_target((properties(other).get("LoggingConfiguration") or {}).get("DestinationBucketName")) == name
+        target_of((properties(other).get("LoggingConfiguration") or {}).get("DestinationBucketName")) == name
         for _, other in resources(template, "AWS::S3::Bucket")
     )
     elb_log_target = any(
-        attribute.get("Key") == "access_logs.s3.bucket" and ref_target(attribute.get("Value")) == name
+        attribute.get("Key") == "access_logs.s3.bucket" and target_of(attribute.get("Value")) == name
         for _, balancer in resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer")
         for attribute in properties(balancer).get("LoadBalancerAttributes") or []
         if isinstance(attribute, dict)

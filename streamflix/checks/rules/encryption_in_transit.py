@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, as_list, is_true, properties, ref_target, resources
+from streamflix.checks.rules.base import Rule, RuleContext, as_list, is_true, properties, resources, target_of
 
 #: The parameter that refuses plaintext connections, per engine family.
 TLS_PARAMETERS = {"postgres": ("rds.force_ssl", {"1"}), "mysql": ("require_secure_transport", {"1", "ON"})}
@@ -32,7 +32,7 @@ class EncryptionInTransit(Rule):
                 continue  # the cluster's parameter group governs its members
             key = "DBClusterParameterGroupName" if db["Type"] == "AWS::RDS::DBCluster" else "DBParameterGroupName"
             family = _family(props.get("Engine"))
-            group = ref_target(props.get(key))
+            group = target_of(props.get(key))
             if group not in groups:
                 yield db, f"{logical_id} does not use a parameter group from this template ({key}), so TLS cannot be proven"
                 continue
@@ -65,7 +65,7 @@ def _listeners(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
     by_balancer: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for logical_id, listener in resources(template, "AWS::ElasticLoadBalancingV2::Listener"):
         props = properties(listener)
-        by_balancer.setdefault(str(ref_target(props.get("LoadBalancerArn"))), []).append((logical_id, listener))
+        by_balancer.setdefault(str(target_of(props.get("LoadBalancerArn"))), []).append((logical_id, listener))
         if props.get("Protocol") == "HTTPS":
             policy = props.get("SslPolicy")
             if not (isinstance(policy, str) and policy.startswith(MODERN_TLS_POLICY_PREFIXES)):

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import resource_dependencies
 from streamflix.checks.rules.base import (
     EnvironmentRule,
     StackView,
     created_after,
-    dependencies,
     properties,
-    ref_target,
     resources,
+    target_of,
 )
 
 ATTACHMENT = "AWS::EC2::VPCGatewayAttachment"
@@ -45,7 +45,7 @@ def needs_attachment(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, 
         if props.get("Scheme", "internet-facing") == "internet-facing" and props.get("Type", "application") != "gateway":
             yield logical_id, balancer, "an internet-facing load balancer"
     for logical_id, route in resources(template, "AWS::EC2::Route"):
-        if ref_target(properties(route).get("GatewayId")) in gateways:
+        if target_of(properties(route).get("GatewayId")) in gateways:
             yield logical_id, route, "a route to the internet gateway"
 
 
@@ -63,7 +63,7 @@ class GatewayAttachmentDependencies(EnvironmentRule):
             attachments = {logical_id for logical_id, _ in resources(stack.template, ATTACHMENT)}
             if not attachments:
                 continue
-            graph = dependencies(stack.template)
+            graph = resource_dependencies(stack.template)
             for logical_id, resource, what in needs_attachment(stack.template):
                 if not attachments & created_after(graph, logical_id):
                     yield stack, resource, (

@@ -9,8 +9,8 @@ from streamflix.checks.rules.base import (
     is_true,
     properties,
     public_subnets,
-    ref_target,
     resources,
+    target_of,
 )
 
 ANYWHERE = {"0.0.0.0/0", "::/0"}
@@ -56,7 +56,7 @@ class NetworkExposure(Rule):
         data_groups = {
             group: logical_id
             for logical_id, resource in resources(template, *DATA_STORE_GROUPS)
-            for group in (ref_target(g) for g in as_list(properties(resource).get(DATA_STORE_GROUPS[resource["Type"]])))
+            for group in (target_of(g) for g in as_list(properties(resource).get(DATA_STORE_GROUPS[resource["Type"]])))
             if group
         }
         for group, node, rule in _ingress_rules(template):
@@ -76,8 +76,8 @@ class NetworkExposure(Rule):
                 yield subnet, f"{logical_id} maps public IPs on launch but is not a public (internet-gateway) subnet"
         for logical_id, placement in resources(template, *DATA_STORE_SUBNETS):
             for subnet in as_list(properties(placement).get(DATA_STORE_SUBNETS[placement["Type"]])):
-                if ref_target(subnet) in public:
-                    yield placement, f"{logical_id} places a data store in the public subnet {ref_target(subnet)}"
+                if target_of(subnet) in public:
+                    yield placement, f"{logical_id} places a data store in the public subnet {target_of(subnet)}"
         for logical_id, service in resources(template, "AWS::ECS::Service", "AWS::ECS::TaskSet"):
             awsvpc = (properties(service).get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
             if awsvpc.get("AssignPublicIp") == "ENABLED":
@@ -96,7 +96,7 @@ def _public_alb_groups(template: dict[str, Any]) -> set[str]:
     for _, balancer in resources(template, "AWS::ElasticLoadBalancingV2::LoadBalancer"):
         props = properties(balancer)
         if props.get("Type", "application") == "application" and props.get("Scheme", "internet-facing") == "internet-facing":
-            groups.update(ref_target(g) for g in as_list(props.get("SecurityGroups")))
+            groups.update(target_of(g) for g in as_list(props.get("SecurityGroups")))
     return groups - {None}
 
 
@@ -108,7 +108,7 @@ def _ingress_rules(template: dict[str, Any]) -> Iterator[tuple[str, Any, dict[st
                 yield logical_id, rule, rule
     for logical_id, ingress in resources(template, "AWS::EC2::SecurityGroupIngress"):
         props = properties(ingress)
-        owner = ref_target(props.get("GroupId")) or props.get("GroupName") or logical_id
+        owner = target_of(props.get("GroupId")) or props.get("GroupName") or logical_id
         yield str(owner), ingress, props
 
 

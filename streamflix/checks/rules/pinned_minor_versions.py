@@ -37,8 +37,8 @@ from streamflix.checks.rules.base import (
     StackView,
     is_true,
     properties,
-    ref_target,
     resources,
+    target_of,
     wired_source,
 )
 
@@ -108,7 +108,7 @@ class PinnedMinorVersionsStayPinned(EnvironmentRule):
             return f"minor version {version} (its EngineVersion)"
         if kind != "AWS::RDS::DBInstance":
             return None
-        cluster = ref_target(props.get("DBClusterIdentifier"))
+        cluster = target_of(props.get("DBClusterIdentifier"))
         if cluster in all_resources:
             cluster_version = properties(all_resources[cluster]).get("EngineVersion")
             if pins_minor("AWS::RDS::DBCluster", cluster_version):
@@ -116,7 +116,7 @@ class PinnedMinorVersionsStayPinned(EnvironmentRule):
         source = _replica_source(props.get("SourceDBInstanceIdentifier"))
         if source is None:
             return None
-        local = ref_target(source)
+        local = target_of(source)
         if local in all_resources:
             origin: tuple[StackView, str] | None = (stack, local)
         else:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, properties, ref_target, resources
+from streamflix.checks.rules.base import Rule, RuleContext, properties, resources, target_of
 
 #: Interface endpoints that let Fargate start without a NAT: pull the image, ship logs.
 REQUIRED_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
@@ -20,11 +20,11 @@ class ComputeSubnetsHaveEgress(Rule):
 
     def violations(self, template: dict[str, Any], ctx: RuleContext) -> Iterator[tuple[Any, str]]:
         table_of = {
-            ref_target(properties(r).get("SubnetId")): ref_target(properties(r).get("RouteTableId"))
+            target_of(properties(r).get("SubnetId")): target_of(properties(r).get("RouteTableId"))
             for _, r in resources(template, "AWS::EC2::SubnetRouteTableAssociation")
         }
         default_routes = {
-            ref_target(properties(r).get("RouteTableId"))
+            target_of(properties(r).get("RouteTableId"))
             for _, r in resources(template, "AWS::EC2::Route")
             if properties(r).get("DestinationCidrBlock") == "0.0.0.0/0"
             and any(properties(r).get(target) for target in _EGRESS_TARGETS)
@@ -32,7 +32,7 @@ class ComputeSubnetsHaveEgress(Rule):
         subnets_here = {logical_id for logical_id, _ in resources(template, "AWS::EC2::Subnet")}
         for owner, node, subnets in _compute_subnets(template):
             for subnet in subnets:
-                subnet_id = ref_target(subnet)
+                subnet_id = target_of(subnet)
                 if subnet_id not in subnets_here:
                     yield node, f"{owner} runs in a subnet not defined in this template; egress cannot be proven"
                     continue
@@ -70,7 +70,7 @@ def _endpoints_cover(template: dict[str, Any], subnet_id: str, table: str) -> bo
         service = _service_name(props)
         # Gateway is CloudFormation's default endpoint type.
         if props.get("VpcEndpointType", "Gateway") == "Gateway" and service.endswith(".s3"):
-            gateway_s3 = gateway_s3 or table in {ref_target(t) for t in props.get("RouteTableIds") or []}
-        elif subnet_id in {ref_target(s) for s in props.get("SubnetIds") or []}:
+            gateway_s3 = gateway_s3 or table in {target_of(t) for t in props.get("RouteTableIds") or []}
+        elif subnet_id in {target_of(s) for s in props.get("SubnetIds") or []}:
             interface.update(n for n in REQUIRED_INTERFACE_ENDPOINTS if service.endswith("." + n))
     return gateway_s3 and interface == set(REQUIRED_INTERFACE_ENDPOINTS)

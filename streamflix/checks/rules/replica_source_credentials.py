@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, ref_target, resources, wired_source
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, target_of, wired_source
 
 SQL_SERVER_PREFIX = "sqlserver"
 
@@ -55,7 +55,7 @@ class ReplicaSourceOwnsItsPassword(EnvironmentRule):
 
 
 def _source(stacks: list[StackView], stack: StackView, value: Any) -> tuple[StackView, str] | None:
-    target = ref_target(value)
+    target = target_of(value)
     local = stack.template.get("Resources") or {}
     if target in local:
         return stack, target

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, ref_target, resources
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, target_of
 
 #: Types whose delete a property can forbid, and that property.
 PROTECTION_PROPERTY = {
@@ -30,7 +30,7 @@ LOAD_BALANCER_ATTRIBUTE = "deletion_protection.enabled"
 
 def value_at_create(template: dict[str, Any], value: Any) -> Any:
     """A property's value when the stack is created: a literal, or a parameter's default."""
-    name = ref_target(value)
+    name = target_of(value)
     parameters = template.get("Parameters") or {}
     if isinstance(value, dict) and "Ref" in value and name in parameters:
         return (parameters[name] or {}).get("Default")

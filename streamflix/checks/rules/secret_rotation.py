@@ -3,7 +3,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, ref_target, resources
+from streamflix.cfn import sub_parts
+from streamflix.checks.rules.base import Rule, RuleContext, as_int, is_true, properties, resources, target_of
 
 MAX_ROTATION_DAYS = 30
 
@@ -20,12 +21,12 @@ class CredentialsRotate(Rule):
     def violations(self, template: dict[str, Any], ctx: RuleContext) -> Iterator[tuple[Any, str]]:
         # A schedule may name the secret through its SecretTargetAttachment (whose Ref is the secret's ARN).
         attached = {
-            logical_id: ref_target(properties(r).get("SecretId"))
+            logical_id: target_of(properties(r).get("SecretId"))
             for logical_id, r in resources(template, "AWS::SecretsManager::SecretTargetAttachment")
         }
         schedules = {}
         for _, r in resources(template, "AWS::SecretsManager::RotationSchedule"):
-            target = ref_target(properties(r).get("SecretId")) or properties(r).get("SecretId")
+            target = target_of(properties(r).get("SecretId")) or properties(r).get("SecretId")
             schedules[attached.get(target, target) if isinstance(target, str) else target] = r
         rotating = {logical_id for logical_id, r in schedules.items() if _rotates_in_time(properties(r))}
         for logical_id, secret in resources(template, "AWS::SecretsManager::Secret"):
@@ -65,17 +66,14 @@ def _secret_of(value: Any) -> str | None:
     """The logical id X of ``!Sub '{{resolve:secretsmanager:${X}:SecretString:password}}'``, else None."""
     if not isinstance(value, dict) or "Fn::Sub" not in value:
         return None
-    body = value["Fn::Sub"]
-    variables: dict[str, Any] = {}
-    if isinstance(body, list) and len(body) == 2 and isinstance(body[1], dict):
-        body, variables = body
+    body, variables = sub_parts(value["Fn::Sub"])
     if not isinstance(body, str):
         return None
     match = re.fullmatch(r"\{\{resolve:secretsmanager:\$\{([A-Za-z0-9]+)\}:SecretString:password\}\}", body)
     if match is None:
         return None
     name = match.group(1)
-    return ref_target(variables[name]) if name in variables else name
+    return target_of(variables[name]) if name in variables else name
 
 
 def _inherits_credentials(props: dict[str, Any]) -> bool:

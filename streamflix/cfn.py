@@ -1,0 +1,135 @@
+"""CloudFormation's own conventions, read the one way the whole code base reads them.
+
+Nothing here knows blueprints, configs or documents: these are facts about the
+template language, shared by the rules, the diff, wiring and the documents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+
+def is_true(value: Any) -> bool:
+    """CloudFormation's truthiness of a Boolean property: ``true`` or ``"true"`` (any case)."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+# -- references: Ref, Fn::GetAtt and Fn::Sub's ${X} / ${X.Attr} ------------------
+
+#: A ``${...}`` variable of an ``Fn::Sub`` text; ``${!Literal}`` is text, not a variable.
+SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One use of a logical id, parameter or pseudo parameter in a template value.
+
+    ``kind`` is how CloudFormation resolves it: ``Ref`` for ``{"Ref": X}`` and
+    ``${X}`` in a Sub, ``GetAtt`` for ``Fn::GetAtt`` and ``${X.Attr}`` in a Sub
+    (the same edge labels cfn-lint's graph uses).
+    """
+
+    kind: str
+    name: str
+    attribute: str | None = None
+
+
+def sub_parts(argument: Any) -> tuple[Any, dict[str, Any]]:
+    """(text, local variables) of an ``Fn::Sub`` argument: a text, or [text, {name: value}]."""
+    if isinstance(argument, list):
+        text = argument[0] if argument else None
+        variables = argument[1] if len(argument) > 1 and isinstance(argument[1], dict) else {}
+        return text, variables
+    return argument, {}
+
+
+def walk_references(value: Any) -> Iterator[Reference]:
+    """Every reference in ``value``, in document order, at any depth.
+
+    A Sub's own variables (``!Sub ["${Name}", {Name: ...}]``) are not references;
+    what their values refer to is.
+    """
+    if isinstance(value, list):
+        for item in value:
+            yield from walk_references(item)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                yield Reference("Ref", inner)
+            elif key == "Fn::GetAtt":
+                if isinstance(inner, list) and inner and isinstance(inner[0], str):
+                    yield Reference("GetAtt", inner[0], ".".join(str(part) for part in inner[1:]) or None)
+                elif isinstance(inner, str):
+                    name, _, attribute = inner.partition(".")
+                    yield Reference("GetAtt", name, attribute or None)
+                else:
+                    yield from walk_references(inner)
+            elif key == "Fn::Sub":
+                text, variables = sub_parts(inner)
+                if isinstance(text, str):
+                    for variable in SUB_VARIABLE.findall(text):
+                        name, _, attribute = variable.partition(".")
+                        if variable not in variables and name not in variables:
+                            yield Reference("GetAtt" if attribute else "Ref", name, attribute or None)
+                else:
+                    yield from walk_references(text)
+                yield from walk_references(variables)
+            else:
+                yield from walk_references(inner)
+
+
+def references(value: Any) -> set[str]:
+    """The logical ids and parameter names ``value`` refers to; pseudo parameters (``AWS::...``) left out."""
+    return {r.name for r in walk_references(value) if not r.name.startswith("AWS::")}
+
+
+def ref_name(value: Any) -> str | None:
+    """X for ``{"Ref": X}`` (a parameter or a resource), else None."""
+    if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+        return value["Ref"]
+    return None
+
+
+def target_of(value: Any) -> str | None:
+    """X for ``{"Ref": X}`` or ``{"Fn::GetAtt": [X, attribute]}``: what the value is taken from, else None."""
+    name = ref_name(value)
+    if name is not None:
+        return name
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        found = next(walk_references({"Fn::GetAtt": value["Fn::GetAtt"]}), None)
+        return found.name if found else None
+    return None
+
+
+def depends_on(resource: dict[str, Any]) -> list[str]:
+    """A resource's ``DependsOn``, always as a list of names."""
+    named = resource.get("DependsOn")
+    if named is None:
+        return []
+    return [str(d) for d in (named if isinstance(named, list) else [named])]
+
+
+def resource_dependencies(template: dict[str, Any]) -> dict[str, dict[str, set[str]]]:
+    """{logical id: {resource it is created after: how (Ref, GetAtt, DependsOn)}}, every resource present.
+
+    The edges CloudFormation orders creation by: ``DependsOn`` and every reference
+    to another resource anywhere in the resource's body. A resource's reference to
+    itself is not an edge.
+    """
+    all_resources = template.get("Resources") or {}
+    graph: dict[str, dict[str, set[str]]] = {}
+    for logical_id, resource in all_resources.items():
+        if not isinstance(resource, dict):
+            continue
+        edges: dict[str, set[str]] = {}
+        for name in depends_on(resource):
+            edges.setdefault(name, set()).add("DependsOn")
+        body = {key: inner for key, inner in resource.items() if key != "DependsOn"}
+        for found in walk_references(body):
+            edges.setdefault(found.name, set()).add(found.kind)
+        graph[logical_id] = {
+            name: kinds for name, kinds in edges.items() if name != logical_id and isinstance(all_resources.get(name), dict)
+        }
+    return graph
