@@ -23,15 +23,22 @@ DR_OUTPUT_FILES = {
 }
 
 
-def check_primary_database(rds: Any, outputs: Mapping[str, str]) -> list[str]:
-    identifier = outputs["DatabaseInstanceIdentifier"]
+def _available_instance(rds: Any, identifier: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The DB instance and, if it is missing or not available, the problem found."""
     instances = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     if not instances:
-        return [f"DB instance {identifier} not found"]
+        return None, [f"DB instance {identifier} not found"]
     instance = instances[0]
-    problems = []
     if instance.get("DBInstanceStatus") != "available":
-        problems.append(f"DB instance {identifier} is {instance.get('DBInstanceStatus')}, not available")
+        return instance, [f"DB instance {identifier} is {instance.get('DBInstanceStatus')}, not available"]
+    return instance, []
+
+
+def check_primary_database(rds: Any, outputs: Mapping[str, str]) -> list[str]:
+    identifier = outputs["DatabaseInstanceIdentifier"]
+    instance, problems = _available_instance(rds, identifier)
+    if instance is None:
+        return problems
     for key, what in (("MultiAZ", "Multi-AZ"), ("StorageEncrypted", "encrypted"),
                       ("IAMDatabaseAuthenticationEnabled", "IAM database authentication")):
         if not instance.get(key):
@@ -44,13 +51,9 @@ def check_primary_database(rds: Any, outputs: Mapping[str, str]) -> list[str]:
 
 def check_recovery_database(rds: Any, outputs: Mapping[str, str], *, promoted: bool = False) -> list[str]:
     identifier = outputs["ReplicaInstanceIdentifier"]
-    instances = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
-    if not instances:
-        return [f"DB instance {identifier} not found"]
-    instance = instances[0]
-    problems = []
-    if instance.get("DBInstanceStatus") != "available":
-        problems.append(f"DB instance {identifier} is {instance.get('DBInstanceStatus')}, not available")
+    instance, problems = _available_instance(rds, identifier)
+    if instance is None:
+        return problems
     source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
     if promoted and source:
         problems.append(f"DB instance {identifier} still replicates from {source}: it was not promoted")
