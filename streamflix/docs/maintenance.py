@@ -112,21 +112,8 @@ def secret_rotation(ctx: "RunbookContext") -> Section | None:
             options=[("--secret-id", "$SECRET_ARN"),
                      ("--query", "Versions[].[VersionId,VersionStages,CreatedDate]"), ("--output", "table")]),
     ]
-    text = [
-        "The master password is RDS-managed: RDS creates it, keeps it in Secrets Manager, encrypted with the "
-        "stack's key, and rotates it every 7 days. Nobody needs it day to day: the service authenticates with "
-        "IAM and the bootstrap task reads the secret itself. Verify the rotation monthly and after any "
-        "incident, and force one when the password may have been seen:",
-        "",
-        code("\n".join(lines)),
-        "",
-        "What you see: `describe-secret` prints `true`, a `LastRotatedDate` under 7 days old and the next date. "
-        "After `rotate-secret`, `LastRotatedDate` moves to now and a new version carries `AWSCURRENT`. If "
-        "`LastRotatedDate` is older than 7 days, or `rotate-secret` fails, read the database's events "
-        "(`aws rds describe-events --source-type db-instance` or `db-cluster`): RDS rotates only while the "
-        "database is `available`.",
-    ]
-    return "Verify or force a secret rotation", "\n".join(text)
+    text = render_chapter("secret_rotation", commands=code("\n".join(lines)))
+    return "Verify or force a secret rotation", text
 
 
 def investigate_after(high_minutes: float) -> int:
