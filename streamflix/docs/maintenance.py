@@ -134,33 +134,24 @@ def stuck_resources(ctx: "RunbookContext") -> Section:
         for resource_type, (low, high, variant) in sorted(worst.items(), key=lambda item: (-item[1][1], item[0]))
         if high >= 1
     ]
-    text = [
-        "A create or update that runs longer than usual is not yet a failure, but it needs a look. Investigate "
-        f"a resource still `*_IN_PROGRESS` after the minutes below: the planning figure's high end x "
-        f"{INVESTIGATE_FACTOR:g}, at least {INVESTIGATE_FLOOR_MINUTES} (types that take under a minute are left out).",
-        "",
-        table(["Resource type", "Usual minutes", "Investigate after (minutes)"], rows),
-        "",
-        "What is still in progress, and the latest events:",
-        "",
-        code("\n".join([
-            aws("cloudformation", "describe-stack-resources", region=region,
-                options=[("--stack-name", name),
-                         ("--query", "StackResources[?ends_with(ResourceStatus, 'IN_PROGRESS')].[LogicalResourceId,ResourceType,Timestamp]"),
-                         ("--output", "table")]),
-            aws("cloudformation", "describe-stack-events", region=region,
-                options=[("--stack-name", name), ("--max-items", "20"),
-                         ("--query", "StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]"),
-                         ("--output", "table")]),
-        ])),
-        "",
-        "Then ask the service itself: an ECS service that does not stabilise shows why in `aws ecs "
-        "describe-services` (`events`) and its stopped tasks' `stoppedReason`; a database shows its state in "
-        "`aws rds describe-db-instances` and `describe-events`; a replication group in `aws elasticache "
-        "describe-events`. Do not cancel an update of a stack that holds a database while the database is "
-        "`modifying`: let it finish, then roll back.",
-    ]
-    return "When a resource takes too long", "\n".join(text)
+    commands = code("\n".join([
+        aws("cloudformation", "describe-stack-resources", region=region,
+            options=[("--stack-name", name),
+                     ("--query", "StackResources[?ends_with(ResourceStatus, 'IN_PROGRESS')].[LogicalResourceId,ResourceType,Timestamp]"),
+                     ("--output", "table")]),
+        aws("cloudformation", "describe-stack-events", region=region,
+            options=[("--stack-name", name), ("--max-items", "20"),
+                     ("--query", "StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]"),
+                     ("--output", "table")]),
+    ]))
+    text = render_chapter(
+        "stuck_resources",
+        factor=f"{INVESTIGATE_FACTOR:g}",
+        floor=INVESTIGATE_FLOOR_MINUTES,
+        thresholds=table(["Resource type", "Usual minutes", "Investigate after (minutes)"], rows),
+        commands=commands,
+    )
+    return "When a resource takes too long", text
 
 
 def maintenance(ctx: "RunbookContext") -> Section | None:
