@@ -267,33 +267,8 @@ def stalled_failover(ctx: "RunbookContext") -> Section | None:
                          ("--query", "services[0].[runningCount,desiredCount,events[:5].message]"),
                          ("--output", "json")]),
         ]
-    text = [
-        "A failover that stalls half-way is worse than none: decide at each phase whether to continue, and never "
-        "go back mid-way (the primary's data may already be behind the promoted replica). The incident lead owns "
-        "these decisions and the scribe records each with its time.",
-        "",
-        "- **Promotion does not finish** (the replica stays `modifying`, or the phase overruns its budget by half): "
-        "check the events below. A promotion cannot be cancelled; if it failed, restore the recovery region's "
-        "copy of the automated backups to a new instance (see Backup and restore: "
-        "`restore-db-instance-to-point-in-time --source-db-instance-automated-backups-arn`), point the service "
-        "at it and accept the RPO of the last backup.",
-        "- **The file replication cannot be deleted** (the primary region does not answer): delete it from the "
-        "recovery region with the replica's id; until then the replica is readable, so the service can run "
-        "read-only for files.",
-        "- **Tasks do not start after scaling**: read the service's events and a stopped task's `stoppedReason`. "
-        "The usual causes are the image (pull from the registry through the NAT gateways), the application role "
-        "(run the bootstrap step again: it is idempotent and the promoted instance has the role), and the "
-        "database endpoint (unchanged by promotion). The deployment circuit breaker rolls back to the previous "
-        "task count: fix the cause and update `ServiceTaskCount` again.",
-        "- **DNS does not move**: if the primary's health check still passes while the primary must not serve, "
-        "invert it (Switch DNS phase); if the SECONDARY answers but clients keep the old address, wait the TTL "
-        "and check the client's resolver; as a last resort, point clients at the recovery `ServiceUrl`.",
-        "- **The primary region comes back mid-way**: continue the failover anyway once the database is promoted; "
-        "fail back later, as a planned change (Failback).",
-        "",
-        code("\n".join(lines)) if lines else "",
-    ]
-    return "When a failover stalls", "\n".join(t for t in text)
+    text = render_chapter("stalled_failover", commands=code("\n".join(lines)) if lines else "")
+    return "When a failover stalls", text
 
 
 def communication(ctx: "RunbookContext") -> Section | None:
