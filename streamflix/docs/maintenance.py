@@ -70,27 +70,15 @@ def before_update(ctx: "RunbookContext") -> Section | None:
             aws_wait("rds", "db-snapshot-available", region=region,
                      options=[("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
         ]
-    text = [
-        "Before every update of this stack (a change set, `deploy`, a parameter change such as "
-        "`ServiceTaskCount`), take a manual snapshot and wait until it is `available`. Automated backups "
-        "restore to a point in time, but a manual snapshot survives the stack, the instance and its "
-        "retention period, and it is the fastest way back if an update replaces or breaks the database. "
-        "Keep it until the update is verified; delete it afterwards (`aws rds delete-db-snapshot`).",
-    ]
-    if clusters or primaries:
-        text += ["", code("\n".join(lines))]
-    if replicas:
-        primary = next((s for s in ctx.env.sources_of(stack.blueprint)
-                        if _databases(s)[1]), None)
-        where = (f"take it of the primary database with the [`{primary.blueprint}`]({primary.blueprint}.md) "
-                 f"runbook's commands, in {primary.region}") if primary else "take it of the primary database"
-        text += [
-            "",
-            f"This stack's database is a read replica (`{', '.join(replicas)}`): {where} before updating either "
-            "stack of the pair. The replica's data is the primary's, and an update that replaces the replica "
-            "re-copies it from the primary.",
-        ]
-    return "Before every update: a manual snapshot", "\n".join(text)
+    primary = next((s for s in ctx.env.sources_of(stack.blueprint) if _databases(s)[1]), None) if replicas else None
+    text = render_chapter(
+        "before_update",
+        commands=code("\n".join(lines)) if clusters or primaries else "",
+        replicas=", ".join(replicas),
+        primary_blueprint=primary.blueprint if primary else None,
+        primary_region=primary.region if primary else None,
+    )
+    return "Before every update: a manual snapshot", text
 
 
 def secret_rotation(ctx: "RunbookContext") -> Section | None:
