@@ -187,41 +187,14 @@ def maintenance(ctx: "RunbookContext") -> Section | None:
         ]
     ca = sorted({str(stack.props(r).get("CACertificateIdentifier")) for r in stack.of_type("AWS::RDS::DBInstance")
                  if stack.props(r).get("CACertificateIdentifier")})
-    text = [
-        "Maintenance runs in the stack's weekly windows (UTC): " + ("; ".join(windows) or "AWS's defaults") + ". "
-        "Check what is pending once a week and before a drill or a release:",
-        "",
-        code("\n".join(pending + ([""] + apply_now if apply_now else []))),
-        "",
-        "- **Minor engine versions** are pinned and never upgrade themselves (`AutoMinorVersionUpgrade: false`, "
-        "rule SF3007): the config's `engine_version` is the only source of what runs, so a rebuild or a second "
-        "create gets the same engine. Once a month, and when AWS announces the end of support of the pinned "
-        "minor, refresh the catalogue (`python build.py catalog refresh`), list the newer minors (`python build.py "
-        "catalog show`), bump `engine_version`, check `python build.py diff --against <last release>` (an in-place "
-        "modification; a lower version is refused), deploy in staging first, then here. If AWS forced an upgrade "
-        "of a deprecated minor, set `engine_version` to the running version. Security Hub (RDS.13, ElastiCache.2) "
-        "and AWS Config's automatic-minor-upgrade rules report this setting by design.",
-        "- **Major engine versions** are a planned change: bump `engine_version` (and nothing else) in the config, "
-        "run `python build.py diff --against <last release>`, take the manual snapshot above, deploy in staging "
-        "first and run the integration tests. The parameter group family changes with the major version. "
-        + ("For the DR pair, upgrade the primary: RDS upgrades a PostgreSQL instance's read replicas with it "
-           "(RDS user guide, \"Choosing a major version for an RDS for PostgreSQL upgrade\"), but the engine-upgrade "
-           "page speaks only of in-Region replicas, so check the cross-region replica's `EngineVersion` afterwards "
-           "(`aws rds describe-db-instances` in the recovery region); if it did not follow, rebuild it by updating "
-           "dr-recovery with the new version. Run a DR drill afterwards. "
-           if replicas or ctx.env.partners_of(stack.blueprint) else "")
-        + "Never combine a major upgrade with other changes.",
-        "- **Pending maintenance** (OS patches, `system-update`) is applied in the window; on Multi-AZ it is "
-        "applied to the standby first and then fails over, a 1-2 minute interruption. Apply it yourself at a "
-        "quiet hour with the command above when its `AutoAppliedAfterDate` is close.",
-        "- **CA rotation**: the databases pin their server certificate authority "
-        + (f"(`CACertificateIdentifier`: {', '.join(f'`{c}`' for c in ca)}) " if ca else "")
-        + "and clients verify it (`DB_SSLMODE=verify-full`). When AWS announces a new CA, ship the new bundle "
-        "with the application first, then change the pinned CA in `streamflix/constructs/database.py`, rebuild "
-        "and deploy (it restarts the instance in the window unless applied immediately); `aws rds "
-        "describe-certificates` lists the CAs and their expiry.",
-    ]
-    return "Maintenance: upgrades, pending actions, CA rotation", "\n".join(text)
+    text = render_chapter(
+        "maintenance",
+        windows="; ".join(windows),
+        commands=code("\n".join(pending + ([""] + apply_now if apply_now else []))),
+        dr_pair=bool(replicas or ctx.env.partners_of(stack.blueprint)),
+        ca=", ".join(f"`{c}`" for c in ca),
+    )
+    return "Maintenance: upgrades, pending actions, CA rotation", text
 
 
 def stalled_failover(ctx: "RunbookContext") -> Section | None:
