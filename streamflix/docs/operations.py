@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from streamflix.cfn import is_true, ref_name, target_of
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
 if TYPE_CHECKING:
@@ -1114,43 +1115,19 @@ def _summarise_report(text: str) -> list[str]:
 def security(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
     reports = compliance_files(dict(ctx.files), stack.blueprint)
-    text: list[str] = []
-    if reports:
-        text += [
-            "The compliance report of this build (framework mapping and every check):",
-            "",
-            *[f"- [`{path}`](../{path})" for path in reports],
-            "",
-        ]
-        json_reports = [p for p in reports if p.endswith(".json")]
-        if json_reports:
-            text += [f"Summary of `{json_reports[0]}`:", "", *_summarise_report(ctx.files[json_reports[0]]), ""]
-    else:
-        text += ["No compliance report was built with this environment; this summary is derived from the template.", ""]
-    text += ["Encryption at rest:", "", table(["Resource", "Type", "Encrypted", "Key"], _encryption_rows(stack)), ""]
-    transit = _in_transit(stack)
-    if transit:
-        text += ["In transit:", "", *[f"- {line}" for line in transit], ""]
-    exposure = _exposure(stack)
-    text += [
-        "Network exposure:",
-        "",
-        *(
-            [f"- {line}" for line in exposure]
-            or ["- nothing is reachable from the internet: no open ingress, no public IPs, no public load balancer."]
-        ),
-        "",
-    ]
-    text += ["Identity and access:", "", *[f"- {line}" for line in _iam(stack)]]
-    notes = stack.metadata.get("SecurityNotes") or []
-    if notes:
-        text += [
-            "",
-            "Deliberate exceptions recorded in the template (`Metadata.StreamFlix.SecurityNotes`):",
-            "",
-            *[f"- {note}" for note in notes],
-        ]
-    return "Security and compliance", "\n".join(text)
+    json_report = next((p for p in reports if p.endswith(".json")), None)
+    text = render_chapter(
+        "security",
+        reports=reports,
+        json_report=json_report,
+        summary=_summarise_report(ctx.files[json_report]) if json_report else [],
+        encryption=table(["Resource", "Type", "Encrypted", "Key"], _encryption_rows(stack)),
+        transit=_in_transit(stack),
+        exposure=_exposure(stack),
+        iam=_iam(stack),
+        notes=stack.metadata.get("SecurityNotes") or [],
+    )
+    return "Security and compliance", text
 
 
 _ENCRYPTION = {
