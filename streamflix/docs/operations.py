@@ -349,58 +349,35 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
     stack = ctx.stack
     if not stack.stateful:
         return None
-    text = [
-        "Backup settings, read from the template:",
-        "",
-        table(["Resource", "Setting", "Value"], backup_rows(stack)),
+    restores = [_aurora_restore(stack, rid) for rid in stack.of_type("AWS::RDS::DBCluster")]
+    restores += [_instance_restore(stack, rid) for rid in stack.of_type("AWS::RDS::DBInstance")
+                 if "DBClusterIdentifier" not in stack.props(rid)]
+    restores += [_cache_restore(stack, rid) for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup")]
+    restores += [_file_system_restore(stack, rid) for rid in stack.of_type("AWS::EFS::FileSystem")]
+    streams = [
+        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "name": stack.physical_name(rid) or rid}
+        for rid in stack.of_type("AWS::Kinesis::Stream")
     ]
-    for rid in stack.of_type("AWS::RDS::DBCluster"):
-        text += ["", *_aurora_restore(stack, rid)]
-    for rid in stack.of_type("AWS::RDS::DBInstance"):
-        props = stack.props(rid)
-        if "DBClusterIdentifier" not in props:
-            text += ["", *_instance_restore(stack, rid)]
-    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        text += ["", *_cache_restore(stack, rid)]
-    for rid in stack.of_type("AWS::EFS::FileSystem"):
-        text += ["", *_file_system_restore(stack, rid)]
-    for rid in stack.of_type("AWS::Kinesis::Stream"):
-        hours = stack.props(rid).get("RetentionPeriodHours", 24)
-        text += [
-            "",
-            f"### `{rid}` (Kinesis)",
-            "",
-            f"No snapshots: records stay {hours} hours. A consumer replays from a point in time with an "
-            f"`AT_TIMESTAMP` shard iterator (`aws kinesis get-shard-iterator --stream-name "
-            f"{stack.physical_name(rid) or rid} --shard-iterator-type AT_TIMESTAMP --timestamp ...`).",
-        ]
+    keys = []
     for rid in stack.of_type("AWS::KMS::Key"):
-        window = stack.props(rid).get("PendingWindowInDays", 30)
         key = ref_handle(stack, rid)
-        text += [
-            "",
-            f"### `{rid}` (KMS)",
-            "",
-            f"Everything above is encrypted with this key; losing it loses the data. A scheduled deletion waits "
-            f"{window} days and can be cancelled within them:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *key.setup,
-                        aws(
-                            "kms",
-                            "describe-key",
-                            region=stack.region,
-                            options=[("--key-id", key.value), ("--query", "KeyMetadata.[KeyState,DeletionDate]")],
-                        ),
-                        aws("kms", "cancel-key-deletion", region=stack.region, options=[("--key-id", key.value)]),
-                        aws("kms", "enable-key", region=stack.region, options=[("--key-id", key.value)]),
-                    ]
-                )
-            ),
+        commands = [
+            *key.setup,
+            aws("kms", "describe-key", region=stack.region,
+                options=[("--key-id", key.value), ("--query", "KeyMetadata.[KeyState,DeletionDate]")]),
+            aws("kms", "cancel-key-deletion", region=stack.region, options=[("--key-id", key.value)]),
+            aws("kms", "enable-key", region=stack.region, options=[("--key-id", key.value)]),
         ]
-    return "Backup and restore", "\n".join(text)
+        keys.append({"id": rid, "window": stack.props(rid).get("PendingWindowInDays", 30),
+                     "commands": code("\n".join(commands))})
+    text = render_chapter(
+        "backup_and_restore",
+        settings=table(["Resource", "Setting", "Value"], backup_rows(stack)),
+        restores=["\n".join(lines) for lines in restores],
+        streams=streams,
+        keys=keys,
+    )
+    return "Backup and restore", text
 
 
 def _placement(
