@@ -25,6 +25,7 @@ from streamflix.docs.lookups import output_command, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.operations import expression
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.provisioning import load_times
 from streamflix.docs.stack import (
     INLINE_TEMPLATE_LIMIT,
@@ -925,29 +926,20 @@ def provisioning_section(ctx: RunbookContext) -> Section:
         ]
         for rid in estimate.critical_path
     ]
-    text = [
-        f"**Expected create time: about {_span(estimate.low_minutes, estimate.high_minutes)} minutes** "
-        f"(critical path {_minutes(estimate.low_minutes)}-{_minutes(estimate.high_minutes)}). "
-        "CloudFormation creates every resource whose dependencies are complete in parallel, so the stack takes "
-        "about as long as its longest dependency chain (the critical path below, each resource weighted by its "
-        "typical time; the low figure is the longest chain by low times). Updates touch fewer resources; a change "
-        "that replaces a database or cache takes at least that resource's time again.",
-        "",
-        table(["Resource type", "Variant", "Count", "Minutes each"], rows),
-        "",
-        "Critical path (created in this order):",
-        "",
-        table(["Resource", "Type", "Minutes"], path_rows),
-        "",
-        f"Times: {times['source']} (recorded {times['recorded']}; `streamflix/docs/data/provisioning_times.json`).",
-    ]
-    if estimate.unlisted_types:
-        text.append(
-            f"Types not in the table, counted at {times['unlisted_minutes'][0]}-{times['unlisted_minutes'][1]} min: "
-            + ", ".join(f"`{t}`" for t in estimate.unlisted_types)
-            + "."
-        )
-    return "Provisioning times", "\n".join(text)
+    text = render_chapter(
+        "provisioning",
+        span=_span(estimate.low_minutes, estimate.high_minutes),
+        low=_minutes(estimate.low_minutes),
+        high=_minutes(estimate.high_minutes),
+        kinds=table(["Resource type", "Variant", "Count", "Minutes each"], rows),
+        path=table(["Resource", "Type", "Minutes"], path_rows),
+        source=times["source"],
+        recorded=times["recorded"],
+        unlisted=", ".join(f"`{t}`" for t in estimate.unlisted_types),
+        unlisted_low=times["unlisted_minutes"][0],
+        unlisted_high=times["unlisted_minutes"][1],
+    )
+    return "Provisioning times", text
 
 
 # -- cost --------------------------------------------------------------------------------
