@@ -857,16 +857,14 @@ def parameters_section(ctx: RunbookContext) -> Section:
                 parameter.description,
             ]
         )
-    text = [
-        f"Every parameter of the template, with the value `{ctx.environment}` deploys with. Files: "
-        f"[`{create_stack_file(stack.blueprint)}`](../{create_stack_file(stack.blueprint)}) for "
-        "`create-stack`/`update-stack`/`create-change-set --parameters file://...`, and "
-        f"[`{overrides_file(stack.blueprint)}`](../{overrides_file(stack.blueprint)}) for "
-        "`deploy --parameter-overrides file://...`.",
-        "",
-        table(["Parameter", "Value", "Type", "Source", "Constraint", "Description"], rows),
-    ]
-    return "Parameters", "\n".join(text)
+    text = render_chapter(
+        "parameters",
+        environment=ctx.environment,
+        create_file=create_stack_file(stack.blueprint),
+        overrides_file=overrides_file(stack.blueprint),
+        parameters=table(["Parameter", "Value", "Type", "Source", "Constraint", "Description"], rows),
+    )
+    return "Parameters", text
 
 
 def outputs_section(ctx: RunbookContext) -> Section:
