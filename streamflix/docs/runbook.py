@@ -880,30 +880,19 @@ def outputs_section(ctx: RunbookContext) -> Section:
                 body.get("Description", ""),
             ]
         )
-    text = [
-        "Every output is exported under the stack's name. Read them after a deploy with",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws(
-                        "cloudformation",
-                        "describe-stacks",
-                        region=stack.region,
-                        options=[
-                            ("--stack-name", stack.stack_name),
-                            ("--query", "Stacks[0].Outputs[].[OutputKey,OutputValue]"),
-                            ("--output", "table"),
-                        ],
-                    ),
-                    f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}   # -> cfn-outputs/flat-outputs.json",
-                ]
-            )
-        ),
-        "",
-        table(["Output", "Export name", "Value", "Description"], rows),
-    ]
-    return "Outputs", "\n".join(text)
+    commands = code("\n".join([
+        aws("cloudformation", "describe-stacks", region=stack.region,
+            options=[("--stack-name", stack.stack_name),
+                     ("--query", "Stacks[0].Outputs[].[OutputKey,OutputValue]"),
+                     ("--output", "table")]),
+        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}   # -> cfn-outputs/flat-outputs.json",
+    ]))
+    text = render_chapter(
+        "outputs",
+        commands=commands,
+        outputs=table(["Output", "Export name", "Value", "Description"], rows),
+    )
+    return "Outputs", text
 
 
 # -- 6. provisioning times ------------------------------------------------------------
