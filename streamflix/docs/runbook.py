@@ -181,35 +181,16 @@ def purpose(ctx: RunbookContext) -> Section:
                 rows.append([TIER_TITLES[tier], f"`{resource_type}`", len(ids), shown])
     facts = key_facts(stack)
     partners = ctx.env.partners_of(stack.blueprint)
-    text = [
-        stack.description,
-        "",
-        *(f"- {fact}" for fact in facts),
-    ]
-    if partners:
-        text += [
-            "",
-            "Works as a pair with "
-            + ", ".join(f"[`{p.blueprint}`]({p.blueprint}.md) (`{p.stack_name}`, {p.region})" for p in partners)
-            + ": parameters flow between them as described under Deploy.",
-        ]
-    text += [
-        "",
-        "### What the stack holds",
-        "",
-        table(["Tier", "Type", "Count", "Logical IDs"], rows),
-        "",
-        "### Architecture",
-        "",
-        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`: the "
-        "edges CloudFormation orders creation by): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
-        "Per-AZ siblings (`{A,B,C}`) and resources with identical connections are drawn once; route-table "
-        "associations, routes and security-group rules are drawn as the edge between what they join. "
-        f"The same diagram: [`{DIAGRAM_DIR}/{stack.blueprint}.mmd`](../{DIAGRAM_DIR}/{stack.blueprint}.mmd).",
-        "",
-        code(ctx.diagram.to_mermaid(), "mermaid"),
-    ]
-    return "Purpose and architecture", "\n".join(text)
+    text = render_chapter(
+        "purpose",
+        description=stack.description,
+        facts=facts,
+        partners=[{"blueprint": p.blueprint, "stack_name": p.stack_name, "region": p.region} for p in partners],
+        holds=table(["Tier", "Type", "Count", "Logical IDs"], rows),
+        diagram_file=f"{DIAGRAM_DIR}/{stack.blueprint}.mmd",
+        diagram=code(ctx.diagram.to_mermaid(), "mermaid"),
+    )
+    return "Purpose and architecture", text
 
 
 def key_facts(stack: StackFacts) -> list[str]:
