@@ -928,49 +928,38 @@ def costs_section(ctx: RunbookContext) -> Section:
                 line.basis,
             ]
         )
-    text = [
-        f"**{_usd(estimate.total_usd)} per month** (on-demand, {estimate.currency}, {estimate.hours_per_month} hours a month)"
-        + ("" if estimate.complete else f", **incomplete**: {len(estimate.unknown)} item(s) have no price or quantity")
-        + f". Computed from the template and the price table; details in "
-        f"[`{COSTS_DIR}/{ctx.blueprint}.json`](../{COSTS_DIR}/{ctx.blueprint}.json).",
-        "",
-        table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
-    ]
-    if estimate.unknown:
-        text += [
-            "",
-            "Not priced (listed, not guessed):",
-            "",
-            *[f"- {line.item} (`{line.price_reference}`): {line.unknown_reason}" for line in estimate.unknown],
-        ]
-    text += [
-        "",
-        "Assumptions (what a template cannot say):",
-        "",
-        table(
-            ["Assumption", "Value", "Meaning"],
-            [[f"`{a['name']}`", a["value"], a["meaning"]] for a in estimate.assumptions.describe()],
-        ),
-        "",
-        "No direct charge: " + ", ".join(f"{n} × `{t}`" for t, n in estimate.not_billed.items()) + ".",
-        "",
-        "Price sources: "
-        + "; ".join(f"{s['source']} ({s['date']})" for s in estimate.sources)
-        + ". Refresh with `python build.py prices refresh --date YYYY-MM-DD` (AWS Price List API). "
-        "Free tiers, taxes, support, backups beyond the free allowance and data transfer not listed are not included.",
-    ]
     others = [s for s in ctx.env.stacks.values() if s.blueprint != ctx.blueprint]
+    all_stacks = ""
     if others:
         from streamflix.docs.costs import estimate_stack
 
         totals = [(s, estimate_stack(s, env=ctx.env)) for s in [ctx.stack, *others]]
-        rows = [
+        stack_rows = [
             [f"`{s.stack_name}`", s.region, _usd(e.total_usd) + ("" if e.complete else " (incomplete)")]
             for s, e in totals
         ]
-        rows.append(["**all stacks**", "", f"**{_usd(sum(e.total_usd for _, e in totals))}**"])
-        text += ["", f"All stacks of `{ctx.environment}`:", "", table(["Stack", "Region", "Monthly"], rows)]
-    return "Cost estimate", "\n".join(text)
+        stack_rows.append(["**all stacks**", "", f"**{_usd(sum(e.total_usd for _, e in totals))}**"])
+        all_stacks = table(["Stack", "Region", "Monthly"], stack_rows)
+    text = render_chapter(
+        "costs",
+        total=_usd(estimate.total_usd),
+        currency=estimate.currency,
+        hours=estimate.hours_per_month,
+        complete=estimate.complete,
+        unknown_count=len(estimate.unknown),
+        costs_file=f"{COSTS_DIR}/{ctx.blueprint}.json",
+        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
+        unknown=estimate.unknown,
+        assumptions=table(
+            ["Assumption", "Value", "Meaning"],
+            [[f"`{a['name']}`", a["value"], a["meaning"]] for a in estimate.assumptions.describe()],
+        ),
+        not_billed=", ".join(f"{n} × `{t}`" for t, n in estimate.not_billed.items()),
+        sources="; ".join(f"{s['source']} ({s['date']})" for s in estimate.sources),
+        environment=ctx.environment,
+        all_stacks=all_stacks,
+    )
+    return "Cost estimate", text
 
 
 # -- the producer --------------------------------------------------------------------------
