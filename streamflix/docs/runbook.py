@@ -289,20 +289,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         | {s for prefix, s in _SERVICE_OF_TYPE.items() if any(t.startswith(prefix) for t in types)}
     )
     roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if any(t.startswith(prefix) for t in types)]
-    lines = [
-        "- AWS CLI v2 and credentials for the target account; Python 3.11+ with this repository installed "
-        "(`pip install -e .`) for `python build.py` and the integration tests.",
-        f"- Permissions to create and delete what the template holds: {', '.join(f'`{s}`' for s in services)}"
-        + (", and `iam:PassRole` for the stack's roles" if stack.iam_resources else "")
-        + ".",
-        f"- An S3 bucket in `{stack.region}` for the template: it is {stack.size_bytes:,} bytes, "
-        + (
-            f"above CloudFormation's {INLINE_TEMPLATE_LIMIT:,}-byte limit for an inline body, so every command "
-            "passes it through S3."
-            if stack.needs_s3_upload
-            else "and the commands pass it through S3 all the same."
-        ),
-    ]
     checks = [
         "aws sts get-caller-identity",
         "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
@@ -312,10 +298,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
     ]
     if roles:
-        lines.append(
-            "- The service-linked roles of the services used (AWS creates them on first use; an account that "
-            "never used a service can fail its first deploy without them). An error saying the role exists is fine."
-        )
         checks += [
             "",
             *[
@@ -325,9 +307,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         ]
     eips = stack.of_type("AWS::EC2::EIP")
     if eips:
-        lines.append(
-            f"- Room for {len(eips)} more Elastic IP(s) in {stack.region} (the NAT gateways' addresses; the default quota is 5)."
-        )
         checks += [
             "",
             aws(
@@ -340,28 +319,19 @@ def prerequisites(ctx: RunbookContext) -> Section:
         ]
     engines = _pinned_engines(stack)
     if engines:
-        lines.append(
-            "- The pinned engine versions still create new clusters in the region (the build checked them against "
-            f"the catalogue of {stack.metadata.get('CatalogSnapshot', 'its snapshot date')}; AWS retires versions):"
-        )
         checks += [
             "",
             *[_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
         ]
     required_sources = {w.source_blueprint for w in ctx.env.required_wires(stack.blueprint)}
+    sources = []
     for source in ctx.env.sources_of(stack.blueprint):
-        if source.blueprint not in required_sources:
+        required = source.blueprint in required_sources
+        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
+        if not required:
             # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
             # without it, so the source is not a prerequisite (see the deploy order).
-            lines.append(
-                f"- Not before the first deploy: `{source.stack_name}` ({source.region}) only feeds optional "
-                "parameters, applied by a later update once it exists (see Deploy order)."
-            )
             continue
-        lines.append(
-            f"- `{source.stack_name}` ({source.region}) deployed and `CREATE_COMPLETE`/`UPDATE_COMPLETE`: "
-            "this stack takes parameters from its outputs."
-        )
         checks += [
             "",
             aws(
@@ -381,11 +351,23 @@ def prerequisites(ctx: RunbookContext) -> Section:
         for s in stack.props(rid).get("Subscription") or []
         if s.get("Protocol") == "email"
     ]
-    if emails:
-        lines.append(
-            f"- After the deploy, each alarm recipient confirms the SNS subscription e-mail ({', '.join(map(str, emails))})."
-        )
-    return "Prerequisites", "\n".join(lines) + "\n\n" + code("\n".join(checks))
+    text = render_chapter(
+        "prerequisites",
+        services=", ".join(f"`{s}`" for s in services),
+        iam=bool(stack.iam_resources),
+        region=stack.region,
+        size=f"{stack.size_bytes:,}",
+        needs_s3_upload=stack.needs_s3_upload,
+        inline_limit=f"{INLINE_TEMPLATE_LIMIT:,}",
+        roles=bool(roles),
+        eips=len(eips),
+        engines=bool(engines),
+        catalog=stack.metadata.get("CatalogSnapshot", "its snapshot date"),
+        sources=sources,
+        emails=[str(e) for e in emails],
+        checks=code("\n".join(checks)),
+    )
+    return "Prerequisites", text
 
 
 def _pinned_engines(stack: StackFacts) -> list[tuple[str, str, str]]:
