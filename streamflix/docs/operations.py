@@ -115,88 +115,29 @@ def monitoring(ctx: "RunbookContext") -> Section | None:
     if not (alarms or dashboards or logs):
         return None
     region = stack.region
-    text: list[str] = []
+    topics = stack.of_type("AWS::SNS::Topic") if alarms else []
+    subscribers = [str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []]
+    firing = subscribe = ""
     if alarms:
-        topics = stack.of_type("AWS::SNS::Topic")
-        subscribers = [s.get("Endpoint") for t in topics for s in stack.props(t).get("Subscription") or []]
-        text += [
-            f"{len(alarms)} alarms, read from the template"
-            + (
-                f"; they notify {', '.join(f'`{t}`' for t in topics)}"
-                + (
-                    f" ({len(subscribers)} subscription(s): {', '.join(map(str, subscribers))})"
-                    if subscribers
-                    else " (no subscriptions in the template: subscribe your on-call endpoint)"
-                )
-                + (
-                    " and the existing topic given as the `ExistingAlarmTopicArn` parameter"
-                    if any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters)
-                    else ""
-                )
-                if topics
-                else ""
-            )
-            + ". A breach needs *Datapoints to alarm* of the last *Evaluation periods* periods.",
-            "",
-            table(ALARM_COLUMNS, alarm_rows(stack)),
-            "",
-            "Alarms firing now (CloudFormation names alarms `<stack>-<logical id>-<random>`):",
-            "",
-            code(
-                aws(
-                    "cloudwatch",
-                    "describe-alarms",
-                    region=region,
-                    options=[
-                        ("--alarm-name-prefix", f"{stack.stack_name}-"),
-                        ("--state-value", "ALARM"),
-                        ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
-                        ("--output", "table"),
-                    ],
-                )
-            ),
-        ]
-        topic_output = next((stack.output_of(t) for t in topics if stack.output_of(t)), None)
-        if topic_output:
+        firing = code(aws("cloudwatch", "describe-alarms", region=region,
+                          options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
+                                   ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
+                                   ("--output", "table")]))
+        if next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
             topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
-            text += [
-                "",
-                "Subscribe another endpoint to the alarm topic (it must confirm):",
-                "",
-                code(
-                    "\n".join(
-                        [
-                            *topic.setup,
-                            aws(
-                                "sns",
-                                "subscribe",
-                                region=region,
-                                options=[
-                                    ("--topic-arn", topic.value),
-                                    ("--protocol", "email"),
-                                    ("--notification-endpoint", "oncall@example.com"),
-                                ],
-                            ),
-                        ]
-                    )
-                ),
-            ]
-    for rid in dashboards:
-        name = stack.physical_name(rid)
-        if name:
-            text += [
-                "",
-                f"Dashboard `{name}`: <{dashboard_url(region, name)}>",
-                "",
-                code(
-                    aws(
-                        "cloudwatch",
-                        "get-dashboard",
-                        region=region,
-                        options=[("--dashboard-name", name), ("--query", "DashboardArn")],
-                    )
-                ),
-            ]
+            subscribe = code("\n".join([
+                *topic.setup,
+                aws("sns", "subscribe", region=region,
+                    options=[("--topic-arn", topic.value), ("--protocol", "email"),
+                             ("--notification-endpoint", "oncall@example.com")]),
+            ]))
+    shown_dashboards = [
+        {"name": name, "url": dashboard_url(region, name),
+         "command": code(aws("cloudwatch", "get-dashboard", region=region,
+                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
+        for name in (stack.physical_name(rid) for rid in dashboards) if name
+    ]
+    log_table = tail = ""
     if logs:
         rows = []
         for rid in logs:
@@ -210,28 +151,25 @@ def monitoring(ctx: "RunbookContext") -> Section | None:
                 ]
             )
         first = ref_handle(stack, logs[0], "LOG_GROUP")
-        text += [
-            "",
-            "Log groups:",
-            "",
-            table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows),
-            "",
-            code(
-                "\n".join(
-                    [
-                        *first.setup,
-                        command(
-                            "aws",
-                            "logs",
-                            "tail",
-                            first.value,
-                            options=[("--region", region), ("--since", "1h"), ("--follow", None)],
-                        ),
-                    ]
-                )
-            ),
-        ]
-    return "Monitoring", "\n".join(text)
+        log_table = table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
+        tail = code("\n".join([
+            *first.setup,
+            command("aws", "logs", "tail", first.value, options=[("--region", region), ("--since", "1h"), ("--follow", None)]),
+        ]))
+    text = render_chapter(
+        "monitoring",
+        alarm_count=len(alarms),
+        topics=", ".join(f"`{t}`" for t in topics),
+        subscribers=subscribers,
+        existing_topic=any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters),
+        alarms=table(ALARM_COLUMNS, alarm_rows(stack)) if alarms else "",
+        firing=firing,
+        subscribe=subscribe,
+        dashboards=shown_dashboards,
+        logs=log_table,
+        tail=tail,
+    )
+    return "Monitoring", text
 
 
 # -- backup and restore --------------------------------------------------------------------
