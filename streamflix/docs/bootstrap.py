@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from streamflix.constructs.db_bootstrap import BOOTSTRAP_CONTAINER, BOOTSTRAP_TASK_DEFINITION
 from streamflix.docs.lookups import output_command, ref_handle, setup_lines
 from streamflix.docs.markdown import assign, aws, aws_wait, code
+from streamflix.docs.prose import render_chapter
 
 if TYPE_CHECKING:
     from streamflix.docs.context import RunbookContext
@@ -63,36 +64,15 @@ def database_bootstrap(ctx: "RunbookContext") -> tuple[str, str] | None:
             options=[("--log-group-name", log_group.value), ("--log-stream-name-prefix", BOOTSTRAP_CONTAINER),
                      ("--query", "events[].message"), ("--output", "text")]),
     ]
-    text = [
-        f"The service connects to `{database}` as `{app_user}` with IAM database authentication. RDS creates only "
-        f"the master user, so until this step runs the tasks cannot connect. Run it once after the first deploy, and "
-        "again after a restore into a new instance; it is idempotent, so running it twice changes nothing.",
-        "",
-        f"It starts the one-off task `{BOOTSTRAP_TASK_DEFINITION}` in the service's subnets and security group "
-        "(the database is not reachable from outside the VPC). The task runs `psql` as the RDS-managed master user "
-        "(ECS injects the secret; it is never printed) and, in one transaction: creates the role if it is missing, "
-        "grants `rds_iam`, `CONNECT` on the database, `USAGE` on schema `app` and `SELECT/INSERT/UPDATE/DELETE` on "
-        "its tables and sequences (also those the master user creates later), and nothing else; then it checks the "
-        "role has no other membership or administrative attribute.",
-        "",
-        code("\n".join(lines)),
-        "",
-        "What you see: `describe-tasks` prints `0` (the exit code) and `None`; the log shows `created role "
-        f"{app_user}` the first time (`role {app_user} exists` afterwards) and ends with `role {app_user} ready: "
-        "LOGIN, IAM authentication (rds_iam), ...`. A non-zero exit code changed nothing (the transaction rolled "
-        "back): read the log's `ERROR:` line. `could not translate host name` or a timeout means the task could "
-        "not reach the database (security group, or the instance not `available` yet); `is a member of roles other "
-        "than rds_iam` means someone widened the role by hand: revoke that membership as the master user and run "
-        "the step again. Then the service's tasks connect; `ServiceRunningTasksAlarm` and the target health "
-        "settle within a few minutes.",
-    ]
-    if stack.blueprint.startswith("dr-"):
-        text += [
-            "",
-            "The cross-region replica receives the role through replication, and keeps it when promoted: "
-            "never run this against the replica (it is read-only until promotion).",
-        ]
-    return TITLE, "\n".join(text)
+    text = render_chapter(
+        "database_bootstrap",
+        database=database,
+        app_user=app_user,
+        task_definition=BOOTSTRAP_TASK_DEFINITION,
+        commands=code("\n".join(lines)),
+        dr=stack.blueprint.startswith("dr-"),
+    )
+    return TITLE, text
 
 
 def _app_user(container: dict) -> str:

@@ -70,27 +70,15 @@ def before_update(ctx: "RunbookContext") -> Section | None:
             aws_wait("rds", "db-snapshot-available", region=region,
                      options=[("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
         ]
-    text = [
-        "Before every update of this stack (a change set, `deploy`, a parameter change such as "
-        "`ServiceTaskCount`), take a manual snapshot and wait until it is `available`. Automated backups "
-        "restore to a point in time, but a manual snapshot survives the stack, the instance and its "
-        "retention period, and it is the fastest way back if an update replaces or breaks the database. "
-        "Keep it until the update is verified; delete it afterwards (`aws rds delete-db-snapshot`).",
-    ]
-    if clusters or primaries:
-        text += ["", code("\n".join(lines))]
-    if replicas:
-        primary = next((s for s in ctx.env.sources_of(stack.blueprint)
-                        if _databases(s)[1]), None)
-        where = (f"take it of the primary database with the [`{primary.blueprint}`]({primary.blueprint}.md) "
-                 f"runbook's commands, in {primary.region}") if primary else "take it of the primary database"
-        text += [
-            "",
-            f"This stack's database is a read replica (`{', '.join(replicas)}`): {where} before updating either "
-            "stack of the pair. The replica's data is the primary's, and an update that replaces the replica "
-            "re-copies it from the primary.",
-        ]
-    return "Before every update: a manual snapshot", "\n".join(text)
+    primary = next((s for s in ctx.env.sources_of(stack.blueprint) if _databases(s)[1]), None) if replicas else None
+    text = render_chapter(
+        "before_update",
+        commands=code("\n".join(lines)) if clusters or primaries else "",
+        replicas=", ".join(replicas),
+        primary_blueprint=primary.blueprint if primary else None,
+        primary_region=primary.region if primary else None,
+    )
+    return "Before every update: a manual snapshot", text
 
 
 def secret_rotation(ctx: "RunbookContext") -> Section | None:
@@ -112,21 +100,8 @@ def secret_rotation(ctx: "RunbookContext") -> Section | None:
             options=[("--secret-id", "$SECRET_ARN"),
                      ("--query", "Versions[].[VersionId,VersionStages,CreatedDate]"), ("--output", "table")]),
     ]
-    text = [
-        "The master password is RDS-managed: RDS creates it, keeps it in Secrets Manager, encrypted with the "
-        "stack's key, and rotates it every 7 days. Nobody needs it day to day: the service authenticates with "
-        "IAM and the bootstrap task reads the secret itself. Verify the rotation monthly and after any "
-        "incident, and force one when the password may have been seen:",
-        "",
-        code("\n".join(lines)),
-        "",
-        "What you see: `describe-secret` prints `true`, a `LastRotatedDate` under 7 days old and the next date. "
-        "After `rotate-secret`, `LastRotatedDate` moves to now and a new version carries `AWSCURRENT`. If "
-        "`LastRotatedDate` is older than 7 days, or `rotate-secret` fails, read the database's events "
-        "(`aws rds describe-events --source-type db-instance` or `db-cluster`): RDS rotates only while the "
-        "database is `available`.",
-    ]
-    return "Verify or force a secret rotation", "\n".join(text)
+    text = render_chapter("secret_rotation", commands=code("\n".join(lines)))
+    return "Verify or force a secret rotation", text
 
 
 def investigate_after(high_minutes: float) -> int:
@@ -147,33 +122,24 @@ def stuck_resources(ctx: "RunbookContext") -> Section:
         for resource_type, (low, high, variant) in sorted(worst.items(), key=lambda item: (-item[1][1], item[0]))
         if high >= 1
     ]
-    text = [
-        "A create or update that runs longer than usual is not yet a failure, but it needs a look. Investigate "
-        f"a resource still `*_IN_PROGRESS` after the minutes below: the planning figure's high end x "
-        f"{INVESTIGATE_FACTOR:g}, at least {INVESTIGATE_FLOOR_MINUTES} (types that take under a minute are left out).",
-        "",
-        table(["Resource type", "Usual minutes", "Investigate after (minutes)"], rows),
-        "",
-        "What is still in progress, and the latest events:",
-        "",
-        code("\n".join([
-            aws("cloudformation", "describe-stack-resources", region=region,
-                options=[("--stack-name", name),
-                         ("--query", "StackResources[?ends_with(ResourceStatus, 'IN_PROGRESS')].[LogicalResourceId,ResourceType,Timestamp]"),
-                         ("--output", "table")]),
-            aws("cloudformation", "describe-stack-events", region=region,
-                options=[("--stack-name", name), ("--max-items", "20"),
-                         ("--query", "StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]"),
-                         ("--output", "table")]),
-        ])),
-        "",
-        "Then ask the service itself: an ECS service that does not stabilise shows why in `aws ecs "
-        "describe-services` (`events`) and its stopped tasks' `stoppedReason`; a database shows its state in "
-        "`aws rds describe-db-instances` and `describe-events`; a replication group in `aws elasticache "
-        "describe-events`. Do not cancel an update of a stack that holds a database while the database is "
-        "`modifying`: let it finish, then roll back.",
-    ]
-    return "When a resource takes too long", "\n".join(text)
+    commands = code("\n".join([
+        aws("cloudformation", "describe-stack-resources", region=region,
+            options=[("--stack-name", name),
+                     ("--query", "StackResources[?ends_with(ResourceStatus, 'IN_PROGRESS')].[LogicalResourceId,ResourceType,Timestamp]"),
+                     ("--output", "table")]),
+        aws("cloudformation", "describe-stack-events", region=region,
+            options=[("--stack-name", name), ("--max-items", "20"),
+                     ("--query", "StackEvents[].[Timestamp,LogicalResourceId,ResourceStatus,ResourceStatusReason]"),
+                     ("--output", "table")]),
+    ]))
+    text = render_chapter(
+        "stuck_resources",
+        factor=f"{INVESTIGATE_FACTOR:g}",
+        floor=INVESTIGATE_FLOOR_MINUTES,
+        thresholds=table(["Resource type", "Usual minutes", "Investigate after (minutes)"], rows),
+        commands=commands,
+    )
+    return "When a resource takes too long", text
 
 
 def maintenance(ctx: "RunbookContext") -> Section | None:
@@ -221,41 +187,14 @@ def maintenance(ctx: "RunbookContext") -> Section | None:
         ]
     ca = sorted({str(stack.props(r).get("CACertificateIdentifier")) for r in stack.of_type("AWS::RDS::DBInstance")
                  if stack.props(r).get("CACertificateIdentifier")})
-    text = [
-        "Maintenance runs in the stack's weekly windows (UTC): " + ("; ".join(windows) or "AWS's defaults") + ". "
-        "Check what is pending once a week and before a drill or a release:",
-        "",
-        code("\n".join(pending + ([""] + apply_now if apply_now else []))),
-        "",
-        "- **Minor engine versions** are pinned and never upgrade themselves (`AutoMinorVersionUpgrade: false`, "
-        "rule SF3007): the config's `engine_version` is the only source of what runs, so a rebuild or a second "
-        "create gets the same engine. Once a month, and when AWS announces the end of support of the pinned "
-        "minor, refresh the catalogue (`python build.py catalog refresh`), list the newer minors (`python build.py "
-        "catalog show`), bump `engine_version`, check `python build.py diff --against <last release>` (an in-place "
-        "modification; a lower version is refused), deploy in staging first, then here. If AWS forced an upgrade "
-        "of a deprecated minor, set `engine_version` to the running version. Security Hub (RDS.13, ElastiCache.2) "
-        "and AWS Config's automatic-minor-upgrade rules report this setting by design.",
-        "- **Major engine versions** are a planned change: bump `engine_version` (and nothing else) in the config, "
-        "run `python build.py diff --against <last release>`, take the manual snapshot above, deploy in staging "
-        "first and run the integration tests. The parameter group family changes with the major version. "
-        + ("For the DR pair, upgrade the primary: RDS upgrades a PostgreSQL instance's read replicas with it "
-           "(RDS user guide, \"Choosing a major version for an RDS for PostgreSQL upgrade\"), but the engine-upgrade "
-           "page speaks only of in-Region replicas, so check the cross-region replica's `EngineVersion` afterwards "
-           "(`aws rds describe-db-instances` in the recovery region); if it did not follow, rebuild it by updating "
-           "dr-recovery with the new version. Run a DR drill afterwards. "
-           if replicas or ctx.env.partners_of(stack.blueprint) else "")
-        + "Never combine a major upgrade with other changes.",
-        "- **Pending maintenance** (OS patches, `system-update`) is applied in the window; on Multi-AZ it is "
-        "applied to the standby first and then fails over, a 1-2 minute interruption. Apply it yourself at a "
-        "quiet hour with the command above when its `AutoAppliedAfterDate` is close.",
-        "- **CA rotation**: the databases pin their server certificate authority "
-        + (f"(`CACertificateIdentifier`: {', '.join(f'`{c}`' for c in ca)}) " if ca else "")
-        + "and clients verify it (`DB_SSLMODE=verify-full`). When AWS announces a new CA, ship the new bundle "
-        "with the application first, then change the pinned CA in `streamflix/constructs/database.py`, rebuild "
-        "and deploy (it restarts the instance in the window unless applied immediately); `aws rds "
-        "describe-certificates` lists the CAs and their expiry.",
-    ]
-    return "Maintenance: upgrades, pending actions, CA rotation", "\n".join(text)
+    text = render_chapter(
+        "maintenance",
+        windows="; ".join(windows),
+        commands=code("\n".join(pending + ([""] + apply_now if apply_now else []))),
+        dr_pair=bool(replicas or ctx.env.partners_of(stack.blueprint)),
+        ca=", ".join(f"`{c}`" for c in ca),
+    )
+    return "Maintenance: upgrades, pending actions, CA rotation", text
 
 
 def stalled_failover(ctx: "RunbookContext") -> Section | None:
@@ -289,33 +228,8 @@ def stalled_failover(ctx: "RunbookContext") -> Section | None:
                          ("--query", "services[0].[runningCount,desiredCount,events[:5].message]"),
                          ("--output", "json")]),
         ]
-    text = [
-        "A failover that stalls half-way is worse than none: decide at each phase whether to continue, and never "
-        "go back mid-way (the primary's data may already be behind the promoted replica). The incident lead owns "
-        "these decisions and the scribe records each with its time.",
-        "",
-        "- **Promotion does not finish** (the replica stays `modifying`, or the phase overruns its budget by half): "
-        "check the events below. A promotion cannot be cancelled; if it failed, restore the recovery region's "
-        "copy of the automated backups to a new instance (see Backup and restore: "
-        "`restore-db-instance-to-point-in-time --source-db-instance-automated-backups-arn`), point the service "
-        "at it and accept the RPO of the last backup.",
-        "- **The file replication cannot be deleted** (the primary region does not answer): delete it from the "
-        "recovery region with the replica's id; until then the replica is readable, so the service can run "
-        "read-only for files.",
-        "- **Tasks do not start after scaling**: read the service's events and a stopped task's `stoppedReason`. "
-        "The usual causes are the image (pull from the registry through the NAT gateways), the application role "
-        "(run the bootstrap step again: it is idempotent and the promoted instance has the role), and the "
-        "database endpoint (unchanged by promotion). The deployment circuit breaker rolls back to the previous "
-        "task count: fix the cause and update `ServiceTaskCount` again.",
-        "- **DNS does not move**: if the primary's health check still passes while the primary must not serve, "
-        "invert it (Switch DNS phase); if the SECONDARY answers but clients keep the old address, wait the TTL "
-        "and check the client's resolver; as a last resort, point clients at the recovery `ServiceUrl`.",
-        "- **The primary region comes back mid-way**: continue the failover anyway once the database is promoted; "
-        "fail back later, as a planned change (Failback).",
-        "",
-        code("\n".join(lines)) if lines else "",
-    ]
-    return "When a failover stalls", "\n".join(t for t in text)
+    text = render_chapter("stalled_failover", commands=code("\n".join(lines)) if lines else "")
+    return "When a failover stalls", text
 
 
 def communication(ctx: "RunbookContext") -> Section | None:

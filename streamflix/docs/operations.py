@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from streamflix.cfn import is_true, ref_name, target_of
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
 if TYPE_CHECKING:
@@ -114,88 +115,29 @@ def monitoring(ctx: "RunbookContext") -> Section | None:
     if not (alarms or dashboards or logs):
         return None
     region = stack.region
-    text: list[str] = []
+    topics = stack.of_type("AWS::SNS::Topic") if alarms else []
+    subscribers = [str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []]
+    firing = subscribe = ""
     if alarms:
-        topics = stack.of_type("AWS::SNS::Topic")
-        subscribers = [s.get("Endpoint") for t in topics for s in stack.props(t).get("Subscription") or []]
-        text += [
-            f"{len(alarms)} alarms, read from the template"
-            + (
-                f"; they notify {', '.join(f'`{t}`' for t in topics)}"
-                + (
-                    f" ({len(subscribers)} subscription(s): {', '.join(map(str, subscribers))})"
-                    if subscribers
-                    else " (no subscriptions in the template: subscribe your on-call endpoint)"
-                )
-                + (
-                    " and the existing topic given as the `ExistingAlarmTopicArn` parameter"
-                    if any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters)
-                    else ""
-                )
-                if topics
-                else ""
-            )
-            + ". A breach needs *Datapoints to alarm* of the last *Evaluation periods* periods.",
-            "",
-            table(ALARM_COLUMNS, alarm_rows(stack)),
-            "",
-            "Alarms firing now (CloudFormation names alarms `<stack>-<logical id>-<random>`):",
-            "",
-            code(
-                aws(
-                    "cloudwatch",
-                    "describe-alarms",
-                    region=region,
-                    options=[
-                        ("--alarm-name-prefix", f"{stack.stack_name}-"),
-                        ("--state-value", "ALARM"),
-                        ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
-                        ("--output", "table"),
-                    ],
-                )
-            ),
-        ]
-        topic_output = next((stack.output_of(t) for t in topics if stack.output_of(t)), None)
-        if topic_output:
+        firing = code(aws("cloudwatch", "describe-alarms", region=region,
+                          options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
+                                   ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
+                                   ("--output", "table")]))
+        if next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
             topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
-            text += [
-                "",
-                "Subscribe another endpoint to the alarm topic (it must confirm):",
-                "",
-                code(
-                    "\n".join(
-                        [
-                            *topic.setup,
-                            aws(
-                                "sns",
-                                "subscribe",
-                                region=region,
-                                options=[
-                                    ("--topic-arn", topic.value),
-                                    ("--protocol", "email"),
-                                    ("--notification-endpoint", "oncall@example.com"),
-                                ],
-                            ),
-                        ]
-                    )
-                ),
-            ]
-    for rid in dashboards:
-        name = stack.physical_name(rid)
-        if name:
-            text += [
-                "",
-                f"Dashboard `{name}`: <{dashboard_url(region, name)}>",
-                "",
-                code(
-                    aws(
-                        "cloudwatch",
-                        "get-dashboard",
-                        region=region,
-                        options=[("--dashboard-name", name), ("--query", "DashboardArn")],
-                    )
-                ),
-            ]
+            subscribe = code("\n".join([
+                *topic.setup,
+                aws("sns", "subscribe", region=region,
+                    options=[("--topic-arn", topic.value), ("--protocol", "email"),
+                             ("--notification-endpoint", "oncall@example.com")]),
+            ]))
+    shown_dashboards = [
+        {"name": name, "url": dashboard_url(region, name),
+         "command": code(aws("cloudwatch", "get-dashboard", region=region,
+                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
+        for name in (stack.physical_name(rid) for rid in dashboards) if name
+    ]
+    log_table = tail = ""
     if logs:
         rows = []
         for rid in logs:
@@ -209,28 +151,25 @@ def monitoring(ctx: "RunbookContext") -> Section | None:
                 ]
             )
         first = ref_handle(stack, logs[0], "LOG_GROUP")
-        text += [
-            "",
-            "Log groups:",
-            "",
-            table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows),
-            "",
-            code(
-                "\n".join(
-                    [
-                        *first.setup,
-                        command(
-                            "aws",
-                            "logs",
-                            "tail",
-                            first.value,
-                            options=[("--region", region), ("--since", "1h"), ("--follow", None)],
-                        ),
-                    ]
-                )
-            ),
-        ]
-    return "Monitoring", "\n".join(text)
+        log_table = table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
+        tail = code("\n".join([
+            *first.setup,
+            command("aws", "logs", "tail", first.value, options=[("--region", region), ("--since", "1h"), ("--follow", None)]),
+        ]))
+    text = render_chapter(
+        "monitoring",
+        alarm_count=len(alarms),
+        topics=", ".join(f"`{t}`" for t in topics),
+        subscribers=subscribers,
+        existing_topic=any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters),
+        alarms=table(ALARM_COLUMNS, alarm_rows(stack)) if alarms else "",
+        firing=firing,
+        subscribe=subscribe,
+        dashboards=shown_dashboards,
+        logs=log_table,
+        tail=tail,
+    )
+    return "Monitoring", text
 
 
 # -- backup and restore --------------------------------------------------------------------
@@ -348,58 +287,35 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
     stack = ctx.stack
     if not stack.stateful:
         return None
-    text = [
-        "Backup settings, read from the template:",
-        "",
-        table(["Resource", "Setting", "Value"], backup_rows(stack)),
+    restores = [_aurora_restore(stack, rid) for rid in stack.of_type("AWS::RDS::DBCluster")]
+    restores += [_instance_restore(stack, rid) for rid in stack.of_type("AWS::RDS::DBInstance")
+                 if "DBClusterIdentifier" not in stack.props(rid)]
+    restores += [_cache_restore(stack, rid) for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup")]
+    restores += [_file_system_restore(stack, rid) for rid in stack.of_type("AWS::EFS::FileSystem")]
+    streams = [
+        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "name": stack.physical_name(rid) or rid}
+        for rid in stack.of_type("AWS::Kinesis::Stream")
     ]
-    for rid in stack.of_type("AWS::RDS::DBCluster"):
-        text += ["", *_aurora_restore(stack, rid)]
-    for rid in stack.of_type("AWS::RDS::DBInstance"):
-        props = stack.props(rid)
-        if "DBClusterIdentifier" not in props:
-            text += ["", *_instance_restore(stack, rid)]
-    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        text += ["", *_cache_restore(stack, rid)]
-    for rid in stack.of_type("AWS::EFS::FileSystem"):
-        text += ["", *_file_system_restore(stack, rid)]
-    for rid in stack.of_type("AWS::Kinesis::Stream"):
-        hours = stack.props(rid).get("RetentionPeriodHours", 24)
-        text += [
-            "",
-            f"### `{rid}` (Kinesis)",
-            "",
-            f"No snapshots: records stay {hours} hours. A consumer replays from a point in time with an "
-            f"`AT_TIMESTAMP` shard iterator (`aws kinesis get-shard-iterator --stream-name "
-            f"{stack.physical_name(rid) or rid} --shard-iterator-type AT_TIMESTAMP --timestamp ...`).",
-        ]
+    keys = []
     for rid in stack.of_type("AWS::KMS::Key"):
-        window = stack.props(rid).get("PendingWindowInDays", 30)
         key = ref_handle(stack, rid)
-        text += [
-            "",
-            f"### `{rid}` (KMS)",
-            "",
-            f"Everything above is encrypted with this key; losing it loses the data. A scheduled deletion waits "
-            f"{window} days and can be cancelled within them:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *key.setup,
-                        aws(
-                            "kms",
-                            "describe-key",
-                            region=stack.region,
-                            options=[("--key-id", key.value), ("--query", "KeyMetadata.[KeyState,DeletionDate]")],
-                        ),
-                        aws("kms", "cancel-key-deletion", region=stack.region, options=[("--key-id", key.value)]),
-                        aws("kms", "enable-key", region=stack.region, options=[("--key-id", key.value)]),
-                    ]
-                )
-            ),
+        commands = [
+            *key.setup,
+            aws("kms", "describe-key", region=stack.region,
+                options=[("--key-id", key.value), ("--query", "KeyMetadata.[KeyState,DeletionDate]")]),
+            aws("kms", "cancel-key-deletion", region=stack.region, options=[("--key-id", key.value)]),
+            aws("kms", "enable-key", region=stack.region, options=[("--key-id", key.value)]),
         ]
-    return "Backup and restore", "\n".join(text)
+        keys.append({"id": rid, "window": stack.props(rid).get("PendingWindowInDays", 30),
+                     "commands": code("\n".join(commands))})
+    text = render_chapter(
+        "backup_and_restore",
+        settings=table(["Resource", "Setting", "Value"], backup_rows(stack)),
+        restores=["\n".join(lines) for lines in restores],
+        streams=streams,
+        keys=keys,
+    )
+    return "Backup and restore", text
 
 
 def _placement(
@@ -1114,43 +1030,19 @@ def _summarise_report(text: str) -> list[str]:
 def security(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
     reports = compliance_files(dict(ctx.files), stack.blueprint)
-    text: list[str] = []
-    if reports:
-        text += [
-            "The compliance report of this build (framework mapping and every check):",
-            "",
-            *[f"- [`{path}`](../{path})" for path in reports],
-            "",
-        ]
-        json_reports = [p for p in reports if p.endswith(".json")]
-        if json_reports:
-            text += [f"Summary of `{json_reports[0]}`:", "", *_summarise_report(ctx.files[json_reports[0]]), ""]
-    else:
-        text += ["No compliance report was built with this environment; this summary is derived from the template.", ""]
-    text += ["Encryption at rest:", "", table(["Resource", "Type", "Encrypted", "Key"], _encryption_rows(stack)), ""]
-    transit = _in_transit(stack)
-    if transit:
-        text += ["In transit:", "", *[f"- {line}" for line in transit], ""]
-    exposure = _exposure(stack)
-    text += [
-        "Network exposure:",
-        "",
-        *(
-            [f"- {line}" for line in exposure]
-            or ["- nothing is reachable from the internet: no open ingress, no public IPs, no public load balancer."]
-        ),
-        "",
-    ]
-    text += ["Identity and access:", "", *[f"- {line}" for line in _iam(stack)]]
-    notes = stack.metadata.get("SecurityNotes") or []
-    if notes:
-        text += [
-            "",
-            "Deliberate exceptions recorded in the template (`Metadata.StreamFlix.SecurityNotes`):",
-            "",
-            *[f"- {note}" for note in notes],
-        ]
-    return "Security and compliance", "\n".join(text)
+    json_report = next((p for p in reports if p.endswith(".json")), None)
+    text = render_chapter(
+        "security",
+        reports=reports,
+        json_report=json_report,
+        summary=_summarise_report(ctx.files[json_report]) if json_report else [],
+        encryption=table(["Resource", "Type", "Encrypted", "Key"], _encryption_rows(stack)),
+        transit=_in_transit(stack),
+        exposure=_exposure(stack),
+        iam=_iam(stack),
+        notes=stack.metadata.get("SecurityNotes") or [],
+    )
+    return "Security and compliance", text
 
 
 _ENCRYPTION = {

@@ -25,6 +25,7 @@ from streamflix.docs.lookups import output_command, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.operations import expression
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.provisioning import load_times
 from streamflix.docs.stack import (
     INLINE_TEMPLATE_LIMIT,
@@ -180,35 +181,16 @@ def purpose(ctx: RunbookContext) -> Section:
                 rows.append([TIER_TITLES[tier], f"`{resource_type}`", len(ids), shown])
     facts = key_facts(stack)
     partners = ctx.env.partners_of(stack.blueprint)
-    text = [
-        stack.description,
-        "",
-        *(f"- {fact}" for fact in facts),
-    ]
-    if partners:
-        text += [
-            "",
-            "Works as a pair with "
-            + ", ".join(f"[`{p.blueprint}`]({p.blueprint}.md) (`{p.stack_name}`, {p.region})" for p in partners)
-            + ": parameters flow between them as described under Deploy.",
-        ]
-    text += [
-        "",
-        "### What the stack holds",
-        "",
-        table(["Tier", "Type", "Count", "Logical IDs"], rows),
-        "",
-        "### Architecture",
-        "",
-        "Drawn from the template's dependency graph (`Ref`, `Fn::GetAtt`, `Fn::Sub`, `DependsOn`: the "
-        "edges CloudFormation orders creation by): an arrow points from a resource to what it uses; dotted arrows are `DependsOn` only. "
-        "Per-AZ siblings (`{A,B,C}`) and resources with identical connections are drawn once; route-table "
-        "associations, routes and security-group rules are drawn as the edge between what they join. "
-        f"The same diagram: [`{DIAGRAM_DIR}/{stack.blueprint}.mmd`](../{DIAGRAM_DIR}/{stack.blueprint}.mmd).",
-        "",
-        code(ctx.diagram.to_mermaid(), "mermaid"),
-    ]
-    return "Purpose and architecture", "\n".join(text)
+    text = render_chapter(
+        "purpose",
+        description=stack.description,
+        facts=facts,
+        partners=[{"blueprint": p.blueprint, "stack_name": p.stack_name, "region": p.region} for p in partners],
+        holds=table(["Tier", "Type", "Count", "Logical IDs"], rows),
+        diagram_file=f"{DIAGRAM_DIR}/{stack.blueprint}.mmd",
+        diagram=code(ctx.diagram.to_mermaid(), "mermaid"),
+    )
+    return "Purpose and architecture", text
 
 
 def key_facts(stack: StackFacts) -> list[str]:
@@ -307,20 +289,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         | {s for prefix, s in _SERVICE_OF_TYPE.items() if any(t.startswith(prefix) for t in types)}
     )
     roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if any(t.startswith(prefix) for t in types)]
-    lines = [
-        "- AWS CLI v2 and credentials for the target account; Python 3.11+ with this repository installed "
-        "(`pip install -e .`) for `python build.py` and the integration tests.",
-        f"- Permissions to create and delete what the template holds: {', '.join(f'`{s}`' for s in services)}"
-        + (", and `iam:PassRole` for the stack's roles" if stack.iam_resources else "")
-        + ".",
-        f"- An S3 bucket in `{stack.region}` for the template: it is {stack.size_bytes:,} bytes, "
-        + (
-            f"above CloudFormation's {INLINE_TEMPLATE_LIMIT:,}-byte limit for an inline body, so every command "
-            "passes it through S3."
-            if stack.needs_s3_upload
-            else "and the commands pass it through S3 all the same."
-        ),
-    ]
     checks = [
         "aws sts get-caller-identity",
         "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
@@ -330,10 +298,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
     ]
     if roles:
-        lines.append(
-            "- The service-linked roles of the services used (AWS creates them on first use; an account that "
-            "never used a service can fail its first deploy without them). An error saying the role exists is fine."
-        )
         checks += [
             "",
             *[
@@ -343,9 +307,6 @@ def prerequisites(ctx: RunbookContext) -> Section:
         ]
     eips = stack.of_type("AWS::EC2::EIP")
     if eips:
-        lines.append(
-            f"- Room for {len(eips)} more Elastic IP(s) in {stack.region} (the NAT gateways' addresses; the default quota is 5)."
-        )
         checks += [
             "",
             aws(
@@ -358,28 +319,19 @@ def prerequisites(ctx: RunbookContext) -> Section:
         ]
     engines = _pinned_engines(stack)
     if engines:
-        lines.append(
-            "- The pinned engine versions still create new clusters in the region (the build checked them against "
-            f"the catalogue of {stack.metadata.get('CatalogSnapshot', 'its snapshot date')}; AWS retires versions):"
-        )
         checks += [
             "",
             *[_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
         ]
     required_sources = {w.source_blueprint for w in ctx.env.required_wires(stack.blueprint)}
+    sources = []
     for source in ctx.env.sources_of(stack.blueprint):
-        if source.blueprint not in required_sources:
+        required = source.blueprint in required_sources
+        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
+        if not required:
             # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
             # without it, so the source is not a prerequisite (see the deploy order).
-            lines.append(
-                f"- Not before the first deploy: `{source.stack_name}` ({source.region}) only feeds optional "
-                "parameters, applied by a later update once it exists (see Deploy order)."
-            )
             continue
-        lines.append(
-            f"- `{source.stack_name}` ({source.region}) deployed and `CREATE_COMPLETE`/`UPDATE_COMPLETE`: "
-            "this stack takes parameters from its outputs."
-        )
         checks += [
             "",
             aws(
@@ -399,11 +351,23 @@ def prerequisites(ctx: RunbookContext) -> Section:
         for s in stack.props(rid).get("Subscription") or []
         if s.get("Protocol") == "email"
     ]
-    if emails:
-        lines.append(
-            f"- After the deploy, each alarm recipient confirms the SNS subscription e-mail ({', '.join(map(str, emails))})."
-        )
-    return "Prerequisites", "\n".join(lines) + "\n\n" + code("\n".join(checks))
+    text = render_chapter(
+        "prerequisites",
+        services=", ".join(f"`{s}`" for s in services),
+        iam=bool(stack.iam_resources),
+        region=stack.region,
+        size=f"{stack.size_bytes:,}",
+        needs_s3_upload=stack.needs_s3_upload,
+        inline_limit=f"{INLINE_TEMPLATE_LIMIT:,}",
+        roles=bool(roles),
+        eips=len(eips),
+        engines=bool(engines),
+        catalog=stack.metadata.get("CatalogSnapshot", "its snapshot date"),
+        sources=sources,
+        emails=[str(e) for e in emails],
+        checks=code("\n".join(checks)),
+    )
+    return "Prerequisites", text
 
 
 def _pinned_engines(stack: StackFacts) -> list[tuple[str, str, str]]:
@@ -856,16 +820,14 @@ def parameters_section(ctx: RunbookContext) -> Section:
                 parameter.description,
             ]
         )
-    text = [
-        f"Every parameter of the template, with the value `{ctx.environment}` deploys with. Files: "
-        f"[`{create_stack_file(stack.blueprint)}`](../{create_stack_file(stack.blueprint)}) for "
-        "`create-stack`/`update-stack`/`create-change-set --parameters file://...`, and "
-        f"[`{overrides_file(stack.blueprint)}`](../{overrides_file(stack.blueprint)}) for "
-        "`deploy --parameter-overrides file://...`.",
-        "",
-        table(["Parameter", "Value", "Type", "Source", "Constraint", "Description"], rows),
-    ]
-    return "Parameters", "\n".join(text)
+    text = render_chapter(
+        "parameters",
+        environment=ctx.environment,
+        create_file=create_stack_file(stack.blueprint),
+        overrides_file=overrides_file(stack.blueprint),
+        parameters=table(["Parameter", "Value", "Type", "Source", "Constraint", "Description"], rows),
+    )
+    return "Parameters", text
 
 
 def outputs_section(ctx: RunbookContext) -> Section:
@@ -881,30 +843,19 @@ def outputs_section(ctx: RunbookContext) -> Section:
                 body.get("Description", ""),
             ]
         )
-    text = [
-        "Every output is exported under the stack's name. Read them after a deploy with",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws(
-                        "cloudformation",
-                        "describe-stacks",
-                        region=stack.region,
-                        options=[
-                            ("--stack-name", stack.stack_name),
-                            ("--query", "Stacks[0].Outputs[].[OutputKey,OutputValue]"),
-                            ("--output", "table"),
-                        ],
-                    ),
-                    f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}   # -> cfn-outputs/flat-outputs.json",
-                ]
-            )
-        ),
-        "",
-        table(["Output", "Export name", "Value", "Description"], rows),
-    ]
-    return "Outputs", "\n".join(text)
+    commands = code("\n".join([
+        aws("cloudformation", "describe-stacks", region=stack.region,
+            options=[("--stack-name", stack.stack_name),
+                     ("--query", "Stacks[0].Outputs[].[OutputKey,OutputValue]"),
+                     ("--output", "table")]),
+        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}   # -> cfn-outputs/flat-outputs.json",
+    ]))
+    text = render_chapter(
+        "outputs",
+        commands=commands,
+        outputs=table(["Output", "Export name", "Value", "Description"], rows),
+    )
+    return "Outputs", text
 
 
 # -- 6. provisioning times ------------------------------------------------------------
@@ -925,29 +876,20 @@ def provisioning_section(ctx: RunbookContext) -> Section:
         ]
         for rid in estimate.critical_path
     ]
-    text = [
-        f"**Expected create time: about {_span(estimate.low_minutes, estimate.high_minutes)} minutes** "
-        f"(critical path {_minutes(estimate.low_minutes)}-{_minutes(estimate.high_minutes)}). "
-        "CloudFormation creates every resource whose dependencies are complete in parallel, so the stack takes "
-        "about as long as its longest dependency chain (the critical path below, each resource weighted by its "
-        "typical time; the low figure is the longest chain by low times). Updates touch fewer resources; a change "
-        "that replaces a database or cache takes at least that resource's time again.",
-        "",
-        table(["Resource type", "Variant", "Count", "Minutes each"], rows),
-        "",
-        "Critical path (created in this order):",
-        "",
-        table(["Resource", "Type", "Minutes"], path_rows),
-        "",
-        f"Times: {times['source']} (recorded {times['recorded']}; `streamflix/docs/data/provisioning_times.json`).",
-    ]
-    if estimate.unlisted_types:
-        text.append(
-            f"Types not in the table, counted at {times['unlisted_minutes'][0]}-{times['unlisted_minutes'][1]} min: "
-            + ", ".join(f"`{t}`" for t in estimate.unlisted_types)
-            + "."
-        )
-    return "Provisioning times", "\n".join(text)
+    text = render_chapter(
+        "provisioning",
+        span=_span(estimate.low_minutes, estimate.high_minutes),
+        low=_minutes(estimate.low_minutes),
+        high=_minutes(estimate.high_minutes),
+        kinds=table(["Resource type", "Variant", "Count", "Minutes each"], rows),
+        path=table(["Resource", "Type", "Minutes"], path_rows),
+        source=times["source"],
+        recorded=times["recorded"],
+        unlisted=", ".join(f"`{t}`" for t in estimate.unlisted_types),
+        unlisted_low=times["unlisted_minutes"][0],
+        unlisted_high=times["unlisted_minutes"][1],
+    )
+    return "Provisioning times", text
 
 
 # -- cost --------------------------------------------------------------------------------
@@ -968,49 +910,38 @@ def costs_section(ctx: RunbookContext) -> Section:
                 line.basis,
             ]
         )
-    text = [
-        f"**{_usd(estimate.total_usd)} per month** (on-demand, {estimate.currency}, {estimate.hours_per_month} hours a month)"
-        + ("" if estimate.complete else f", **incomplete**: {len(estimate.unknown)} item(s) have no price or quantity")
-        + f". Computed from the template and the price table; details in "
-        f"[`{COSTS_DIR}/{ctx.blueprint}.json`](../{COSTS_DIR}/{ctx.blueprint}.json).",
-        "",
-        table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
-    ]
-    if estimate.unknown:
-        text += [
-            "",
-            "Not priced (listed, not guessed):",
-            "",
-            *[f"- {line.item} (`{line.price_reference}`): {line.unknown_reason}" for line in estimate.unknown],
-        ]
-    text += [
-        "",
-        "Assumptions (what a template cannot say):",
-        "",
-        table(
-            ["Assumption", "Value", "Meaning"],
-            [[f"`{a['name']}`", a["value"], a["meaning"]] for a in estimate.assumptions.describe()],
-        ),
-        "",
-        "No direct charge: " + ", ".join(f"{n} × `{t}`" for t, n in estimate.not_billed.items()) + ".",
-        "",
-        "Price sources: "
-        + "; ".join(f"{s['source']} ({s['date']})" for s in estimate.sources)
-        + ". Refresh with `python build.py prices refresh --date YYYY-MM-DD` (AWS Price List API). "
-        "Free tiers, taxes, support, backups beyond the free allowance and data transfer not listed are not included.",
-    ]
     others = [s for s in ctx.env.stacks.values() if s.blueprint != ctx.blueprint]
+    all_stacks = ""
     if others:
         from streamflix.docs.costs import estimate_stack
 
         totals = [(s, estimate_stack(s, env=ctx.env)) for s in [ctx.stack, *others]]
-        rows = [
+        stack_rows = [
             [f"`{s.stack_name}`", s.region, _usd(e.total_usd) + ("" if e.complete else " (incomplete)")]
             for s, e in totals
         ]
-        rows.append(["**all stacks**", "", f"**{_usd(sum(e.total_usd for _, e in totals))}**"])
-        text += ["", f"All stacks of `{ctx.environment}`:", "", table(["Stack", "Region", "Monthly"], rows)]
-    return "Cost estimate", "\n".join(text)
+        stack_rows.append(["**all stacks**", "", f"**{_usd(sum(e.total_usd for _, e in totals))}**"])
+        all_stacks = table(["Stack", "Region", "Monthly"], stack_rows)
+    text = render_chapter(
+        "costs",
+        total=_usd(estimate.total_usd),
+        currency=estimate.currency,
+        hours=estimate.hours_per_month,
+        complete=estimate.complete,
+        unknown_count=len(estimate.unknown),
+        costs_file=f"{COSTS_DIR}/{ctx.blueprint}.json",
+        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
+        unknown=estimate.unknown,
+        assumptions=table(
+            ["Assumption", "Value", "Meaning"],
+            [[f"`{a['name']}`", a["value"], a["meaning"]] for a in estimate.assumptions.describe()],
+        ),
+        not_billed=", ".join(f"{n} × `{t}`" for t, n in estimate.not_billed.items()),
+        sources="; ".join(f"{s['source']} ({s['date']})" for s in estimate.sources),
+        environment=ctx.environment,
+        all_stacks=all_stacks,
+    )
+    return "Cost estimate", text
 
 
 # -- the producer --------------------------------------------------------------------------
