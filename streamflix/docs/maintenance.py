@@ -50,26 +50,21 @@ def before_update(ctx: "RunbookContext") -> Section | None:
     if not (clusters or primaries or replicas):
         return None
     lines: list[str] = ['STAMP=$(date -u +%Y%m%d%H%M)']
-    for rid in clusters:
-        handle = ref_handle(stack, rid, "CLUSTER_ID")
-        lines += [
-            *handle.setup,
-            aws("rds", "create-db-cluster-snapshot", region=region,
-                options=[("--db-cluster-identifier", handle.value),
-                         ("--db-cluster-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
-            aws_wait("rds", "db-cluster-snapshot-available", region=region,
-                     options=[("--db-cluster-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
-        ]
-    for rid in primaries:
-        handle = ref_handle(stack, rid, "DB_INSTANCE_ID")
-        lines += [
-            *handle.setup,
-            aws("rds", "create-db-snapshot", region=region,
-                options=[("--db-instance-identifier", handle.value),
-                         ("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
-            aws_wait("rds", "db-snapshot-available", region=region,
-                     options=[("--db-snapshot-identifier", f"{handle.value}-pre-update-$STAMP")]),
-        ]
+    # Aurora clusters take cluster snapshots, DB instances instance snapshots.
+    kinds = (
+        (clusters, "CLUSTER_ID", "--db-cluster-identifier", "db-cluster-snapshot"),
+        (primaries, "DB_INSTANCE_ID", "--db-instance-identifier", "db-snapshot"),
+    )
+    for ids, variable, identifier_option, snapshot_kind in kinds:
+        for rid in ids:
+            handle = ref_handle(stack, rid, variable)
+            snapshot = (f"--{snapshot_kind}-identifier", f"{handle.value}-pre-update-$STAMP")
+            lines += [
+                *handle.setup,
+                aws("rds", f"create-{snapshot_kind}", region=region,
+                    options=[(identifier_option, handle.value), snapshot]),
+                aws_wait("rds", f"{snapshot_kind}-available", region=region, options=[snapshot]),
+            ]
     primary = next((s for s in ctx.env.sources_of(stack.blueprint) if _databases(s)[1]), None) if replicas else None
     text = render_chapter(
         "before_update",
