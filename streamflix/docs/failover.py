@@ -32,6 +32,7 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
 #: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
@@ -68,8 +69,21 @@ def sections(ctx: "RunbookContext") -> list[Section]:
 
 def in_region(ctx: "RunbookContext") -> Section | None:
     stack = ctx.stack
+    facts = {
+        "clusters": _cluster_failovers(stack),
+        "instances": _multi_az_failovers(stack),
+        "caches": _cache_failovers(stack),
+        "services": _service_rollovers(stack),
+    }
+    if not any(facts.values()):
+        return None
+    return "In-region failover and drills", render_chapter("failover_in_region", **facts)
+
+
+def _cluster_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each Aurora cluster with a reader to fail over to (promotion tier other than 0)."""
     region = stack.region
-    parts: list[str] = []
+    found = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
         members = [
             m
@@ -81,166 +95,95 @@ def in_region(ctx: "RunbookContext") -> Section | None:
             continue
         cluster = ref_handle(stack, rid)
         target = ref_handle(stack, readers[0])
-        parts += [
-            f"### Aurora writer failover (`{rid}`)",
-            "",
-            f"Aurora promotes a reader on its own when the writer fails (about 30-60 seconds; the writer endpoint "
-            f"follows). To drill it, or to move the writer away from a sick AZ, fail over to `{readers[0]}`:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *setup_lines(cluster, target),
-                        aws(
-                            "rds",
-                            "describe-db-clusters",
-                            region=region,
-                            options=[
-                                ("--db-cluster-identifier", cluster.value),
-                                ("--query", "DBClusters[0].DBClusterMembers[].[DBInstanceIdentifier,IsClusterWriter]"),
-                                ("--output", "table"),
-                            ],
-                        ),
-                        aws(
-                            "rds",
-                            "failover-db-cluster",
-                            region=region,
-                            options=[
-                                ("--db-cluster-identifier", cluster.value),
-                                ("--target-db-instance-identifier", target.value),
-                            ],
-                        ),
-                        aws_wait(
-                            "rds",
-                            "db-cluster-available",
-                            region=region,
-                            options=[("--db-cluster-identifier", cluster.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *setup_lines(cluster, target),
+            aws("rds", "describe-db-clusters", region=region, options=[
+                ("--db-cluster-identifier", cluster.value),
+                ("--query", "DBClusters[0].DBClusterMembers[].[DBInstanceIdentifier,IsClusterWriter]"),
+                ("--output", "table"),
+            ]),
+            aws("rds", "failover-db-cluster", region=region, options=[
+                ("--db-cluster-identifier", cluster.value),
+                ("--target-db-instance-identifier", target.value),
+            ]),
+            aws_wait("rds", "db-cluster-available", region=region,
+                     options=[("--db-cluster-identifier", cluster.value)]),
         ]
+        found.append({"id": rid, "reader": readers[0], "commands": code("\n".join(commands))})
+    return found
+
+
+def _multi_az_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each standalone Multi-AZ DB instance (neither a cluster member nor a replica)."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
         standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
         if not standalone or not is_true(stack.resolve(props.get("MultiAZ", False))):
             continue
         instance = ref_handle(stack, rid)
-        parts += [
-            f"### Multi-AZ failover (`{rid}`)",
-            "",
-            "RDS switches to the standby in another AZ on its own when the primary fails (typically 1-2 minutes; "
-            "the endpoint follows). To drill it, reboot with a forced failover and check the AZ changed:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *instance.setup,
-                        aws(
-                            "rds",
-                            "describe-db-instances",
-                            region=region,
-                            options=[
-                                ("--db-instance-identifier", instance.value),
-                                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
-                                ("--output", "text"),
-                            ],
-                        ),
-                        aws(
-                            "rds",
-                            "reboot-db-instance",
-                            region=region,
-                            options=[("--db-instance-identifier", instance.value), ("--force-failover", None)],
-                        ),
-                        aws_wait(
-                            "rds",
-                            "db-instance-available",
-                            region=region,
-                            options=[("--db-instance-identifier", instance.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *instance.setup,
+            aws("rds", "describe-db-instances", region=region, options=[
+                ("--db-instance-identifier", instance.value),
+                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
+                ("--output", "text"),
+            ]),
+            aws("rds", "reboot-db-instance", region=region,
+                options=[("--db-instance-identifier", instance.value), ("--force-failover", None)]),
+            aws_wait("rds", "db-instance-available", region=region,
+                     options=[("--db-instance-identifier", instance.value)]),
         ]
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
+
+
+def _cache_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each replication group with automatic failover."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        props = stack.props(rid)
-        if not is_true(props.get("AutomaticFailoverEnabled")):
+        if not is_true(stack.props(rid).get("AutomaticFailoverEnabled")):
             continue
         group = stack.physical_name(rid) or rid
-        parts += [
-            f"### Cache failover (`{rid}`)",
-            "",
-            "The replication group promotes a replica when its primary fails; the primary endpoint follows. Drill it "
-            "(at most a few per day are allowed) and watch the events:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        aws(
-                            "elasticache",
-                            "test-failover",
-                            region=region,
-                            options=[("--replication-group-id", group), ("--node-group-id", "0001")],
-                        ),
-                        aws(
-                            "elasticache",
-                            "describe-events",
-                            region=region,
-                            options=[
-                                ("--source-type", "replication-group"),
-                                ("--source-identifier", group),
-                                ("--duration", "60"),
-                                ("--query", "Events[].[Date,Message]"),
-                                ("--output", "table"),
-                            ],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            aws("elasticache", "test-failover", region=region,
+                options=[("--replication-group-id", group), ("--node-group-id", "0001")]),
+            aws("elasticache", "describe-events", region=region, options=[
+                ("--source-type", "replication-group"),
+                ("--source-identifier", group),
+                ("--duration", "60"),
+                ("--query", "Events[].[Date,Message]"),
+                ("--output", "table"),
+            ]),
         ]
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
+
+
+def _service_rollovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each ECS service on a cluster this stack holds."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::ECS::Service"):
         cluster_id = ref_name(stack.props(rid).get("Cluster"))
         if cluster_id not in stack.resources:
             continue
         cluster = ref_handle(stack, cluster_id)
         service = attribute_handle(stack, rid, "Name", "ECS_SERVICE") or ref_handle(stack, rid, "ECS_SERVICE")
-        parts += [
-            f"### Replace the service's tasks (`{rid}`)",
-            "",
-            "Tasks are spread over the app subnets; ECS replaces a stopped task in a healthy AZ. To roll every task "
-            "(after an AZ event, or to pick up a rotated secret):",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *setup_lines(cluster, service),
-                        aws(
-                            "ecs",
-                            "update-service",
-                            region=region,
-                            options=[
-                                ("--cluster", cluster.value),
-                                ("--service", service.value),
-                                ("--force-new-deployment", None),
-                            ],
-                        ),
-                        aws_wait(
-                            "ecs",
-                            "services-stable",
-                            region=region,
-                            options=[("--cluster", cluster.value), ("--services", service.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *setup_lines(cluster, service),
+            aws("ecs", "update-service", region=region, options=[
+                ("--cluster", cluster.value),
+                ("--service", service.value),
+                ("--force-new-deployment", None),
+            ]),
+            aws_wait("ecs", "services-stable", region=region,
+                     options=[("--cluster", cluster.value), ("--services", service.value)]),
         ]
-    if not parts:
-        return None
-    return "In-region failover and drills", "\n".join(parts)
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
 
 
 # -- cross-region -------------------------------------------------------------------------
