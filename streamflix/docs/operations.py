@@ -493,6 +493,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     region = stack.region
     group_id = stack.physical_name(rid) or rid
     restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
+    kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
         ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
@@ -541,7 +542,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         "kind": "cache",
         "id": rid,
         "group": group_id,
-        "snapshots": props.get("SnapshotRetentionLimit", 0),
+        "snapshots": kept if parameter_text(kept) != "0" else 0,
         "window": props.get("SnapshotWindow"),
         "commands": code("\n".join(commands)),
     }
