@@ -36,6 +36,7 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
+from streamflix.docs.operations import shown
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
@@ -598,13 +599,14 @@ def _dns(dr: DrFacts) -> dict[str, str]:
     rows, commands = [], []
     for stack, rid in dr.records:
         p = stack.props(rid)
+        zone = p["HostedZoneId"] if "HostedZoneId" in p else p.get("HostedZoneName")
         rows.append(
             [
                 f"`{rid}`",
-                f"`{stack.resolve(p.get('Name'))}`",
+                f"`{shown(stack, p.get('Name'))}`",  # a deploy-time parameter (prod) shows as Ref NAME
                 str(p.get("Type")),
                 str(p.get("Failover")),
-                f"`{stack.resolve(p.get('HostedZoneId')) or stack.resolve(p.get('HostedZoneName'))}`",
+                f"`{shown(stack, zone)}`",
                 f"`{ref_name(p.get('HealthCheckId'))}`" if ref_name(p.get("HealthCheckId")) else "",
             ]
         )
