@@ -14,6 +14,10 @@ stacks it is wired to (its DR partners):
 The recovery time objective comes from the templates or the config (default 15
 minutes) and is split over the phases detect / promote / scale / DNS / validate
 in the proportions 2:5:5:3.
+
+The words of both chapters are templates (``chapters/failover_in_region.md.j2`` and
+``chapters/failover_cross_region.md.j2``); this module computes the facts and the
+commands they state.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
+from streamflix.docs.operations import shown
+from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
 #: The recovery stack's failover switch (a parameter the template declares): replica -> standalone.
@@ -42,7 +48,8 @@ if TYPE_CHECKING:
 
 Section = tuple[str, str]
 
-PHASES = ("Detect and decide", "Promote the data", "Scale the recovery service", "Switch DNS", "Validate")
+#: Shares of the RTO for detect / promote / scale / DNS; the fifth phase, validate, ends at the RTO.
+#: The phases' names and "done when" criteria are prose: chapters/failover_cross_region.md.j2.
 PHASE_WEIGHTS = (2, 5, 5, 3)
 
 
@@ -68,8 +75,21 @@ def sections(ctx: "RunbookContext") -> list[Section]:
 
 def in_region(ctx: "RunbookContext") -> Section | None:
     stack = ctx.stack
+    facts = {
+        "clusters": _cluster_failovers(stack),
+        "instances": _multi_az_failovers(stack),
+        "caches": _cache_failovers(stack),
+        "services": _service_rollovers(stack),
+    }
+    if not any(facts.values()):
+        return None
+    return "In-region failover and drills", render_chapter("failover_in_region", **facts)
+
+
+def _cluster_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each Aurora cluster with a reader to fail over to (promotion tier other than 0)."""
     region = stack.region
-    parts: list[str] = []
+    found = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
         members = [
             m
@@ -81,166 +101,95 @@ def in_region(ctx: "RunbookContext") -> Section | None:
             continue
         cluster = ref_handle(stack, rid)
         target = ref_handle(stack, readers[0])
-        parts += [
-            f"### Aurora writer failover (`{rid}`)",
-            "",
-            f"Aurora promotes a reader on its own when the writer fails (about 30-60 seconds; the writer endpoint "
-            f"follows). To drill it, or to move the writer away from a sick AZ, fail over to `{readers[0]}`:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *setup_lines(cluster, target),
-                        aws(
-                            "rds",
-                            "describe-db-clusters",
-                            region=region,
-                            options=[
-                                ("--db-cluster-identifier", cluster.value),
-                                ("--query", "DBClusters[0].DBClusterMembers[].[DBInstanceIdentifier,IsClusterWriter]"),
-                                ("--output", "table"),
-                            ],
-                        ),
-                        aws(
-                            "rds",
-                            "failover-db-cluster",
-                            region=region,
-                            options=[
-                                ("--db-cluster-identifier", cluster.value),
-                                ("--target-db-instance-identifier", target.value),
-                            ],
-                        ),
-                        aws_wait(
-                            "rds",
-                            "db-cluster-available",
-                            region=region,
-                            options=[("--db-cluster-identifier", cluster.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *setup_lines(cluster, target),
+            aws("rds", "describe-db-clusters", region=region, options=[
+                ("--db-cluster-identifier", cluster.value),
+                ("--query", "DBClusters[0].DBClusterMembers[].[DBInstanceIdentifier,IsClusterWriter]"),
+                ("--output", "table"),
+            ]),
+            aws("rds", "failover-db-cluster", region=region, options=[
+                ("--db-cluster-identifier", cluster.value),
+                ("--target-db-instance-identifier", target.value),
+            ]),
+            aws_wait("rds", "db-cluster-available", region=region,
+                     options=[("--db-cluster-identifier", cluster.value)]),
         ]
+        found.append({"id": rid, "reader": readers[0], "commands": code("\n".join(commands))})
+    return found
+
+
+def _multi_az_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each standalone Multi-AZ DB instance (neither a cluster member nor a replica)."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
         standalone = "DBClusterIdentifier" not in props and "SourceDBInstanceIdentifier" not in props
         if not standalone or not is_true(stack.resolve(props.get("MultiAZ", False))):
             continue
         instance = ref_handle(stack, rid)
-        parts += [
-            f"### Multi-AZ failover (`{rid}`)",
-            "",
-            "RDS switches to the standby in another AZ on its own when the primary fails (typically 1-2 minutes; "
-            "the endpoint follows). To drill it, reboot with a forced failover and check the AZ changed:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *instance.setup,
-                        aws(
-                            "rds",
-                            "describe-db-instances",
-                            region=region,
-                            options=[
-                                ("--db-instance-identifier", instance.value),
-                                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
-                                ("--output", "text"),
-                            ],
-                        ),
-                        aws(
-                            "rds",
-                            "reboot-db-instance",
-                            region=region,
-                            options=[("--db-instance-identifier", instance.value), ("--force-failover", None)],
-                        ),
-                        aws_wait(
-                            "rds",
-                            "db-instance-available",
-                            region=region,
-                            options=[("--db-instance-identifier", instance.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *instance.setup,
+            aws("rds", "describe-db-instances", region=region, options=[
+                ("--db-instance-identifier", instance.value),
+                ("--query", "DBInstances[0].[AvailabilityZone,SecondaryAvailabilityZone]"),
+                ("--output", "text"),
+            ]),
+            aws("rds", "reboot-db-instance", region=region,
+                options=[("--db-instance-identifier", instance.value), ("--force-failover", None)]),
+            aws_wait("rds", "db-instance-available", region=region,
+                     options=[("--db-instance-identifier", instance.value)]),
         ]
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
+
+
+def _cache_failovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each replication group with automatic failover."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        props = stack.props(rid)
-        if not is_true(props.get("AutomaticFailoverEnabled")):
+        if not is_true(stack.props(rid).get("AutomaticFailoverEnabled")):
             continue
         group = stack.physical_name(rid) or rid
-        parts += [
-            f"### Cache failover (`{rid}`)",
-            "",
-            "The replication group promotes a replica when its primary fails; the primary endpoint follows. Drill it "
-            "(at most a few per day are allowed) and watch the events:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        aws(
-                            "elasticache",
-                            "test-failover",
-                            region=region,
-                            options=[("--replication-group-id", group), ("--node-group-id", "0001")],
-                        ),
-                        aws(
-                            "elasticache",
-                            "describe-events",
-                            region=region,
-                            options=[
-                                ("--source-type", "replication-group"),
-                                ("--source-identifier", group),
-                                ("--duration", "60"),
-                                ("--query", "Events[].[Date,Message]"),
-                                ("--output", "table"),
-                            ],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            aws("elasticache", "test-failover", region=region,
+                options=[("--replication-group-id", group), ("--node-group-id", "0001")]),
+            aws("elasticache", "describe-events", region=region, options=[
+                ("--source-type", "replication-group"),
+                ("--source-identifier", group),
+                ("--duration", "60"),
+                ("--query", "Events[].[Date,Message]"),
+                ("--output", "table"),
+            ]),
         ]
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
+
+
+def _service_rollovers(stack: StackFacts) -> list[dict[str, str]]:
+    """Each ECS service on a cluster this stack holds."""
+    region = stack.region
+    found = []
     for rid in stack.of_type("AWS::ECS::Service"):
         cluster_id = ref_name(stack.props(rid).get("Cluster"))
         if cluster_id not in stack.resources:
             continue
         cluster = ref_handle(stack, cluster_id)
         service = attribute_handle(stack, rid, "Name", "ECS_SERVICE") or ref_handle(stack, rid, "ECS_SERVICE")
-        parts += [
-            f"### Replace the service's tasks (`{rid}`)",
-            "",
-            "Tasks are spread over the app subnets; ECS replaces a stopped task in a healthy AZ. To roll every task "
-            "(after an AZ event, or to pick up a rotated secret):",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *setup_lines(cluster, service),
-                        aws(
-                            "ecs",
-                            "update-service",
-                            region=region,
-                            options=[
-                                ("--cluster", cluster.value),
-                                ("--service", service.value),
-                                ("--force-new-deployment", None),
-                            ],
-                        ),
-                        aws_wait(
-                            "ecs",
-                            "services-stable",
-                            region=region,
-                            options=[("--cluster", cluster.value), ("--services", service.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
+        commands = [
+            *setup_lines(cluster, service),
+            aws("ecs", "update-service", region=region, options=[
+                ("--cluster", cluster.value),
+                ("--service", service.value),
+                ("--force-new-deployment", None),
+            ]),
+            aws_wait("ecs", "services-stable", region=region,
+                     options=[("--cluster", cluster.value), ("--services", service.value)]),
         ]
-    if not parts:
-        return None
-    return "In-region failover and drills", "\n".join(parts)
+        found.append({"id": rid, "commands": code("\n".join(commands))})
+    return found
 
 
 # -- cross-region -------------------------------------------------------------------------
@@ -317,63 +266,30 @@ def cross_region(ctx: "RunbookContext") -> Section | None:
     if dr is None:
         return None
     rto, rto_source = rto_minutes(ctx.env, dr.recovery.blueprint)
-    spans = phase_budget(rto)
     recovery, primary = dr.recovery, dr.primary
-    here = "this stack" if recovery.blueprint == ctx.blueprint else f"[`{recovery.blueprint}`]({recovery.blueprint}.md)"
-    intro = [
-        f"**Recovery time objective: {rto} minutes** ({rto_source}). The recovery side is `{recovery.stack_name}` "
-        f"in {recovery.region} ({here})"
-        + (f"; the primary is `{primary.stack_name}` in {primary.region}." if primary else ".")
-        + " Commands against the recovery region work while the primary region is down; the few that read the "
-        "primary say so and have a fallback.",
-        "",
-        table(
-            ["Phase", "Budget (minutes from the decision clock start)", "Done when"],
-            [
-                [f"{i}. {PHASES[i - 1]}", f"{start}-{end}" if i < 5 else f"by {end}", done]
-                for i, ((start, end), done) in enumerate(
-                    zip(
-                        spans,
-                        [
-                            "the primary is declared lost and the clock has started",
-                            "the database (and files) in the recovery region accept writes",
-                            "the recovery service runs at serving size and is stable",
-                            "the public name resolves to the recovery side",
-                            "checks pass; times are recorded",
-                        ],
-                        strict=True,
-                    ),
-                    start=1,
-                )
-            ],
-        ),
-    ]
-    phases = [
-        _phase(1, spans[0], _detect(dr)),
-        _phase(2, spans[1], _promote(ctx, dr)),
-        _phase(3, spans[2], _scale(ctx, dr)),
-        _phase(4, spans[3], _dns(dr)),
-        _phase(5, spans[4], _validate(ctx, dr)),
-    ]
-    text = [
-        *intro,
-        "",
-        *[line for phase in phases for line in phase],
-        "### Drill checklist",
-        "",
-        *_drill(rto, dr, ctx),
-        "",
-        "### Failback",
-        "",
-        *_failback(ctx, dr),
-    ]
-    return "Disaster recovery: cross-region failover", "\n".join(text)
-
-
-def _phase(number: int, span: tuple[int, int], body: list[str]) -> list[str]:
-    start, end = span
-    budget = f"minutes {start}-{end}" if number < 5 else f"by minute {end}"
-    return [f"### Phase {number}: {PHASES[number - 1]} ({budget})", "", *body, ""]
+    text = render_chapter(
+        "failover_cross_region",
+        rto=rto,
+        rto_source=rto_source,
+        recovery={"stack": recovery.stack_name, "region": recovery.region, "blueprint": recovery.blueprint,
+                  "this": recovery.blueprint == ctx.blueprint},
+        primary={"stack": primary.stack_name, "region": primary.region} if primary else None,
+        spans=phase_budget(rto),
+        detect={"replica": bool(dr.replica), "commands": _detect_commands(dr)},
+        promote={
+            "update": _promotion_by_update(dr),
+            "replica": _promotion_by_hand(dr),
+            "global_cluster": _global_failover(dr),
+            "efs": _efs_failover(dr),
+        },
+        scale=_scale(ctx, dr),
+        dns=_dns(dr),
+        validate={"targets": bool(recovery.of_type("AWS::ElasticLoadBalancingV2::TargetGroup")),
+                  "commands": _validate_commands(ctx, dr)},
+        environment=ctx.environment,
+        failback=_failback(dr),
+    )
+    return "Disaster recovery: cross-region failover", text
 
 
 def _primary_instance(primary: StackFacts | None) -> str | None:
@@ -398,197 +314,136 @@ def _health_checks(dr: DrFacts) -> list[tuple[StackFacts, str]]:
     return found
 
 
-def _detect(dr: DrFacts) -> list[str]:
+def _detect_commands(dr: DrFacts) -> str:
+    """Phase 1: the primary's alarms and database, the DNS health checks, the replica's lag."""
     recovery, primary = dr.recovery, dr.primary
     commands: list[str] = []
     if primary is not None:
         commands.append(
-            aws(
-                "cloudwatch",
-                "describe-alarms",
-                region=primary.region,
-                options=[
-                    ("--alarm-name-prefix", f"{primary.stack_name}-"),
-                    ("--state-value", "ALARM"),
-                    ("--query", "MetricAlarms[].[AlarmName,StateReason]"),
-                    ("--output", "table"),
-                ],
-            )
+            aws("cloudwatch", "describe-alarms", region=primary.region, options=[
+                ("--alarm-name-prefix", f"{primary.stack_name}-"),
+                ("--state-value", "ALARM"),
+                ("--query", "MetricAlarms[].[AlarmName,StateReason]"),
+                ("--output", "table"),
+            ])
         )
         instance = _primary_instance(primary)
         if instance:
             handle = ref_handle(primary, instance)
             commands += [
                 *handle.setup,
-                aws(
-                    "rds",
-                    "describe-db-instances",
-                    region=primary.region,
-                    options=[
-                        ("--db-instance-identifier", handle.value),
-                        ("--query", "DBInstances[0].DBInstanceStatus"),
-                        ("--output", "text"),
-                    ],
-                ),
+                aws("rds", "describe-db-instances", region=primary.region, options=[
+                    ("--db-instance-identifier", handle.value),
+                    ("--query", "DBInstances[0].DBInstanceStatus"),
+                    ("--output", "text"),
+                ]),
             ]
     for stack, check in _health_checks(dr):
         handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
         commands += [
             *handle.setup,
-            aws(
-                "route53",
-                "get-health-check-status",
-                region=stack.region,
-                options=[
-                    ("--health-check-id", handle.value),
-                    ("--query", "HealthCheckObservations[].[Region,StatusReport.Status]"),
-                    ("--output", "table"),
-                ],
-            ),
+            aws("route53", "get-health-check-status", region=stack.region, options=[
+                ("--health-check-id", handle.value),
+                ("--query", "HealthCheckObservations[].[Region,StatusReport.Status]"),
+                ("--output", "table"),
+            ]),
         ]
     if dr.replica:
         replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
         commands += [
             *replica.setup,
             'START="$(date -u -d "-30 minutes" +%Y-%m-%dT%H:%M:%SZ)"; END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
-            aws(
-                "cloudwatch",
-                "get-metric-statistics",
-                region=recovery.region,
-                options=[
-                    ("--namespace", "AWS/RDS"),
-                    ("--metric-name", "ReplicaLag"),
-                    ("--dimensions", f"Name=DBInstanceIdentifier,Value={replica.value}"),
-                    ("--start-time", "$START"),
-                    ("--end-time", "$END"),
-                    ("--period", "60"),
-                    ("--statistics", "Maximum"),
-                    ("--query", "sort_by(Datapoints,&Timestamp)[-5:].[Timestamp,Maximum]"),
-                    ("--output", "table"),
-                ],
-            ),
+            aws("cloudwatch", "get-metric-statistics", region=recovery.region, options=[
+                ("--namespace", "AWS/RDS"),
+                ("--metric-name", "ReplicaLag"),
+                ("--dimensions", f"Name=DBInstanceIdentifier,Value={replica.value}"),
+                ("--start-time", "$START"),
+                ("--end-time", "$END"),
+                ("--period", "60"),
+                ("--statistics", "Maximum"),
+                ("--query", "sort_by(Datapoints,&Timestamp)[-5:].[Timestamp,Maximum]"),
+                ("--output", "table"),
+            ]),
         ]
-    return [
-        "Confirm the primary is really gone (not a monitoring blip): its alarms, its database, the DNS health check"
-        + (
-            ", and how far the replica was behind (`ReplicaLag`, seconds: the data you stand to lose)"
-            if dr.replica
-            else ""
-        )
-        + ". Declare the disaster, note the time: the RTO clock starts now. If the primary region's APIs do not "
-        "answer, that is the answer.",
-        "",
-        code("\n".join(commands) if commands else "# no primary-side resources in these templates to check"),
-    ]
+    return code("\n".join(commands) if commands else "# no primary-side resources in these templates to check")
 
 
-def _promote(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
-    recovery, primary = dr.recovery, dr.primary
-    region = recovery.region
-    body: list[str] = []
-    if dr.replica and any(p.name == DATABASE_ROLE_PARAMETER for p in recovery.parameters):
-        # The lifecycle model (streamflix.lifecycle): promote through the stack, so CloudFormation
-        # owns a standalone instance afterwards and its DeletionPolicy applies.
-        body += [
-            f"Promote the cross-region read replica `{dr.replica}` with the failover update: `{DATABASE_ROLE_PARAMETER}"
-            "=standalone` removes `SourceDBInstanceIdentifier`, so CloudFormation promotes it in place (same "
-            "endpoint, the recovery service needs no change), turns on its automated backups, removes the "
-            "replica-lag alarm and from then on applies its Snapshot deletion policy. Do not run "
-            "`promote-read-replica` by hand: the stack would still describe a replica and ignore its deletion "
-            "policy. Promotion cannot be undone. The master credentials are already here: the primary's secret is "
-            "replicated to this region (once the primary was wired); promote that replica secret to a standalone "
-            "secret of this region before you rotate it.",
-            "",
-            code(
-                "\n".join(
-                    [
-                        follow_up_update(recovery, DATABASE_ROLE_PARAMETER, "standalone"),
-                        aws_wait("cloudformation", "stack-update-complete", region=region,
-                                 options=[("--stack-name", recovery.stack_name)]),
-                    ]
-                )
-            ),
-            "",
-        ]
-    elif dr.replica:
-        replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
-        source = _primary_instance(primary)
-        backup_from = primary.props(source) if primary and source else recovery.props(dr.replica)
-        backup_options = [
-            *(
-                [("--backup-retention-period", parameter_text(backup_from["BackupRetentionPeriod"]))]
-                if "BackupRetentionPeriod" in backup_from
-                else []
-            ),
-            *(
-                [("--preferred-backup-window", str(backup_from["PreferredBackupWindow"]))]
-                if "PreferredBackupWindow" in backup_from
-                else []
-            ),
-        ]
-        body += [
-            f"Promote the cross-region read replica `{dr.replica}`: it stops replicating and becomes a standalone, "
-            "writable instance with the same endpoint, so the recovery service needs no change. Promotion takes a "
-            "few minutes; it cannot be undone.",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *replica.setup,
-                        aws(
-                            "rds",
-                            "promote-read-replica",
-                            region=region,
-                            options=[("--db-instance-identifier", replica.value), *backup_options],
-                        ),
-                        aws_wait(
-                            "rds",
-                            "db-instance-available",
-                            region=region,
-                            options=[("--db-instance-identifier", replica.value)],
-                        ),
-                    ]
-                )
-            ),
-            "",
-        ]
-    if dr.global_cluster:
-        cluster_props = recovery.props(dr.global_cluster)
-        global_id = recovery.resolve(cluster_props.get("GlobalClusterIdentifier"))
-        cluster = ref_handle(recovery, dr.global_cluster)
-        body += [
-            f"Fail the Aurora global database over to `{dr.global_cluster}` (`--allow-data-loss`: the primary region is down):",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *cluster.setup,
-                        aws(
-                            "rds",
-                            "failover-global-cluster",
-                            region=region,
-                            options=[
-                                ("--global-cluster-identifier", str(global_id)),
-                                (
-                                    "--target-db-cluster-identifier",
-                                    f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:cluster:{cluster.value}",
-                                ),
-                                ("--allow-data-loss", None),
-                            ],
-                        ),
-                    ]
-                )
-            ),
-            "",
-        ]
-    if dr.file_system:
-        body += _efs_failover(dr)
-    return body or ["Nothing to promote in these templates: the data tier is not replicated across regions."]
+def _has_failover_switch(recovery: StackFacts) -> bool:
+    return any(p.name == DATABASE_ROLE_PARAMETER for p in recovery.parameters)
 
 
-def _efs_failover(dr: DrFacts) -> list[str]:
+def _promotion_by_update(dr: DrFacts) -> dict[str, str] | None:
+    """Phase 2 when the recovery template declares the failover switch: promote through the stack.
+
+    The lifecycle model (streamflix.lifecycle): CloudFormation then owns a standalone instance
+    and its DeletionPolicy applies."""
     recovery = dr.recovery
-    source_stack, source_id = dr.file_system  # type: ignore[misc]
+    if not dr.replica or not _has_failover_switch(recovery):
+        return None
+    commands = [
+        follow_up_update(recovery, DATABASE_ROLE_PARAMETER, "standalone"),
+        aws_wait("cloudformation", "stack-update-complete", region=recovery.region,
+                 options=[("--stack-name", recovery.stack_name)]),
+    ]
+    return {"replica": dr.replica, "parameter": DATABASE_ROLE_PARAMETER, "commands": code("\n".join(commands))}
+
+
+def _promotion_by_hand(dr: DrFacts) -> dict[str, str] | None:
+    """Phase 2 for a replica without the failover switch: promote-read-replica, keeping the primary's backups."""
+    recovery, primary = dr.recovery, dr.primary
+    if not dr.replica or _has_failover_switch(recovery):
+        return None
+    region = recovery.region
+    replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
+    source = _primary_instance(primary)
+    backup_from = primary.props(source) if primary and source else recovery.props(dr.replica)
+    backup_options = [
+        *(
+            [("--backup-retention-period", parameter_text(backup_from["BackupRetentionPeriod"]))]
+            if "BackupRetentionPeriod" in backup_from
+            else []
+        ),
+        *(
+            [("--preferred-backup-window", str(backup_from["PreferredBackupWindow"]))]
+            if "PreferredBackupWindow" in backup_from
+            else []
+        ),
+    ]
+    commands = [
+        *replica.setup,
+        aws("rds", "promote-read-replica", region=region,
+            options=[("--db-instance-identifier", replica.value), *backup_options]),
+        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", replica.value)]),
+    ]
+    return {"id": dr.replica, "commands": code("\n".join(commands))}
+
+
+def _global_failover(dr: DrFacts) -> dict[str, str] | None:
+    """Phase 2 for an Aurora global-cluster member in the recovery stack."""
+    recovery = dr.recovery
+    if not dr.global_cluster:
+        return None
+    region = recovery.region
+    global_id = recovery.resolve(recovery.props(dr.global_cluster).get("GlobalClusterIdentifier"))
+    cluster = ref_handle(recovery, dr.global_cluster)
+    target = f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:cluster:{cluster.value}"
+    commands = [
+        *cluster.setup,
+        aws("rds", "failover-global-cluster", region=region, options=[
+            ("--global-cluster-identifier", str(global_id)),
+            ("--target-db-cluster-identifier", target),
+            ("--allow-data-loss", None),
+        ]),
+    ]
+    return {"id": dr.global_cluster, "commands": code("\n".join(commands))}
+
+
+def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
+    """Phase 2 for a replicated file system: delete the replication from the recovery side."""
+    if not dr.file_system:
+        return None
+    recovery = dr.recovery
+    source_stack, source_id = dr.file_system
     region = recovery.region
     replica_wire = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
     lines = []
@@ -596,17 +451,11 @@ def _efs_failover(dr: DrFacts) -> list[str]:
         lines += [
             f"REPLICA_FILE_SYSTEM=$({parameter_command(recovery, replica_wire.parameter)})",
             "SOURCE_FILE_SYSTEM=$("
-            + aws(
-                "efs",
-                "describe-replication-configurations",
-                region=region,
-                one_line=True,
-                options=[
-                    ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
-                    ("--query", "Replications[0].SourceFileSystemId"),
-                    ("--output", "text"),
-                ],
-            )
+            + aws("efs", "describe-replication-configurations", region=region, one_line=True, options=[
+                ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
+                ("--query", "Replications[0].SourceFileSystemId"),
+                ("--output", "text"),
+            ])
             + ")",
         ]
     else:
@@ -617,45 +466,24 @@ def _efs_failover(dr: DrFacts) -> list[str]:
             else "SOURCE_FILE_SYSTEM=<the primary file system id>"
         )
     lines += [
-        aws(
-            "efs",
-            "delete-replication-configuration",
-            region=region,
-            options=[("--source-file-system-id", "$SOURCE_FILE_SYSTEM")],
-        ),
+        aws("efs", "delete-replication-configuration", region=region,
+            options=[("--source-file-system-id", "$SOURCE_FILE_SYSTEM")]),
         "# if the primary region cannot be reached, delete the local side only:",
-        aws(
-            "efs",
-            "delete-replication-configuration",
-            region=region,
-            options=[
-                ("--source-file-system-id", "$SOURCE_FILE_SYSTEM"),
-                ("--deletion-mode", "LOCAL_CONFIGURATION_ONLY"),
-            ],
-        ),
+        aws("efs", "delete-replication-configuration", region=region, options=[
+            ("--source-file-system-id", "$SOURCE_FILE_SYSTEM"),
+            ("--deletion-mode", "LOCAL_CONFIGURATION_ONLY"),
+        ]),
     ]
     if replica_wire is not None:
         lines.append(
-            aws(
-                "efs",
-                "describe-file-systems",
-                region=region,
-                options=[
-                    ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
-                    ("--query", "FileSystems[0].FileSystemProtection.ReplicationOverwriteProtection"),
-                    ("--output", "text"),
-                ],
-            )
+            aws("efs", "describe-file-systems", region=region, options=[
+                ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
+                ("--query", "FileSystems[0].FileSystemProtection.ReplicationOverwriteProtection"),
+                ("--output", "text"),
+            ])
         )
-    return [
-        f"Make the EFS replica in {region} writable: delete the replication of `{source_id}` "
-        f"(`{source_stack.stack_name}`). It takes a few minutes; the replica then reports "
-        "`ReplicationOverwriteProtection` `ENABLED` instead of `REPLICATING` and accepts writes. Files written after "
-        "the last replication may land in `efs-replication-lost+found-*`.",
-        "",
-        code("\n".join(lines)),
-        "",
-    ]
+    return {"region": region, "source_id": source_id, "source_stack": source_stack.stack_name,
+            "commands": code("\n".join(lines))}
 
 
 def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
@@ -684,12 +512,13 @@ def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
     return "$SERVING_TASKS", "SERVING_TASKS: set it to the number of tasks production needs"
 
 
-def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+def _scale(ctx: "RunbookContext", dr: DrFacts) -> dict | None:
+    """Phase 3: the recovery service to its serving size (ECS now, the stack's parameter, the scaling minimum)."""
     recovery = dr.recovery
     region = recovery.region
     services = recovery.of_type("AWS::ECS::Service")
     if not services:
-        return ["The recovery stack runs no ECS service; start the application the way it is deployed there."]
+        return None
     rid = services[0]
     props = recovery.props(rid)
     cluster_id = ref_name(props.get("Cluster"))
@@ -701,45 +530,30 @@ def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
     commands = [
         *(['SERVING_TASKS="<tasks production needs>"'] if count.startswith("$") else []),
         *setup_lines(cluster, service),
-        aws(
-            "ecs",
-            "update-service",
-            region=region,
-            options=[("--cluster", cluster.value), ("--service", service.value), ("--desired-count", count)],
-        ),
-    ]
-    notes = [
-        f"Scale `{rid}` from its standby size to the serving size ({count} tasks, {count_source}) right away with ECS"
+        aws("ecs", "update-service", region=region,
+            options=[("--cluster", cluster.value), ("--service", service.value), ("--desired-count", count)]),
     ]
     parameter = ref_name(props.get("DesiredCount"))
-    if parameter and recovery.parameter(parameter) is not None:
+    if not (parameter and recovery.parameter(parameter) is not None):
+        parameter = None
+    if parameter:
         parameters = [
-            (
-                "--parameters",
-                [
-                    f"ParameterKey={p.name},ParameterValue={count}"
-                    if p.name == parameter
-                    else f"ParameterKey={p.name},UsePreviousValue=true"
-                    for p in recovery.parameters
-                ],
-            )
+            f"ParameterKey={p.name},ParameterValue={count}"
+            if p.name == parameter
+            else f"ParameterKey={p.name},UsePreviousValue=true"
+            for p in recovery.parameters
         ]
         capabilities = [("--capabilities", recovery.capabilities)] if recovery.capabilities else []
         commands += [
             "# then record it in the stack, so the next update keeps it:",
-            aws(
-                "cloudformation",
-                "update-stack",
-                region=region,
-                options=[
-                    ("--stack-name", recovery.stack_name),
-                    ("--use-previous-template", None),
-                    *parameters,
-                    *capabilities,
-                ],
-            ),
+            aws("cloudformation", "update-stack", region=region, options=[
+                ("--stack-name", recovery.stack_name),
+                ("--use-previous-template", None),
+                ("--parameters", parameters),
+                *capabilities,
+            ]),
         ]
-        notes.append(f", then record it in the stack's `{parameter}` parameter")
+    raised = False
     for target in recovery.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
         minimum = recovery.resolve(recovery.props(target).get("MinCapacity"))
         if (
@@ -750,35 +564,29 @@ def _scale(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
             and not ref_name(recovery.props(target).get("MinCapacity"))
         ):
             commands.append(
-                aws(
-                    "application-autoscaling",
-                    "register-scalable-target",
-                    region=region,
-                    options=[
-                        ("--service-namespace", "ecs"),
-                        ("--scalable-dimension", "ecs:service:DesiredCount"),
-                        ("--resource-id", f"service/{cluster.value}/{service.value.split('/')[-1]}"),
-                        ("--min-capacity", count),
-                    ],
-                )
+                aws("application-autoscaling", "register-scalable-target", region=region, options=[
+                    ("--service-namespace", "ecs"),
+                    ("--scalable-dimension", "ecs:service:DesiredCount"),
+                    ("--resource-id", f"service/{cluster.value}/{service.value.split('/')[-1]}"),
+                    ("--min-capacity", count),
+                ])
             )
-            notes.append(" and raise the auto-scaling minimum so it does not scale back in")
+            raised = True
     commands.append(
-        aws_wait(
-            "ecs",
-            "services-stable",
-            region=region,
-            options=[("--cluster", cluster.value), ("--services", service.value)],
-        )
+        aws_wait("ecs", "services-stable", region=region,
+                 options=[("--cluster", cluster.value), ("--services", service.value)])
     )
-    return ["".join(notes) + ":", "", code("\n".join(commands))]
+    return {"service": rid, "count": count, "count_source": count_source, "parameter": parameter,
+            "raises_minimum": raised, "commands": code("\n".join(commands))}
 
 
-def _dns(dr: DrFacts) -> list[str]:
+def _dns(dr: DrFacts) -> dict[str, str]:
+    """Phase 4: the failover records' table and the commands that check and force the switch;
+    without records, the command that reads the recovery load balancer's name."""
     if not dr.records:
         balancer = next(
             (
-                (o, b)
+                o
                 for o, b in dr.recovery.outputs.items()
                 if isinstance(b.get("Value"), dict)
                 and "Fn::GetAtt" in b["Value"]
@@ -786,23 +594,19 @@ def _dns(dr: DrFacts) -> list[str]:
             ),
             None,
         )
-        lines = [
-            "No Route 53 failover records in these templates: point the public name (or the clients) at the "
-            "recovery side yourself."
-        ]
-        if balancer:
-            lines += ["", code(output_command(dr.recovery, balancer[0]))]
-        return lines
+        return {"records": "", "commands": "",
+                "balancer": code(output_command(dr.recovery, balancer)) if balancer else ""}
     rows, commands = [], []
     for stack, rid in dr.records:
         p = stack.props(rid)
+        zone = p["HostedZoneId"] if "HostedZoneId" in p else p.get("HostedZoneName")
         rows.append(
             [
                 f"`{rid}`",
-                f"`{stack.resolve(p.get('Name'))}`",
+                f"`{shown(stack, p.get('Name'))}`",  # a deploy-time parameter (prod) shows as Ref NAME
                 str(p.get("Type")),
                 str(p.get("Failover")),
-                f"`{stack.resolve(p.get('HostedZoneId')) or stack.resolve(p.get('HostedZoneName'))}`",
+                f"`{shown(stack, zone)}`",
                 f"`{ref_name(p.get('HealthCheckId'))}`" if ref_name(p.get("HealthCheckId")) else "",
             ]
         )
@@ -810,50 +614,30 @@ def _dns(dr: DrFacts) -> list[str]:
         handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
         commands += [
             *handle.setup,
-            aws(
-                "route53",
-                "get-health-check-status",
-                region=stack.region,
-                options=[
-                    ("--health-check-id", handle.value),
-                    ("--query", "HealthCheckObservations[].StatusReport.Status"),
-                    ("--output", "text"),
-                ],
-            ),
+            aws("route53", "get-health-check-status", region=stack.region, options=[
+                ("--health-check-id", handle.value),
+                ("--query", "HealthCheckObservations[].StatusReport.Status"),
+                ("--output", "text"),
+            ]),
             "# only if the primary still looks healthy but must not serve: invert the check to force the failover",
-            aws(
-                "route53",
-                "update-health-check",
-                region=stack.region,
-                options=[("--health-check-id", handle.value), ("--inverted", None)],
-            ),
+            aws("route53", "update-health-check", region=stack.region,
+                options=[("--health-check-id", handle.value), ("--inverted", None)]),
         ]
     stack, rid = dr.records[0]
     name, zone, setup = _record_name_and_zone(stack, rid)
     commands += setup
     if zone and name:
         commands.append(
-            aws(
-                "route53",
-                "list-resource-record-sets",
-                region=stack.region,
-                options=[
-                    ("--hosted-zone-id", zone),
-                    ("--query", f"ResourceRecordSets[?Name=='{name.rstrip('.')}.']"),
-                    ("--output", "table"),
-                ],
-            )
+            aws("route53", "list-resource-record-sets", region=stack.region, options=[
+                ("--hosted-zone-id", zone),
+                ("--query", f"ResourceRecordSets[?Name=='{name.rstrip('.')}.']"),
+                ("--output", "table"),
+            ])
         )
     if name:
         commands.append(f"dig +short {name.rstrip('.')}")
-    return [
-        "Route 53 answers with the SECONDARY record once the PRIMARY's health check fails; clients follow within "
-        "the record's TTL. Check, and force it only if needed:",
-        "",
-        table(["Record", "Name", "Type", "Failover", "Hosted zone", "Health check"], rows),
-        "",
-        code("\n".join(commands)),
-    ]
+    return {"records": table(["Record", "Name", "Type", "Failover", "Hosted zone", "Health check"], rows),
+            "commands": code("\n".join(commands)), "balancer": ""}
 
 
 def _record_name_and_zone(stack: StackFacts, rid: str) -> tuple[str | None, str | None, list[str]]:
@@ -872,7 +656,8 @@ def _record_name_and_zone(stack: StackFacts, rid: str) -> tuple[str | None, str 
     return values[0], values[1], setup
 
 
-def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+def _validate_commands(ctx: "RunbookContext", dr: DrFacts) -> str:
+    """Phase 5: the recovery stack's outputs, the database's role, the targets' health, the alarms."""
     recovery = dr.recovery
     region = recovery.region
     commands = [
@@ -882,31 +667,21 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
         replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
         commands += [
             *replica.setup,
-            aws(
-                "rds",
-                "describe-db-instances",
-                region=region,
-                options=[
-                    ("--db-instance-identifier", replica.value),
-                    ("--query", "DBInstances[0].[DBInstanceStatus,ReadReplicaSourceDBInstanceIdentifier]"),
-                    ("--output", "text"),
-                ],
-            ),
+            aws("rds", "describe-db-instances", region=region, options=[
+                ("--db-instance-identifier", replica.value),
+                ("--query", "DBInstances[0].[DBInstanceStatus,ReadReplicaSourceDBInstanceIdentifier]"),
+                ("--output", "text"),
+            ]),
         ]
     for group in recovery.of_type("AWS::ElasticLoadBalancingV2::TargetGroup"):
         handle = ref_handle(recovery, group, "TARGET_GROUP_ARN")
         commands += [
             *handle.setup,
-            aws(
-                "elbv2",
-                "describe-target-health",
-                region=region,
-                options=[
-                    ("--target-group-arn", handle.value),
-                    ("--query", "TargetHealthDescriptions[].TargetHealth.State"),
-                    ("--output", "text"),
-                ],
-            ),
+            aws("elbv2", "describe-target-health", region=region, options=[
+                ("--target-group-arn", handle.value),
+                ("--query", "TargetHealthDescriptions[].TargetHealth.State"),
+                ("--output", "text"),
+            ]),
         ]
         path = recovery.props(group).get("HealthCheckPath")
         name, setup = None, []
@@ -916,172 +691,75 @@ def _validate(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
         if path and name:
             commands.append(f"curl -fsS https://{name.rstrip('.')}{path}")
     commands.append(
-        aws(
-            "cloudwatch",
-            "describe-alarms",
-            region=region,
-            options=[
-                ("--alarm-name-prefix", f"{recovery.stack_name}-"),
-                ("--state-value", "ALARM"),
-                ("--query", "MetricAlarms[].AlarmName"),
-                ("--output", "text"),
-            ],
-        )
+        aws("cloudwatch", "describe-alarms", region=region, options=[
+            ("--alarm-name-prefix", f"{recovery.stack_name}-"),
+            ("--state-value", "ALARM"),
+            ("--query", "MetricAlarms[].AlarmName"),
+            ("--output", "text"),
+        ])
     )
-    return [
-        "The database reports `available` with no replication source"
-        + (", the targets are `healthy`" if recovery.of_type("AWS::ElasticLoadBalancingV2::TargetGroup") else "")
-        + ", no recovery alarm fires (the replica-lag alarm goes to INSUFFICIENT_DATA after promotion), and a write "
-        "through the application succeeds. Record each phase's end time against its budget.",
-        "",
-        code("\n".join(commands)),
-    ]
+    return code("\n".join(commands))
 
 
-def _drill(rto: int, dr: DrFacts, ctx: "RunbookContext | None" = None) -> list[str]:
-    items = [
-        "Announce the window; name the incident lead and the scribe; rehearse in staging before production.",
-        "Before: replica lag is low, recovery alarms are OK, the primary's latest automated backup is under 24 hours old.",
-        "Start the clock; run phases 1-5 in order; write down each phase's end time.",
-        f"Measured recovery time is within {rto} minutes and each phase within its budget (table above).",
-        "Data written just before the cut-over is present on the recovery side, or the loss is within the RPO.",
-        "A write through the recovery service succeeds; dashboards and alarms in the recovery region show it.",
-        "The DR integration tests pass against the recovery region, promoted: "
-        + (f"`STREAMFLIX_ENV={ctx.environment} " if ctx is not None else "`")
-        + "STREAMFLIX_DR_PROMOTED=1 python -m pytest tests/integration/test_dr_pair_deployed.py -m integration` "
-        "(after phase 5 wrote `cfn-outputs/dr-recovery.json`; with `cfn-outputs/dr-primary.json` they also check "
-        "the primary's file replication was cut).",
-        "Fail back (below) and confirm replication is healthy again: the pair is protected only after that.",
-        "File the report: timings, surprises, fixes. Fix the generator or the config, not this file (it is rebuilt).",
-    ]
-    if dr.records:
-        items.insert(
-            4, "DNS answers with the recovery side within the record TTL; re-enable the health check afterwards."
-        )
-    return [f"- [ ] {item}" for item in items]
-
-
-def _failback(ctx: "RunbookContext", dr: DrFacts) -> list[str]:
+def _failback(dr: DrFacts) -> dict:
+    """The failback steps' commands (each None when its step does not apply) and the protection to switch off."""
     recovery, primary = dr.recovery, dr.primary
     region = recovery.region
-    lines = [
-        "Failback is planned work, not an emergency: the recovery side is now the only writer, and the pair is not "
-        "protected until replication runs again. Do it in a maintenance window.",
-        "",
-    ]
-    steps = []
+    facts: dict = {"primary_check": None, "snapshot": None, "copy": None, "traffic": None}
     if primary is not None:
-        steps.append(
-            (
-                "Confirm the primary region and stack are healthy again.",
-                [
-                    aws(
-                        "cloudformation",
-                        "describe-stacks",
-                        region=primary.region,
-                        options=[
-                            ("--stack-name", primary.stack_name),
-                            ("--query", "Stacks[0].StackStatus"),
-                            ("--output", "text"),
-                        ],
-                    )
-                ],
-            )
+        facts["primary_check"] = code(
+            aws("cloudformation", "describe-stacks", region=primary.region, options=[
+                ("--stack-name", primary.stack_name),
+                ("--query", "Stacks[0].StackStatus"),
+                ("--output", "text"),
+            ])
         )
     if dr.replica:
         replica = ref_handle(recovery, dr.replica, "REPLICA_ID")
-        steps.append(
-            (
-                "Snapshot the promoted database, the only current copy of the data.",
-                [
-                    *replica.setup,
-                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-                    aws(
-                        "rds",
-                        "create-db-snapshot",
-                        region=region,
-                        options=[
-                            ("--db-instance-identifier", replica.value),
-                            ("--db-snapshot-identifier", f"{replica.value}-failback-$SNAPSHOT_DATE"),
-                        ],
-                    ),
-                ],
-            )
-        )
+        snapshot = f"{replica.value}-failback-$SNAPSHOT_DATE"
+        facts["snapshot"] = code("\n".join([
+            *replica.setup,
+            'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+            aws("rds", "create-db-snapshot", region=region, options=[
+                ("--db-instance-identifier", replica.value),
+                ("--db-snapshot-identifier", snapshot),
+            ]),
+        ]))
         primary_key = next(iter(primary.of_type("AWS::KMS::Key")), None) if primary else None
         key = (
             ref_handle(primary, primary_key, "PRIMARY_DATA_KEY")
             if primary and primary_key
             else Handle("$PRIMARY_DATA_KEY")
         )
-        steps.append(
-            (
-                "Bring the data back to the primary region: restore it into the primary stack's database (for example "
-                "`pg_dump` from the promoted instance, `pg_restore` into the primary, with the recovery service scaled "
-                "to its standby size so nothing writes meanwhile), or copy the snapshot across and restore from it.",
-                [
-                    aws(
-                        "rds",
-                        "copy-db-snapshot",
-                        region=primary.region if primary else region,
-                        options=[
-                            (
-                                "--source-db-snapshot-identifier",
-                                f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:snapshot:{replica.value}-failback-$SNAPSHOT_DATE",
-                            ),
-                            ("--target-db-snapshot-identifier", f"{replica.value}-failback-$SNAPSHOT_DATE"),
-                            ("--source-region", region),
-                            ("--kms-key-id", key.value),
-                        ],
-                    ),
-                ],
-            )
-        )
-        steps[-1] = (steps[-1][0], [*key.setup, *steps[-1][1]])
-    if dr.records:
-        checks = _health_checks(dr)
-        if checks:
-            stack, check = checks[0]
-            handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
-            steps.append(
+        facts["copy"] = code("\n".join([
+            *key.setup,
+            aws("rds", "copy-db-snapshot", region=primary.region if primary else region, options=[
                 (
-                    "Send traffic back: un-invert the health check (if you inverted it); Route 53 returns to the "
-                    "PRIMARY record once it is healthy.",
-                    [
-                        *handle.setup,
-                        aws(
-                            "route53",
-                            "update-health-check",
-                            region=stack.region,
-                            options=[("--health-check-id", handle.value), ("--no-inverted", None)],
-                        ),
-                    ],
-                )
-            )
+                    "--source-db-snapshot-identifier",
+                    f"arn:{recovery.partition}:rds:{region}:${{AWS_ACCOUNT_ID}}:snapshot:{snapshot}",
+                ),
+                ("--target-db-snapshot-identifier", snapshot),
+                ("--source-region", region),
+                ("--kms-key-id", key.value),
+            ]),
+        ]))
+    checks = _health_checks(dr) if dr.records else []
+    if checks:
+        stack, check = checks[0]
+        handle = ref_handle(stack, check, "HEALTH_CHECK_ID")
+        facts["traffic"] = code("\n".join([
+            *handle.setup,
+            aws("route53", "update-health-check", region=stack.region,
+                options=[("--health-check-id", handle.value), ("--no-inverted", None)]),
+        ]))
     protection = [
         str(e.get("Parameter")) for e in recovery.metadata.get("FollowUpUpdates") or [] if isinstance(e, dict)
     ]
-    unprotect = [follow_up_update(recovery, name, "false") for name in protection]
-    steps.append(
-        (
-            f"Re-create the recovery stack so a fresh replica (and EFS destination) follows the primary again: "
-            + (f"switch its deletion protection off ({', '.join(protection)}=false), " if protection else "")
-            + f"delete `{recovery.stack_name}` (the promoted database gets its final snapshot; the retained resources "
-            "stay, by DeletionPolicy, until you remove them after checking the primary has all their data), then "
-            "create it again with the Deploy steps of its runbook, and wire the primary to the new stack again "
-            "(the second primary deploy: backup key, secret replica, EFS destination).",
-            [
-                *unprotect,
-                aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
-                aws_wait(
-                    "cloudformation",
-                    "stack-delete-complete",
-                    region=region,
-                    options=[("--stack-name", recovery.stack_name)],
-                ),
-            ],
-        )
-    )
-    for number, (text, commands) in enumerate(steps, start=1):
-        lines += [f"{number}. {text}", "", code("\n".join(commands)), ""]
-    return lines
+    facts["protection"] = protection
+    facts["recreate"] = code("\n".join([
+        *(follow_up_update(recovery, name, "false") for name in protection),
+        aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
+        aws_wait("cloudformation", "stack-delete-complete", region=region,
+                 options=[("--stack-name", recovery.stack_name)]),
+    ]))
+    return facts

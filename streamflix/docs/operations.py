@@ -311,7 +311,7 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
     text = render_chapter(
         "backup_and_restore",
         settings=table(["Resource", "Setting", "Value"], backup_rows(stack)),
-        restores=["\n".join(lines) for lines in restores],
+        restores=restores,
         streams=streams,
         keys=keys,
     )
@@ -321,6 +321,8 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
 def _placement(
     stack: StackFacts, props: dict, subnet_property: str, groups_property: str
 ) -> tuple[Handle | None, Handle | None, Handle | None]:
+    """Handles for the subnet group, the first security group and the KMS key a resource names (None when
+    the template does not hold them), so a restored copy is placed like the live one."""
     subnet = ref_name(props.get(subnet_property))
     groups = [ref_name(g) for g in props.get(groups_property) or []]
     key = ref_name(props.get("KmsKeyId"))
@@ -331,7 +333,13 @@ def _placement(
     )
 
 
-def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
+#: The point in time a restore goes back to, as the runbooks set it (the operator edits it).
+RESTORE_TIME = 'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the {window}: the moment before the incident'
+
+
+def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
+    """An Aurora cluster: restorable window and manual snapshot, point-in-time and snapshot restores
+    into a new cluster placed like the live one, and the clean-up."""
     props = stack.props(rid)
     region = stack.region
     cluster = stack.physical_name(rid) or rid
@@ -356,182 +364,95 @@ def _aurora_restore(stack: StackFacts, rid: str) -> list[str]:
     ]
     instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
     add_instance = [
-        aws(
-            "rds",
-            "create-db-instance",
-            region=region,
-            options=[
-                ("--db-instance-identifier", instance),
-                ("--db-cluster-identifier", restored),
-                ("--engine", str(props.get("Engine"))),
-                ("--db-instance-class", str(instance_class)),
-            ],
-        ),
+        aws("rds", "create-db-instance", region=region, options=[
+            ("--db-instance-identifier", instance),
+            ("--db-cluster-identifier", restored),
+            ("--engine", str(props.get("Engine"))),
+            ("--db-instance-class", str(instance_class)),
+        ]),
         aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", instance)]),
-        aws(
-            "rds",
-            "describe-db-clusters",
-            region=region,
-            options=[
-                ("--db-cluster-identifier", restored),
-                ("--query", "DBClusters[0].Endpoint"),
-                ("--output", "text"),
-            ],
-        ),
+        aws("rds", "describe-db-clusters", region=region, options=[
+            ("--db-cluster-identifier", restored),
+            ("--query", "DBClusters[0].Endpoint"),
+            ("--output", "text"),
+        ]),
     ]
-    return [
-        f"### `{rid}` (Aurora cluster `{cluster}`)",
-        "",
-        f"Automated backups for {props.get('BackupRetentionPeriod', 1)} day(s) give point-in-time recovery to any "
-        f"second in that window; the daily backup runs in {props.get('PreferredBackupWindow', 'a window AWS picks')} UTC. "
-        "A restore always creates a **new** cluster next to the live one; take what you need from it (for "
-        "example with `pg_dump`/`pg_restore` from a task in the app subnets), then delete it. Replacing the "
-        "stack's own cluster with a restored one is a template change, not an operator action.",
-        "",
-        "Restorable window, and a manual snapshot before risky work:",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws(
-                        "rds",
-                        "describe-db-clusters",
-                        region=region,
-                        options=[
-                            ("--db-cluster-identifier", cluster),
-                            ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
-                            ("--output", "text"),
-                        ],
-                    ),
-                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-                    aws(
-                        "rds",
-                        "create-db-cluster-snapshot",
-                        region=region,
-                        options=[
-                            ("--db-cluster-identifier", cluster),
-                            (
-                                "--db-cluster-snapshot-identifier",
-                                f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE",
-                            ),
-                        ],
-                    ),
-                ]
-            )
-        ),
-        "",
-        "Point-in-time recovery into a new cluster, placed like the live one:",
-        "",
-        code(
-            "\n".join(
-                [
-                    *setup_lines(subnet, group, key, params),
-                    'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the restorable window: '
-                    'the moment before the incident',
-                    aws(
-                        "rds",
-                        "restore-db-cluster-to-point-in-time",
-                        region=region,
-                        options=[
-                            ("--source-db-cluster-identifier", cluster),
-                            ("--db-cluster-identifier", restored),
-                            ("--restore-to-time", "$RESTORE_TIME"),
-                            *placement,
-                        ],
-                    ),
-                    *add_instance,
-                ]
-            )
-        ),
-        "",
-        "From a snapshot instead (automated, manual, or the final snapshot `DeletionPolicy: Snapshot` leaves):",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws(
-                        "rds",
-                        "describe-db-cluster-snapshots",
-                        region=region,
-                        options=[
-                            ("--db-cluster-identifier", cluster),
-                            (
-                                "--query",
-                                "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]",
-                            ),
-                            ("--output", "table"),
-                        ],
-                    ),
-                    'SNAPSHOT="<identifier from the list>"',
-                    aws(
-                        "rds",
-                        "restore-db-cluster-from-snapshot",
-                        region=region,
-                        options=[
-                            ("--db-cluster-identifier", restored),
-                            ("--snapshot-identifier", "$SNAPSHOT"),
-                            ("--engine", str(props.get("Engine"))),
-                            ("--engine-version", str(props.get("EngineVersion"))),
-                            *placement,
-                        ],
-                    ),
-                    *add_instance,
-                ]
-            )
-        ),
-        "",
-        "Clean up the restored copy when done:",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws("rds", "delete-db-instance", region=region, options=[("--db-instance-identifier", instance)]),
-                    aws(
-                        "rds",
-                        "delete-db-cluster",
-                        region=region,
-                        options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)],
-                    ),
-                ]
-            )
-        ),
+    snapshot = [
+        aws("rds", "describe-db-clusters", region=region, options=[
+            ("--db-cluster-identifier", cluster),
+            ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
+            ("--output", "text"),
+        ]),
+        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+        aws("rds", "create-db-cluster-snapshot", region=region, options=[
+            ("--db-cluster-identifier", cluster),
+            ("--db-cluster-snapshot-identifier", f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE"),
+        ]),
     ]
+    point_in_time = [
+        *setup_lines(subnet, group, key, params),
+        RESTORE_TIME.format(window="restorable window"),
+        aws("rds", "restore-db-cluster-to-point-in-time", region=region, options=[
+            ("--source-db-cluster-identifier", cluster),
+            ("--db-cluster-identifier", restored),
+            ("--restore-to-time", "$RESTORE_TIME"),
+            *placement,
+        ]),
+        *add_instance,
+    ]
+    from_snapshot = [
+        aws("rds", "describe-db-cluster-snapshots", region=region, options=[
+            ("--db-cluster-identifier", cluster),
+            ("--query", "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]"),
+            ("--output", "table"),
+        ]),
+        'SNAPSHOT="<identifier from the list>"',
+        aws("rds", "restore-db-cluster-from-snapshot", region=region, options=[
+            ("--db-cluster-identifier", restored),
+            ("--snapshot-identifier", "$SNAPSHOT"),
+            ("--engine", str(props.get("Engine"))),
+            ("--engine-version", str(props.get("EngineVersion"))),
+            *placement,
+        ]),
+        *add_instance,
+    ]
+    cleanup = [
+        aws("rds", "delete-db-instance", region=region, options=[("--db-instance-identifier", instance)]),
+        aws("rds", "delete-db-cluster", region=region,
+            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+    ]
+    return {
+        "kind": "aurora",
+        "id": rid,
+        "cluster": cluster,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "snapshot": code("\n".join(snapshot)),
+        "point_in_time": code("\n".join(point_in_time)),
+        "from_snapshot": code("\n".join(from_snapshot)),
+        "cleanup": code("\n".join(cleanup)),
+    }
 
 
-def _instance_restore(stack: StackFacts, rid: str) -> list[str]:
+def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
+    """A DB instance: a point-in-time restore next to it; a read replica: its backup settings after a promotion."""
     props = stack.props(rid)
     region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
     name = stack.physical_name(rid) or rid
     if "SourceDBInstanceIdentifier" in props:
-        return [
-            f"### `{rid}` (read replica `{name}`)",
-            "",
-            "A read replica has no restore of its own: its source's backups cover the data, and after a "
-            "promotion (see the failover procedure) it takes the backup settings given to `promote-read-replica`. "
-            "Check them after a promotion:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        *instance.setup,
-                        aws(
-                            "rds",
-                            "describe-db-instances",
-                            region=region,
-                            options=[
-                                ("--db-instance-identifier", instance.value),
-                                (
-                                    "--query",
-                                    "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
-                                ),
-                                ("--output", "text"),
-                            ],
-                        ),
-                    ]
-                )
-            ),
+        commands = [
+            *instance.setup,
+            aws("rds", "describe-db-instances", region=region, options=[
+                ("--db-instance-identifier", instance.value),
+                (
+                    "--query",
+                    "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
+                ),
+                ("--output", "text"),
+            ]),
         ]
+        return {"kind": "replica", "id": rid, "name": name, "commands": code("\n".join(commands))}
     restored = derived_identifier(name, "restore", DB_IDENTIFIER_LIMIT)
     subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
     placement = [
@@ -539,197 +460,125 @@ def _instance_restore(stack: StackFacts, rid: str) -> list[str]:
         *([("--vpc-security-group-ids", group.value)] if group else []),
         *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
-    return [
-        f"### `{rid}` (DB instance `{name}`)",
-        "",
-        f"Automated backups for {props.get('BackupRetentionPeriod', 1)} day(s) (window "
-        f"{props.get('PreferredBackupWindow', 'picked by AWS')} UTC). A restore creates a new instance next to the live one.",
-        "",
-        code(
-            "\n".join(
-                [
-                    *instance.setup,
-                    aws(
-                        "rds",
-                        "describe-db-instances",
-                        region=region,
-                        options=[
-                            ("--db-instance-identifier", instance.value),
-                            ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
-                            ("--output", "text"),
-                        ],
-                    ),
-                    *setup_lines(subnet, group),
-                    'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the retention window: '
-                    'the moment before the incident',
-                    aws(
-                        "rds",
-                        "restore-db-instance-to-point-in-time",
-                        region=region,
-                        options=[
-                            ("--source-db-instance-identifier", instance.value),
-                            ("--target-db-instance-identifier", restored),
-                            ("--restore-time", "$RESTORE_TIME"),
-                            *placement,
-                        ],
-                    ),
-                    aws_wait(
-                        "rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored)]
-                    ),
-                ]
-            )
-        ),
+    commands = [
+        *instance.setup,
+        aws("rds", "describe-db-instances", region=region, options=[
+            ("--db-instance-identifier", instance.value),
+            ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
+            ("--output", "text"),
+        ]),
+        *setup_lines(subnet, group),
+        RESTORE_TIME.format(window="retention window"),
+        aws("rds", "restore-db-instance-to-point-in-time", region=region, options=[
+            ("--source-db-instance-identifier", instance.value),
+            ("--target-db-instance-identifier", restored),
+            ("--restore-time", "$RESTORE_TIME"),
+            *placement,
+        ]),
+        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored)]),
     ]
+    return {
+        "kind": "instance",
+        "id": rid,
+        "name": name,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "commands": code("\n".join(commands)),
+    }
 
 
-def _cache_restore(stack: StackFacts, rid: str) -> list[str]:
+def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
+    """A replication group: its snapshots, a manual one, and a restore into a new group with the same settings."""
     props = stack.props(rid)
     region = stack.region
     group_id = stack.physical_name(rid) or rid
     restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
+    kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
         ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
     ]
     flags = [
         *([("--multi-az-enabled", None)] if is_true(props.get("MultiAZEnabled")) else []),
-        *(
-            [("--automatic-failover-enabled", None)]
-            if is_true(props.get("AutomaticFailoverEnabled"))
-            else []
-        ),
-        *(
-            [("--transit-encryption-enabled", None)]
-            if is_true(props.get("TransitEncryptionEnabled"))
-            else []
-        ),
-        *(
-            [("--at-rest-encryption-enabled", None)]
-            if is_true(props.get("AtRestEncryptionEnabled"))
-            else []
-        ),
+        *([("--automatic-failover-enabled", None)] if is_true(props.get("AutomaticFailoverEnabled")) else []),
+        *([("--transit-encryption-enabled", None)] if is_true(props.get("TransitEncryptionEnabled")) else []),
+        *([("--at-rest-encryption-enabled", None)] if is_true(props.get("AtRestEncryptionEnabled")) else []),
         *([("--kms-key-id", key.value)] if key else []),
         *([("--cache-subnet-group-name", subnet.value)] if subnet else []),
         *([("--security-group-ids", group.value)] if group else []),
         *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
     ]
-    return [
-        f"### `{rid}` (ElastiCache `{group_id}`)",
-        "",
-        f"{props.get('SnapshotRetentionLimit', 0)} daily snapshot(s) kept, taken in {props.get('SnapshotWindow', 'a window AWS picks')} UTC. "
-        "A cache can usually be rebuilt from the database; restore a snapshot when warming it would hurt. "
-        "The restore is a new replication group; point the service at it with a template change or use it to copy keys back.",
-        "",
-        code(
-            "\n".join(
-                [
-                    aws(
-                        "elasticache",
-                        "describe-snapshots",
-                        region=region,
-                        options=[
-                            ("--replication-group-id", group_id),
-                            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
-                            ("--output", "table"),
-                        ],
-                    ),
-                    'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-                    aws(
-                        "elasticache",
-                        "create-snapshot",
-                        region=region,
-                        options=[
-                            ("--replication-group-id", group_id),
-                            ("--snapshot-name", f"{derived_identifier(group_id, 'manual', 40)}-$SNAPSHOT_DATE"),
-                        ],
-                    ),
-                    *setup_lines(subnet, group, key, *user_groups),
-                    'SNAPSHOT="<snapshot name from the list>"',
-                    aws(
-                        "elasticache",
-                        "create-replication-group",
-                        region=region,
-                        options=[
-                            ("--replication-group-id", restored),
-                            ("--replication-group-description", f"Restore of {group_id}"),
-                            ("--snapshot-name", "$SNAPSHOT"),
-                            ("--engine", str(props.get("Engine", "redis"))),
-                            *([("--engine-version", str(props["EngineVersion"]))] if "EngineVersion" in props else []),
-                            ("--cache-node-type", str(props.get("CacheNodeType"))),
-                            *(
-                                [("--num-cache-clusters", parameter_text(props["NumCacheClusters"]))]
-                                if "NumCacheClusters" in props
-                                else []
-                            ),
-                            *flags,
-                        ],
-                    ),
-                    aws_wait(
-                        "elasticache",
-                        "replication-group-available",
-                        region=region,
-                        options=[("--replication-group-id", restored)],
-                    ),
-                ]
-            )
-        ),
+    commands = [
+        aws("elasticache", "describe-snapshots", region=region, options=[
+            ("--replication-group-id", group_id),
+            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
+            ("--output", "table"),
+        ]),
+        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+        aws("elasticache", "create-snapshot", region=region, options=[
+            ("--replication-group-id", group_id),
+            ("--snapshot-name", f"{derived_identifier(group_id, 'manual', 40)}-$SNAPSHOT_DATE"),
+        ]),
+        *setup_lines(subnet, group, key, *user_groups),
+        'SNAPSHOT="<snapshot name from the list>"',
+        aws("elasticache", "create-replication-group", region=region, options=[
+            ("--replication-group-id", restored),
+            ("--replication-group-description", f"Restore of {group_id}"),
+            ("--snapshot-name", "$SNAPSHOT"),
+            ("--engine", str(props.get("Engine", "redis"))),
+            *([("--engine-version", str(props["EngineVersion"]))] if "EngineVersion" in props else []),
+            ("--cache-node-type", str(props.get("CacheNodeType"))),
+            *(
+                [("--num-cache-clusters", parameter_text(props["NumCacheClusters"]))]
+                if "NumCacheClusters" in props
+                else []
+            ),
+            *flags,
+        ]),
+        aws_wait("elasticache", "replication-group-available", region=region,
+                 options=[("--replication-group-id", restored)]),
     ]
+    return {
+        "kind": "cache",
+        "id": rid,
+        "group": group_id,
+        "snapshots": kept if parameter_text(kept) != "0" else 0,
+        "window": props.get("SnapshotWindow"),
+        "commands": code("\n".join(commands)),
+    }
 
 
-def _file_system_restore(stack: StackFacts, rid: str) -> list[str]:
+def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
+    """A file system with automatic backups: its recovery points and a restore job into the same file system."""
     props = stack.props(rid)
     region = stack.region
-    status = (props.get("BackupPolicy") or {}).get("Status", "DISABLED")
+    backups = (props.get("BackupPolicy") or {}).get("Status", "DISABLED") == "ENABLED"
+    if not backups:
+        return {"kind": "efs", "id": rid, "backups": False, "commands": ""}
     file_system = ref_handle(stack, rid, "FILE_SYSTEM_ID")
-    if status != "ENABLED":
-        return [
-            f"### `{rid}` (EFS)",
-            "",
-            "Automatic backups are off in the template (`BackupPolicy` not ENABLED): "
-            "there is nothing to restore from except a replica, if one exists.",
-        ]
     arn = f"arn:{stack.partition}:elasticfilesystem:{region}:${{AWS_ACCOUNT_ID}}:file-system/${{FILE_SYSTEM_ID}}"
-    return [
-        f"### `{rid}` (EFS)",
-        "",
-        "Automatic backups (AWS Backup, daily, vault `aws/efs/automatic-backup-vault`, kept 35 days). A restore "
-        "writes the recovered files into a new `aws-backup-restore_*` directory of the same file system.",
-        "",
-        code(
-            "\n".join(
-                [
-                    *file_system.setup,
-                    aws(
-                        "backup",
-                        "list-recovery-points-by-resource",
-                        region=region,
-                        options=[
-                            ("--resource-arn", arn),
-                            ("--query", "RecoveryPoints[].[RecoveryPointArn,CreationDate,Status]"),
-                            ("--output", "table"),
-                        ],
-                    ),
-                    'RECOVERY_POINT="<recovery point ARN from the list>"',
-                    aws(
-                        "backup",
-                        "start-restore-job",
-                        region=region,
-                        options=[
-                            ("--recovery-point-arn", "$RECOVERY_POINT"),
-                            (
-                                "--iam-role-arn",
-                                f"arn:{stack.partition}:iam::${{AWS_ACCOUNT_ID}}:role/service-role/AWSBackupDefaultServiceRole",
-                            ),
-                            (
-                                "--metadata",
-                                "file-system-id=${FILE_SYSTEM_ID},newFileSystem=false,Encrypted=true,PerformanceMode=generalPurpose,CreationToken=restore-${FILE_SYSTEM_ID}",
-                            ),
-                        ],
-                    ),
-                ]
-            )
-        ),
+    commands = [
+        *file_system.setup,
+        aws("backup", "list-recovery-points-by-resource", region=region, options=[
+            ("--resource-arn", arn),
+            ("--query", "RecoveryPoints[].[RecoveryPointArn,CreationDate,Status]"),
+            ("--output", "table"),
+        ]),
+        'RECOVERY_POINT="<recovery point ARN from the list>"',
+        aws("backup", "start-restore-job", region=region, options=[
+            ("--recovery-point-arn", "$RECOVERY_POINT"),
+            (
+                "--iam-role-arn",
+                f"arn:{stack.partition}:iam::${{AWS_ACCOUNT_ID}}:role/service-role/AWSBackupDefaultServiceRole",
+            ),
+            (
+                "--metadata",
+                "file-system-id=${FILE_SYSTEM_ID},newFileSystem=false,Encrypted=true,PerformanceMode=generalPurpose,"
+                "CreationToken=restore-${FILE_SYSTEM_ID}",
+            ),
+        ]),
     ]
+    return {"kind": "efs", "id": rid, "backups": True, "commands": code("\n".join(commands))}
 
 
 # -- troubleshooting ------------------------------------------------------------------------

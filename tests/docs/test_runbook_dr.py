@@ -158,6 +158,23 @@ def test_dns_is_switched_through_the_failover_records(variant):
     assert any(c.operation == "list-resource-record-sets" and "app.streamflix.example." in c.value("--query") for c in calls)
 
 
+def test_failover_records_given_as_parameters_name_their_parameters(artifacts, dr):
+    """prod takes the record name and the hosted zone at deploy time: the records table names those
+    parameters (it used to print `None`), and the commands read their deployed values."""
+    recovery = dr["prod"]["dr-recovery"]
+    text = dr_section(artifacts["prod"])
+    records = {row["Record"]: row for row in table_with(text, "Failover")}
+    assert {row["Failover"] for row in records.values()} == {"PRIMARY", "SECONDARY"}
+    for rid, row in records.items():
+        properties = recovery["Resources"][rid]["Properties"]
+        assert properties["Name"] == {"Ref": "FailoverRecordName"} and properties["HostedZoneId"] == {"Ref": "HostedZoneId"}
+        assert {"FailoverRecordName", "HostedZoneId"} <= set(recovery["Parameters"])
+        assert (row["Name"], row["Hosted zone"]) == ("Ref FailoverRecordName", "Ref HostedZoneId")
+    listing = next(c for c in invocations(text) if c.operation == "list-resource-record-sets")
+    assert listing.value("--hosted-zone-id") == "$HOSTED_ZONE_ID"
+    assert "Parameters[?ParameterKey=='HostedZoneId'].ParameterValue" in text
+
+
 def test_without_failover_records_the_runbook_says_to_switch_by_hand(artifacts):
     text = dr_section(artifacts["dev"])  # prod requires Route 53 failover (issue 11)
     assert "No Route 53 failover records in these templates" in text

@@ -1,0 +1,299 @@
+"""Branches of the failover and restore chapters that the three presets never reach.
+
+Each case starts from a real render (a preset's templates, a parsed copy edited the way
+another config or a plugin's template would differ, or a real config variant), builds the
+documents again and reads the branch's own words and commands back. Each test also checks
+the unedited render says the other thing, so it fails if the branch is not taken or says
+the wrong thing. The runbook command checkers run over every edited runbook.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+from runbook_commands import cli_problems, invocations, section, template_problems
+
+from streamflix import parse_config, render_environment
+from streamflix.cfn import depends_on, references
+from streamflix.docs.stack import EnvironmentFacts
+from streamflix.pipeline import render_artifacts
+from streamflix.render import RenderedStack, load_template, render
+
+DR_TITLE = "Disaster recovery: cross-region failover"
+RESTORE_TITLE = "Backup and restore"
+
+
+def edited(config, stacks, **edits) -> dict[str, str]:
+    """The documents of ``stacks`` with each named blueprint's template changed by its edit (on a parsed copy);
+    the runbook command checkers pass over every runbook."""
+    changed = []
+    for stack in stacks:
+        edit = edits.get(stack.blueprint.replace("-", "_"))
+        if edit is not None:
+            template = copy.deepcopy(load_template(stack.text))
+            edit(template)
+            stack = RenderedStack(stack.blueprint, stack.region, stack.filename, render(template),
+                                  len(template["Resources"]))
+        changed.append(stack)
+    files = render_artifacts(config, changed)
+    facts = EnvironmentFacts.build(config, changed)
+    for path, text in files.items():
+        if path.startswith("runbooks/"):
+            assert cli_problems(text) == [], path
+            assert template_problems(text, facts) == [], path
+    return files
+
+
+def drop(template: dict, rid: str) -> None:
+    """Remove resource ``rid`` and everything that refers to it (resources, outputs), as a template without it would be."""
+
+    def refers(body: dict, names: set[str]) -> bool:
+        return bool((references(body) | set(depends_on(body))) & names)
+
+    removed = {rid}
+    while mentions := {o for o, body in template["Resources"].items() if o not in removed and refers(body, removed)}:
+        removed |= mentions
+    for name in removed:
+        template["Resources"].pop(name)
+    for output, body in list(template.get("Outputs", {}).items()):
+        if refers(body, removed):
+            template["Outputs"].pop(output)
+
+
+def of_type(template: dict, resource_type: str) -> list[str]:
+    return [rid for rid, body in template["Resources"].items() if body["Type"] == resource_type]
+
+
+def phase(text: str, number: int) -> str:
+    """The body of phase ``number`` of the cross-region chapter (heading excluded)."""
+    match = re.search(rf"^### Phase {number}: [^\n]*\n(.*?)(?=^### )", text, re.S | re.M)
+    assert match, f"no phase {number}"
+    return match.group(1).strip()
+
+
+def restore_block(text: str, rid: str) -> str:
+    match = re.search(rf"^### `{rid}` \([^\n]*\n(.*?)(?=^### |\Z)", text, re.S | re.M)
+    assert match, f"no restore block for {rid}"
+    return match.group(1).strip()
+
+
+@pytest.fixture(scope="module")
+def dev(configs, rendered):
+    return configs["dev"], list(rendered["dev"].values())
+
+
+@pytest.fixture(scope="module")
+def dev_dr(artifacts):
+    return section(artifacts["dev"]["runbooks/dr-recovery.md"], DR_TITLE)
+
+
+# -- cross-region failover ----------------------------------------------------------------
+
+
+def test_a_pair_without_file_replication_promotes_the_database_only(dev, dev_dr):
+    config, stacks = dev
+
+    def no_replication(template):
+        for rid in of_type(template, "AWS::EFS::FileSystem"):
+            template["Resources"][rid]["Properties"].pop("ReplicationConfiguration")
+
+    files = edited(config, stacks, dr_primary=no_replication)
+    promote = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2)
+    assert "Make the EFS replica in us-east-1 writable" in phase(dev_dr, 2)
+    assert "Make the EFS replica" not in promote
+    assert not [c for c in invocations(promote) if c.service == "efs"]
+    assert promote.startswith("Promote the cross-region read replica `PostgresReplicaInstance` with the failover update")
+    assert promote.endswith("```")
+
+
+def test_a_replica_without_the_failover_switch_is_promoted_by_hand_with_the_primarys_backups(dev, dev_dr):
+    config, stacks = dev
+    database = config.dr.database
+    files = edited(config, stacks, dr_recovery=lambda t: t["Parameters"].pop("DatabaseRole"))
+    promote = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2)
+    assert "`DatabaseRole=standalone`" in phase(dev_dr, 2)
+    assert promote.startswith(
+        "Promote the cross-region read replica `PostgresReplicaInstance`: it stops replicating and becomes a "
+        "standalone, writable instance"
+    )
+    calls = invocations(promote)
+    assert not [c for c in calls if c.operation == "update-stack"]
+    by_hand = next(c for c in calls if c.operation == "promote-read-replica")
+    assert by_hand.value("--region") == config.dr.recovery_region
+    assert by_hand.value("--db-instance-identifier") == "streamflix-dev-pg-replica"
+    assert by_hand.value("--backup-retention-period") == str(database.backup_retention_days)
+    assert by_hand.value("--preferred-backup-window") == database.preferred_backup_window
+    assert [c.waiter for c in calls if c.waiter] == ["db-instance-available"]
+
+
+def test_a_recovery_stack_without_a_service_is_told_to_start_the_application(dev, dev_dr):
+    config, stacks = dev
+    files = edited(config, stacks, dr_recovery=lambda t: drop(t, "Service"))
+    markdown = files["runbooks/dr-recovery.md"]
+    assert "update-service" in phase(dev_dr, 3)
+    assert phase(section(markdown, DR_TITLE), 3) == (
+        "The recovery stack runs no ECS service; start the application the way it is deployed there."
+    )
+    assert "Replace the service's tasks" not in section(markdown, "In-region failover and drills")
+    assert "Replace the service's tasks (`Service`)" in section(
+        files["runbooks/dr-primary.md"], "In-region failover and drills"
+    )
+
+
+def test_a_fixed_auto_scaling_minimum_is_raised_with_the_service(dev, dev_dr):
+    config, stacks = dev
+    serving = str(config.dr.compute.desired_count)
+
+    def fixed_minimum(template):
+        for rid in of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget"):
+            template["Resources"][rid]["Properties"]["MinCapacity"] = 1
+
+    files = edited(config, stacks, dr_recovery=fixed_minimum)
+    scale = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 3)
+    assert "register-scalable-target" not in phase(dev_dr, 3)
+    assert scale.splitlines()[0].endswith(
+        "then record it in the stack's `ServiceTaskCount` parameter and raise the auto-scaling minimum so it "
+        "does not scale back in:"
+    )
+    register = next(c for c in invocations(scale) if c.operation == "register-scalable-target")
+    assert register.value("--min-capacity") == serving
+    assert register.value("--resource-id") == "service/streamflix-dev/$ECS_SERVICE"
+    operations = [c.waiter or c.operation for c in invocations(scale)]
+    assert operations.index("register-scalable-target") < operations.index("services-stable")
+
+
+def test_without_a_stated_serving_size_the_primarys_service_size_is_used(dev, dev_dr):
+    config, stacks = dev
+    files = edited(config, stacks, dr_recovery=lambda t: t["Outputs"].pop("FailoverTaskCount"))
+    scale = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 3)
+    assert "FailoverTaskCount output" in phase(dev_dr, 3)
+    serving = str(config.dr.compute.desired_count)
+    assert f"to the serving size ({serving} tasks, what dr-primary's Service runs)" in scale
+    assert next(c for c in invocations(scale) if c.operation == "update-service").value("--desired-count") == serving
+
+
+def test_without_records_or_a_load_balancer_name_dns_is_switched_by_hand(dev, dev_dr):
+    config, stacks = dev
+
+    def no_balancer_name(template):
+        for output, body in list(template["Outputs"].items()):
+            if "Fn::GetAtt" in body["Value"] and body["Value"]["Fn::GetAtt"][1] == "DNSName":
+                template["Outputs"].pop(output)
+
+    files = edited(config, stacks, dr_recovery=no_balancer_name)
+    dns = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 4)
+    assert "LoadBalancerDnsName" in phase(dev_dr, 4)
+    assert dns == (
+        "No Route 53 failover records in these templates: point the public name (or the clients) at the "
+        "recovery side yourself."
+    )
+
+
+def test_with_only_dns_failover_there_is_nothing_to_promote_and_failback_is_dns_and_recreate(
+    dr_variant_config, dr_variant_stacks
+):
+    """The HTTPS + Route 53 variant with neither a replica nor file replication: only DNS fails over."""
+    config = dr_variant_config
+    stacks = list(dr_variant_stacks.values())
+    before = section(render_artifacts(config, stacks)["runbooks/dr-recovery.md"], DR_TITLE)
+
+    def no_replica(template):
+        for rid in of_type(template, "AWS::RDS::DBInstance"):
+            template["Resources"][rid]["Properties"].pop("SourceDBInstanceIdentifier", None)
+
+    def no_replication(template):
+        for rid in of_type(template, "AWS::EFS::FileSystem"):
+            template["Resources"][rid]["Properties"].pop("ReplicationConfiguration")
+
+    files = edited(config, stacks, dr_recovery=no_replica, dr_primary=no_replication)
+    text = section(files["runbooks/dr-recovery.md"], DR_TITLE)
+
+    assert "`ReplicaLag`" in phase(before, 1) and "`ReplicaLag`" not in phase(text, 1)
+    assert phase(text, 2) == "Nothing to promote in these templates: the data tier is not replicated across regions."
+    failback = text.split("### Failback", 1)[1]
+    steps = re.findall(r"^(\d+)\. (.{20})", failback, re.M)
+    assert steps == [
+        ("1", "Confirm the primary "),
+        ("2", "Send traffic back: u"),
+        ("3", "Re-create the recove"),
+    ]
+    assert "create-db-snapshot" in before.split("### Failback", 1)[1]
+    assert not [c for c in invocations(failback) if c.service == "rds"]
+
+
+# -- restore blocks ------------------------------------------------------------------------
+
+
+def test_a_file_system_without_automatic_backups_has_nothing_to_restore(configs, artifacts):
+    data = configs["dev"].model_dump(mode="json", exclude_none=True)
+    data["dr"].setdefault("file_system", {})["automatic_backups"] = False
+    config = parse_config(yaml.safe_dump(data, sort_keys=False), source="dev-no-efs-backups.yaml")
+    stacks = render_environment(config)
+    files = render_artifacts(config, stacks)
+    facts = EnvironmentFacts.build(config, stacks)
+    before = restore_block(section(artifacts["dev"]["runbooks/dr-primary.md"], RESTORE_TITLE), "FileSystem")
+    assert "start-restore-job" in before
+    for blueprint, rid in (("dr-primary", "FileSystem"), ("dr-recovery", "ReplicaFileSystem")):
+        markdown = files[f"runbooks/{blueprint}.md"]
+        assert cli_problems(markdown) == [] and template_problems(markdown, facts) == []
+        assert restore_block(section(markdown, RESTORE_TITLE), rid) == (
+            "Automatic backups are off in the template (`BackupPolicy` not ENABLED): there is nothing to restore "
+            "from except a replica, if one exists."
+        )
+
+
+def test_a_cache_without_automatic_snapshots_says_only_manual_ones_exist(dev, artifacts):
+    config, stacks = dev
+    cache = of_type(load_template(next(s for s in stacks if s.blueprint == "ha-database").text),
+                    "AWS::ElastiCache::ReplicationGroup")[0]
+
+    def no_snapshots(template):
+        properties = template["Resources"][cache]["Properties"]
+        properties.pop("SnapshotWindow", None)
+        properties["SnapshotRetentionLimit"] = 0
+
+    files = edited(config, stacks, ha_database=no_snapshots)
+    block = restore_block(section(files["runbooks/ha-database.md"], RESTORE_TITLE), cache)
+    before = restore_block(section(artifacts["dev"]["runbooks/ha-database.md"], RESTORE_TITLE), cache)
+    assert before.startswith(f"{config.ha_database.cache.snapshot_retention_days} daily snapshot(s) kept, taken in ")
+    assert block.startswith(
+        "No automatic snapshots (`SnapshotRetentionLimit` is 0): the only snapshots to restore from are manual "
+        "ones, such as the one below; take one before risky work."
+    )
+    assert "daily snapshot(s)" not in block
+    assert [c.operation for c in invocations(block)][:2] == ["describe-snapshots", "create-snapshot"]
+
+
+def test_an_instance_and_a_cluster_without_a_backup_window_say_aws_picks_it(dev, artifacts):
+    config, stacks = dev
+    window = config.dr.database.preferred_backup_window
+
+    def no_window(template):
+        for resource_type in ("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
+            for rid in of_type(template, resource_type):
+                template["Resources"][rid]["Properties"].pop("PreferredBackupWindow", None)
+
+    before = {b: section(artifacts["dev"][f"runbooks/{b}.md"], RESTORE_TITLE) for b in ("dr-primary", "ha-database")}
+    files = edited(config, stacks, dr_primary=no_window)
+    instance = restore_block(section(files["runbooks/dr-primary.md"], RESTORE_TITLE), "PostgresPrimaryInstance")
+    assert f"(window {window} UTC)" in restore_block(before["dr-primary"], "PostgresPrimaryInstance")
+    assert instance.startswith(f"Automated backups for {config.dr.database.backup_retention_days} day(s) "
+                               "(window picked by AWS). A restore creates a new instance next to the live one.")
+    restore = next(c for c in invocations(instance) if c.operation == "restore-db-instance-to-point-in-time")
+    assert restore.value("--target-db-instance-identifier") == "streamflix-dev-pg-primary-restore"
+    assert not config.dr.database.multi_az and "--multi-az" not in restore.options
+
+    files = edited(config, stacks, ha_database=no_window)
+    cluster = of_type(load_template(next(s for s in stacks if s.blueprint == "ha-database").text),
+                      "AWS::RDS::DBCluster")[0]
+    block = restore_block(section(files["runbooks/ha-database.md"], RESTORE_TITLE), cluster)
+    ha_window = config.ha_database.database.preferred_backup_window
+    assert f"the daily backup runs in {ha_window} UTC." in restore_block(before["ha-database"], cluster)
+    assert "the daily backup runs in a window AWS picks. A restore always creates a **new** cluster" in block
+    operations = [c.operation for c in invocations(block)]
+    assert "restore-db-cluster-to-point-in-time" in operations and "create-db-instance" in operations
+    assert "restore-db-instance-to-point-in-time" not in operations
+
