@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
+from streamflix.catalog.limits import partition_of
 from streamflix.cfn import is_true, sub_parts
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
@@ -105,14 +106,6 @@ class Parameter:
     allowed_pattern: str | None
     allowed_values: tuple[str, ...]
     no_echo: bool
-
-
-@lru_cache(maxsize=None)
-def partition_of(region: str) -> str:
-    """The AWS partition of ``region`` (aws, aws-cn, aws-us-gov, aws-iso, ...), from botocore's endpoint data."""
-    import boto3
-
-    return boto3.session.Session().get_partition_for_region(region)
 
 
 def parameter_text(value: Any) -> str:

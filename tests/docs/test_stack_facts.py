@@ -11,9 +11,9 @@ from streamflix.docs.stack import (
     RESOLVE_OUTPUT,
     EnvironmentFacts,
     StackFacts,
-    partition_of,
     rto_minutes,
 )
+from streamflix.catalog.limits import partition_of
 from streamflix.render import RenderedStack, load_template, render
 from streamflix.wiring import wired_parameters
 
