@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of
-from streamflix.cfn import is_true, sub_parts
+from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
@@ -106,15 +106,6 @@ class Parameter:
     allowed_pattern: str | None
     allowed_values: tuple[str, ...]
     no_echo: bool
-
-
-def parameter_text(value: Any) -> str:
-    """A parameter value as CloudFormation receives it (always a string)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(parameter_text(v) for v in value)
-    return str(value)
 
 
 @lru_cache(maxsize=64)

@@ -142,6 +142,24 @@ def test_database_group_admitting_an_address_range(rule_findings):
     ]
 
 
+def test_an_address_range_from_a_parameter_is_named_as_the_template_writes_it(rule_findings):
+    extra = """\
+  DbFromOffice:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !GetAtt DbGroup.GroupId
+      CidrIp: !Ref OfficeCidr
+      IpProtocol: tcp
+      FromPort: 5432
+      ToPort: 5432
+"""
+    text = network(extra=extra).replace("Resources:\n", "Parameters:\n  OfficeCidr: {Type: String}\nResources:\n", 1)
+    findings = rule_findings(text, RULE)
+    assert [f.message for f in findings] == [
+        "DbGroup guards Db but admits an address range (!Ref OfficeCidr); name a source security group"
+    ]
+
+
 def test_private_subnet_mapping_public_ips(rule_findings):
     findings = rule_findings(network(data_public="true"), RULE)
     assert [f.message for f in findings] == ["DataSubnet maps public IPs on launch but is not a public (internet-gateway) subnet"]
@@ -155,7 +173,9 @@ def test_database_in_a_public_subnet(rule_findings):
 @pytest.mark.parametrize("value", ["true", "''"])
 def test_database_must_state_it_is_not_public(rule_findings, value):
     text = network(publicly_accessible=value).replace("      PubliclyAccessible: ''\n", "")
-    assert "Db must state PubliclyAccessible: false" in rule_findings(text, RULE)[0].message
+    message = rule_findings(text, RULE)[0].message
+    assert "Db must state PubliclyAccessible: false" in message
+    assert message.endswith("(found true)" if value == "true" else "(found nothing; RDS then decides from the subnet group)")
 
 
 def test_tasks_with_public_ips(rule_findings):

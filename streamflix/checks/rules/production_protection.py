@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import text_of
 from streamflix.checks.rules.base import (
     Rule,
     RuleContext,
@@ -107,7 +108,7 @@ def _backups(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
         days = as_int(props.get("BackupRetentionPeriod", 1))
         if days is None or days < PROD_MIN_BACKUP_RETENTION_DAYS:
             yield resource, (
-                f"{logical_id} keeps automated backups {props.get('BackupRetentionPeriod', '1 (default)')} days; "
+                f"{logical_id} keeps automated backups {text_of(props.get('BackupRetentionPeriod', '1 (default)'))} days; "
                 f"prod needs at least {PROD_MIN_BACKUP_RETENTION_DAYS}"
             )
     for logical_id, table in resources(template, "AWS::DynamoDB::Table"):
