@@ -5,7 +5,7 @@
   because importing cfn-lint costs about a second and the config must load fast.
 - Partitions: botocore's ``get_partition_for_region`` over its ``data/endpoints.json``;
   the one partition lookup of the code base (the config, the catalogue refresh and
-  the documents all ask it).
+  the documents all ask it), and each partition's DNS suffix (``AWS::URLSuffix``).
 - Instance classes per engine version: cfn-lint's
   ``aws_rds_dbinstance/db_instance_class.json``, the data behind rule E3062, so a
   class the lint would reject after minutes is refused when the config loads.
@@ -82,6 +82,12 @@ def partition_of(region: str) -> str:
         return _endpoint_resolver().get_partition_for_region(region)
     except UnknownRegionError:
         return "aws"
+
+
+def url_suffix_of(region: str) -> str:
+    """``AWS::URLSuffix`` in ``region``: its partition's DNS suffix (``amazonaws.com``,
+    ``amazonaws.com.cn``, ``c2s.ic.gov``, ...), from the same botocore endpoint data."""
+    return _endpoint_resolver().get_partition_dns_suffix(partition_of(region))
 
 
 @lru_cache(maxsize=None)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from streamflix.catalog.limits import partition_of
+from streamflix.catalog.limits import partition_of, url_suffix_of
 from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
@@ -266,7 +266,7 @@ class StackFacts:
             "AWS::Region": self.region,
             "AWS::Partition": self.partition,
             "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
+            "AWS::URLSuffix": url_suffix_of(self.region),
         }
         if name in pseudo:
             return pseudo[name]
