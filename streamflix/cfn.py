@@ -133,3 +133,92 @@ def resource_dependencies(template: dict[str, Any]) -> dict[str, dict[str, set[s
             name: kinds for name, kinds in edges.items() if name != logical_id and isinstance(all_resources.get(name), dict)
         }
     return graph
+
+
+# -- showing a template value to a reader ---------------------------------------
+
+#: A string YAML reads back as the same string when written without quotes, in a flow
+#: collection too: starts with a letter, ``_`` or ``/``, no spaces, flow indicators or ``#``.
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@-]*")
+#: Words YAML 1.1 reads as booleans or null, so a string spelled so must be quoted.
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null"})
+
+
+def is_intrinsic(value: Any) -> bool:
+    """``{"Ref": X}``, ``{"Fn::...": X}`` or ``{"Condition": "Name"}``: one key naming a function."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((key, argument),) = value.items()
+    return key == "Ref" or key.startswith("Fn::") or (key == "Condition" and isinstance(argument, str))
+
+
+def _scalar(value: Any) -> str:
+    """A scalar as a YAML flow collection holds it: plain when YAML reads it back unchanged, else quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    if _PLAIN.fullmatch(text) and not text.endswith(":") and text.lower() not in _YAML_WORDS:
+        return text
+    if text.isprintable():
+        return "'" + text.replace("'", "''") + "'"
+    return '"' + "".join(_escaped(c) for c in text) + '"'
+
+
+def _escaped(char: str) -> str:
+    """One character of a YAML double-quoted scalar: the unprintable ones as ``\\n``, ``\\x85``, ``\\u2028``, ..."""
+    if char in '"\\':
+        return "\\" + char
+    if char.isprintable():
+        return char
+    short = {"\n": "n", "\t": "t", "\r": "r"}.get(char)
+    if short:
+        return "\\" + short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _flow(value: Any) -> str:
+    """``value`` in YAML flow style, intrinsics in CloudFormation's short form (``!Ref X``)."""
+    if is_intrinsic(value):
+        ((key, argument),) = value.items()
+        tag = "!" + key.removeprefix("Fn::")
+        if key == "Fn::GetAtt" and isinstance(argument, list) and all(isinstance(p, str) for p in argument):
+            argument = ".".join(argument)
+        if is_intrinsic(argument):
+            # YAML gives a node one tag: `!ImportValue !Sub x` is not YAML, the outer one goes long form
+            return "{" + f"{_scalar(key)}: {_flow(argument)}" + "}"
+        return f"{tag} {_flow(argument)}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    return _scalar(value)
+
+
+def text_of(value: Any) -> str:
+    """A template value as a reader sees it: the one notation every report, runbook and diff uses.
+
+    A literal is written as CloudFormation receives it: a string bare, a boolean
+    ``true``/``false``, a number as written. Anything else is the compact YAML the
+    rendered template holds, intrinsics in short form: ``!Ref Vpc``,
+    ``!GetAtt DataKey.Arn``, ``!Sub 'streamflix-${EnvironmentSuffix}-app'``,
+    ``!Select [0, !GetAZs '']``, ``!If [IsReadReplica, !Ref AWS::NoValue, 7]``,
+    lists as ``[a, b]``. Mappings keep the template's key order, so the text is
+    deterministic; it is valid YAML that CloudFormation's loader reads back as
+    ``value`` (a literal string only where it needs no quotes). Shortening is the
+    caller's business.
+    """
+    if isinstance(value, str):
+        return value
+    return _flow(value)
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter value as CloudFormation receives it: one string, a list comma-delimited."""
+    if isinstance(value, list):
+        return ",".join(text_of(item) for item in value)
+    return text_of(value)

@@ -37,6 +37,7 @@ from streamflix.checks.rules.encryption_at_rest import at_rest_problems
 from streamflix.checks.rules.encryption_in_transit import EncryptionInTransit
 from streamflix.checks.rules.iam_least_privilege import IamLeastPrivilege
 from streamflix.checks.rules.network_exposure import DATA_STORE_GROUPS, NetworkExposure
+from streamflix.cfn import text_of
 from streamflix.checks.suppressions import suppressions_in
 from streamflix.config.models import EU_REGIONS
 from streamflix.floors import PROD_MIN_AUDIT_LOG_RETENTION_DAYS, PROD_MIN_BACKUP_RETENTION_DAYS
@@ -70,24 +71,10 @@ class Control:
 # -- reading values ------------------------------------------------------------
 
 
-def show(value: Any) -> str:
-    """A property value as a reviewer reads it: Ref X -> X, GetAtt X.Arn -> X.Arn."""
-    if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
-        if function == "Ref":
-            return str(argument)
-        if function == "Fn::GetAtt":
-            return ".".join(map(str, argument)) if isinstance(argument, list) else str(argument)
-        if function == "Fn::Sub":
-            return literal_text(value) or "Fn::Sub"
-        if function == "Fn::Select" and isinstance(argument, list) and len(argument) == 2:
-            return f"AZ #{argument[0]}" if "Fn::GetAZs" in (argument[1] or {}) else f"element {argument[0]}"
-        return function
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ", ".join(show(v) for v in value)
-    return str(value)
+def _last_part(value: Any, separator: str) -> str:
+    """The name at the end of an ARN or service name (also of a ``!Sub`` one), else the value's text."""
+    text = literal_text(value)
+    return text.rsplit(separator, 1)[-1] if text is not None else text_of(value)
 
 
 def _policies(resource: dict[str, Any]) -> str:
@@ -140,10 +127,10 @@ def _encryption_at_rest(template: dict[str, Any]) -> Iterator[Evidence]:
     for logical_id, resource in resources(template, *_AT_REST_EVIDENCE):
         props = properties(resource)
         if not _holds_data(resource):
-            shown = "storage encrypted by its cluster; PerformanceInsightsKMSKeyId: " + show(props.get("PerformanceInsightsKMSKeyId", "none"))
+            shown = "storage encrypted by its cluster; PerformanceInsightsKMSKeyId: " + text_of(props.get("PerformanceInsightsKMSKeyId", "none"))
         else:
             shown = "; ".join(
-                f"{path}: {show(value)}"
+                f"{path}: {text_of(value)}"
                 for path in _AT_REST_EVIDENCE[resource["Type"]]
                 if (value := _lookup(props, path)) is not None
             ) or "no encryption settings"
@@ -171,7 +158,7 @@ def _encryption_in_transit(template: dict[str, Any]) -> Iterator[Evidence]:
         props = properties(group)
         yield Evidence(
             logical_id, group["Type"],
-            f"TransitEncryptionEnabled: {show(props.get('TransitEncryptionEnabled', False))}; "
+            f"TransitEncryptionEnabled: {text_of(props.get('TransitEncryptionEnabled', False))}; "
             f"TransitEncryptionMode: {props.get('TransitEncryptionMode', 'required (default)')}",
             logical_id not in problems,
         )
@@ -208,7 +195,7 @@ def _backups(template: dict[str, Any]) -> Iterator[Evidence]:
         replica = "SourceDBInstanceIdentifier" in props
         days = as_int(props.get("BackupRetentionPeriod", 1)) or 0
         text = (
-            f"read replica of {show(props['SourceDBInstanceIdentifier'])}; {_policies(db)}"
+            f"read replica of {text_of(props['SourceDBInstanceIdentifier'])}; {_policies(db)}"
             if replica
             else f"automated backups {days} days (production floor {PROD_MIN_BACKUP_RETENTION_DAYS}), "
             f"window {props.get('PreferredBackupWindow', 'AWS-chosen')}; {_policies(db)}"
@@ -235,7 +222,7 @@ def _backups(template: dict[str, Any]) -> Iterator[Evidence]:
 def _az_index(value: Any) -> Any:
     if isinstance(value, dict) and "Fn::Select" in value:
         return value["Fn::Select"][0]
-    return show(value) if value is not None else None
+    return text_of(value) if value is not None else None
 
 
 def _multi_az(template: dict[str, Any]) -> Iterator[Evidence]:
@@ -251,15 +238,15 @@ def _multi_az(template: dict[str, Any]) -> Iterator[Evidence]:
     for logical_id, instance in resources(template, "AWS::RDS::DBInstance"):
         props = properties(instance)
         if _holds_data(instance):
-            yield Evidence(logical_id, instance["Type"], f"MultiAZ: {show(props.get('MultiAZ', False))}", is_true(props.get("MultiAZ")))
+            yield Evidence(logical_id, instance["Type"], f"MultiAZ: {text_of(props.get('MultiAZ', False))}", is_true(props.get("MultiAZ")))
     for logical_id, group in resources(template, "AWS::ElastiCache::ReplicationGroup"):
         props = properties(group)
         nodes = as_int(props.get("NumCacheClusters")) or 0
         ok = is_true(props.get("MultiAZEnabled")) and is_true(props.get("AutomaticFailoverEnabled")) and nodes >= 2
         yield Evidence(
             logical_id, group["Type"],
-            f"MultiAZEnabled: {show(props.get('MultiAZEnabled', False))}; AutomaticFailoverEnabled: "
-            f"{show(props.get('AutomaticFailoverEnabled', False))}; {nodes} nodes",
+            f"MultiAZEnabled: {text_of(props.get('MultiAZEnabled', False))}; AutomaticFailoverEnabled: "
+            f"{text_of(props.get('AutomaticFailoverEnabled', False))}; {nodes} nodes",
             ok,
         )
     subnets = {logical_id: _az_index(properties(s).get("AvailabilityZone", properties(s).get("AvailabilityZoneId")))
@@ -299,17 +286,17 @@ def _logging(template: dict[str, Any]) -> Iterator[Evidence]:
         ok = "KmsKeyId" in props and (retention is None or (days or 0) >= floor)
         kept = f"kept {retention} days" if retention is not None else "kept forever"
         extra = f" (audit floor {PROD_MIN_AUDIT_LOG_RETENTION_DAYS}); {_policies(group)}" if logical_id in audit else ""
-        yield Evidence(logical_id, group["Type"], f"{what}: {kept}{extra}; KmsKeyId: {show(props.get('KmsKeyId', 'none'))}", ok)
+        yield Evidence(logical_id, group["Type"], f"{what}: {kept}{extra}; KmsKeyId: {text_of(props.get('KmsKeyId', 'none'))}", ok)
     for logical_id, flow in resources(template, "AWS::EC2::FlowLog"):
         props = properties(flow)
-        yield Evidence(logical_id, flow["Type"], f"{props.get('TrafficType')} traffic of {show(props.get('ResourceId'))} to {show(props.get('LogGroupName') or props.get('LogDestination'))}", props.get("TrafficType") == "ALL")
+        yield Evidence(logical_id, flow["Type"], f"{props.get('TrafficType')} traffic of {text_of(props.get('ResourceId'))} to {text_of(props.get('LogGroupName') or props.get('LogDestination'))}", props.get("TrafficType") == "ALL")
     for logical_id, cluster in resources(template, "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
         exports = properties(cluster).get("EnableCloudwatchLogsExports")
         if exports is not None or _holds_data(cluster):
-            yield Evidence(logical_id, cluster["Type"], f"log exports: {show(exports or []) or 'none'}", bool(exports))
+            yield Evidence(logical_id, cluster["Type"], f"log exports: {', '.join(map(text_of, as_list(exports))) or 'none'}", bool(exports))
     alarms = list(resources(template, "AWS::CloudWatch::Alarm"))
     if alarms:
-        targets = sorted({show(a) for _, alarm in alarms for a in as_list(properties(alarm).get("AlarmActions"))})
+        targets = sorted({text_of(a) for _, alarm in alarms for a in as_list(properties(alarm).get("AlarmActions"))})
         yield Evidence("CloudWatch alarms", "AWS::CloudWatch::Alarm", f"{len(alarms)} alarms notify {', '.join(targets) or 'nobody'}", bool(targets))
 
 
@@ -318,14 +305,14 @@ def _least_privilege(template: dict[str, Any]) -> Iterator[Evidence]:
     for logical_id, role in resources(template, "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
         props = properties(role)
         trust = [
-            show(service)
+            text_of(service)
             for statement in as_list((props.get("AssumeRolePolicyDocument") or {}).get("Statement"))
             for service in as_list((statement.get("Principal") or {}).get("Service"))
         ]
         documents = [p.get("PolicyDocument") for p in as_list(props.get("Policies")) if isinstance(p, dict)]
         documents += [props["PolicyDocument"]] if "PolicyDocument" in props else []
         actions = sorted({a for d in documents for s in as_list((d or {}).get("Statement")) for a in as_list(s.get("Action")) if isinstance(a, str)})
-        managed = [show(arn).rsplit("/", 1)[-1] for arn in as_list(props.get("ManagedPolicyArns"))]
+        managed = [_last_part(arn, "/") for arn in as_list(props.get("ManagedPolicyArns"))]
         parts = [f"trusted by {', '.join(trust)}"] if trust else []
         parts += [f"actions: {', '.join(actions)}"] if actions else []
         parts += [f"managed: {', '.join(managed)}"] if managed else []
@@ -338,8 +325,8 @@ def _least_privilege(template: dict[str, Any]) -> Iterator[Evidence]:
         props = properties(db)
         yield Evidence(
             logical_id, db["Type"],
-            f"IAM database authentication: {show(props.get('EnableIAMDatabaseAuthentication', False))}; "
-            f"master secret managed by RDS: {show(props.get('ManageMasterUserPassword', False))}",
+            f"IAM database authentication: {text_of(props.get('EnableIAMDatabaseAuthentication', False))}; "
+            f"master secret managed by RDS: {text_of(props.get('ManageMasterUserPassword', False))}",
             is_true(props.get("EnableIAMDatabaseAuthentication")) and is_true(props.get("ManageMasterUserPassword")),
         )
     for logical_id, user in resources(template, "AWS::ElastiCache::User"):
@@ -376,20 +363,20 @@ def _network_isolation(template: dict[str, Any]) -> Iterator[Evidence]:
     routed = _nat_routed_subnets(template)
     for logical_id, subnet in resources(template, "AWS::EC2::Subnet"):
         kind = "public (internet gateway)" if logical_id in public else "private (NAT egress)" if logical_id in routed else "isolated (no route out)"
-        yield Evidence(logical_id, subnet["Type"], f"{kind}; MapPublicIpOnLaunch: {show(properties(subnet).get('MapPublicIpOnLaunch', False))}", logical_id not in problems)
+        yield Evidence(logical_id, subnet["Type"], f"{kind}; MapPublicIpOnLaunch: {text_of(properties(subnet).get('MapPublicIpOnLaunch', False))}", logical_id not in problems)
     for logical_id, instance in resources(template, "AWS::RDS::DBInstance"):
-        yield Evidence(logical_id, instance["Type"], f"PubliclyAccessible: {show(properties(instance).get('PubliclyAccessible', 'unset'))}", logical_id not in problems)
+        yield Evidence(logical_id, instance["Type"], f"PubliclyAccessible: {text_of(properties(instance).get('PubliclyAccessible', 'unset'))}", logical_id not in problems)
     for logical_id, service in resources(template, "AWS::ECS::Service"):
         awsvpc = (properties(service).get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
         yield Evidence(logical_id, service["Type"], f"AssignPublicIp: {awsvpc.get('AssignPublicIp', 'DISABLED')}", logical_id not in problems)
-    endpoints = sorted(show(properties(e).get("ServiceName")).rsplit(".", 1)[-1] for _, e in resources(template, "AWS::EC2::VPCEndpoint"))
+    endpoints = sorted(_last_part(properties(e).get("ServiceName"), ".") for _, e in resources(template, "AWS::EC2::VPCEndpoint"))
     if endpoints:
         yield Evidence("VPC endpoints", "AWS::EC2::VPCEndpoint", f"AWS APIs reached privately: {', '.join(endpoints)}", True)
 
 
 def _source(rule: dict[str, Any]) -> str:
-    origin = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourcePrefixListId") or show(rule.get("SourceSecurityGroupId"))
-    return f"{show(origin)} on {rule.get('IpProtocol')} {rule.get('FromPort')}"
+    origin = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourcePrefixListId") or rule.get("SourceSecurityGroupId")
+    return f"{text_of(origin)} on {rule.get('IpProtocol')} {rule.get('FromPort')}"
 
 
 def _nat_routed_subnets(template: dict[str, Any]) -> set[str]:

@@ -38,7 +38,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from cfnlint.schema._exceptions import ResourceNotFoundError
 
 from streamflix.catalog.engines import version_key
-from streamflix.cfn import is_true, references
+from streamflix.cfn import is_intrinsic, is_true, references, text_of
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.render import TemplateParseError, load_template
@@ -371,10 +371,6 @@ def type_rules(region: str, resource_type: str) -> TypeRules:
     return TypeRules(create_only, conditional, name_property)
 
 
-def _is_intrinsic(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
-
-
 # -- comparing values -----------------------------------------------------------------
 
 
@@ -389,7 +385,7 @@ def _values_at(node: Any, parts: Sequence[str]) -> list[Any]:
         return [node]
     if node is MISSING:
         return [] if "*" in parts else [MISSING]
-    if _is_intrinsic(node):
+    if is_intrinsic(node):
         # an intrinsic (Fn::If, ...) that decides the whole subtree
         return [node]
     head, rest = parts[0], parts[1:]
@@ -414,9 +410,9 @@ def _property_changes(before: Any, after: Any, path: str, dirty: Mapping[str, Re
         via = tuple(sorted(references(after) & set(dirty)))
         if not via:
             return []
-        if not isinstance(after, (dict, list)) or _is_intrinsic(after):
+        if not isinstance(after, (dict, list)) or is_intrinsic(after):
             return [PropertyChange(path, before, after, via)]
-    if isinstance(before, dict) and isinstance(after, dict) and not _is_intrinsic(before) and not _is_intrinsic(after):
+    if isinstance(before, dict) and isinstance(after, dict) and not is_intrinsic(before) and not is_intrinsic(after):
         changes = []
         for key in list(before) + [k for k in after if k not in before]:
             changes += _property_changes(before.get(key, MISSING), after.get(key, MISSING), f"{path}.{key}", dirty)
@@ -879,13 +875,10 @@ def _plain(value: Any) -> Any:
 
 
 def _short(value: Any, limit: int = 70) -> str:
+    """A changed value for one line of the terminal diff: ``text_of`` on one line, cut at ``limit`` characters."""
     if value is MISSING:
         return "(not set)"
-    if _is_intrinsic(value):
-        key, inner = next(iter(value.items()))
-        text = f"!{key.removeprefix('Fn::')} {json.dumps(inner, ensure_ascii=False)}"
-    else:
-        text = json.dumps(value, ensure_ascii=False)
+    text = text_of(value).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

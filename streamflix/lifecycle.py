@@ -35,7 +35,11 @@ from streamflix.checks.rules import ENVIRONMENT_RULES, StackView
 from streamflix.checks.rules.base import is_true, properties, resources, stack_metadata, target_of
 from streamflix.checks.rules.ignored_deletion_policy import SNAPSHOT_TYPES, promotable
 from streamflix.checks.rules.retry_name_collision import fixed_name
-from streamflix.checks.rules.rollback_deletion_protection import protections, value_at_create
+from streamflix.checks.rules.rollback_deletion_protection import (
+    protections,
+    value_after_follow_up_updates,
+    value_at_create,
+)
 from streamflix.render import shared_template
 
 if TYPE_CHECKING:
@@ -64,13 +68,9 @@ class Verdict:
 
 
 def _steady(template: dict[str, Any], value: Any) -> Any:
-    """A value after the follow-up updates (deletion protection on where the config wants it)."""
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        for entry in stack_metadata(template).get("FollowUpUpdates") or []:
-            if isinstance(entry, dict) and entry.get("Parameter") == value["Ref"]:
-                return entry.get("Value")
-        return value_at_create(template, value)
-    return value
+    """A value after the follow-up updates (deletion protection on where the config wants it);
+    a parameter no update sets keeps the value it was created with."""
+    return value_at_create(template, value_after_follow_up_updates(template, value))
 
 
 def _policy(resource: dict[str, Any]) -> str:

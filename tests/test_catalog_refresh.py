@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from streamflix.catalog import load_catalog, version_key
-from streamflix.catalog.refresh import CACHE_ENGINES, RDS_ENGINES, refresh_catalog
+from streamflix.catalog.refresh import CACHE_ENGINES, RDS_ENGINES, commercial_regions, refresh_catalog
 
 SNAPSHOT_DATE = "2027-01-15"
 REFRESHED = "eu-central-1"
@@ -267,3 +268,13 @@ def test_refreshed_catalogue_round_trips_through_json(base, stubs):
     catalog = refresh_catalog(StubSession(stubs.clients), [REFRESHED], SNAPSHOT_DATE, base).catalog
     again = type(catalog).from_json(catalog.to_json())
     assert again == catalog
+
+
+def test_a_refresh_by_default_reads_only_the_aws_partition(base):
+    """The partition comes from botocore's endpoint data, not the name: cn-, us-gov- and the ISO
+    partitions' regions (us-iso-, us-isob-, eu-isoe-) need other credentials and are left alone."""
+    others = ["cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1"]
+    commercial = ["ap-southeast-5", "eu-central-1", "il-central-1", "mx-central-1", "us-east-1"]
+    types = {region: ["cache.t4g.micro"] for region in others + commercial}
+    catalog = replace(base, cache_node_types=types)
+    assert commercial_regions(catalog) == sorted(commercial)

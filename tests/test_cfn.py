@@ -5,8 +5,21 @@ from __future__ import annotations
 import copy
 
 import pytest
+from cfn_flip import load_yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streamflix.cfn import Reference, is_true, ref_name, references, resource_dependencies, target_of, walk_references
+from streamflix.cfn import (
+    Reference,
+    is_true,
+    parameter_text,
+    ref_name,
+    references,
+    resource_dependencies,
+    target_of,
+    text_of,
+    walk_references,
+)
 from streamflix.render import load_template
 
 
@@ -92,3 +105,99 @@ def test_resource_dependencies_keep_depends_on_and_drop_self_and_unknown_names()
         "Eip": {"Attachment": {"DependsOn"}},
         "Nat": {"Eip": {"GetAtt"}},
     }
+
+
+# -- text_of: the one notation of a template value shown to a reader ---------------
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        # literals as CloudFormation receives them
+        ("streamflix-dev", "streamflix-dev"),
+        ("", ""),
+        ("it's plain text: kept as is", "it's plain text: kept as is"),
+        (True, "true"),
+        (False, "false"),
+        (7, "7"),
+        (0.5, "0.5"),
+        (None, "null"),
+        # intrinsics in the rendered YAML's short form
+        ({"Ref": "Vpc"}, "!Ref Vpc"),
+        ({"Ref": "AWS::NoValue"}, "!Ref AWS::NoValue"),
+        ({"Fn::GetAtt": ["DataKey", "Arn"]}, "!GetAtt DataKey.Arn"),
+        ({"Fn::GetAtt": ["CacheReplicationGroup", "PrimaryEndPoint.Address"]}, "!GetAtt CacheReplicationGroup.PrimaryEndPoint.Address"),
+        ({"Fn::GetAtt": "Service.Name"}, "!GetAtt Service.Name"),
+        ({"Fn::GetAtt": ["Fn", {"Ref": "Attribute"}]}, "!GetAtt [Fn, !Ref Attribute]"),
+        ({"Fn::Sub": "streamflix-${EnvironmentSuffix}-app"}, "!Sub 'streamflix-${EnvironmentSuffix}-app'"),
+        ({"Fn::Sub": ["${A}-x", {"A": {"Ref": "AWS::StackName"}}]}, "!Sub ['${A}-x', {A: !Ref AWS::StackName}]"),
+        ({"Fn::Sub": "it's ${X}"}, "!Sub 'it''s ${X}'"),
+        ({"Fn::Sub": "line one\nline two"}, '!Sub "line one\\nline two"'),
+        ({"Fn::Select": [0, {"Fn::GetAZs": ""}]}, "!Select [0, !GetAZs '']"),
+        ({"Fn::If": ["IsReadReplica", NO_VALUE, "03:00-05:00"]}, "!If [IsReadReplica, !Ref AWS::NoValue, '03:00-05:00']"),
+        ({"Fn::If": ["IsReadReplica", NO_VALUE, 7]}, "!If [IsReadReplica, !Ref AWS::NoValue, 7]"),
+        ({"Fn::Join": [",", [{"Ref": "AppSubnetA"}, {"Ref": "AppSubnetB"}]]}, "!Join [',', [!Ref AppSubnetA, !Ref AppSubnetB]]"),
+        ({"Fn::Equals": [{"Ref": "DatabaseRole"}, "replica"]}, "!Equals [!Ref DatabaseRole, replica]"),
+        ({"Condition": "IsReplica"}, "!Condition IsReplica"),
+        # a tag cannot carry a tag in YAML: the outer function goes long form
+        ({"Fn::ImportValue": {"Fn::Sub": "${Network}-VpcId"}}, "{Fn::ImportValue: !Sub '${Network}-VpcId'}"),
+        # collections in flow style, the template's key order kept
+        (["postgresql", "upgrade"], "[postgresql, upgrade]"),
+        ([], "[]"),
+        ({"Status": "Enabled"}, "{Status: Enabled}"),
+        ({"Region": "us-east-1", "KmsKeyId": {"Ref": "Key"}}, "{Region: us-east-1, KmsKeyId: !Ref Key}"),
+        # a nested string is quoted where YAML would read it as something else
+        (["true", "yes", "7", "arn:aws:s3:::b", "a b", "#x", "x:"], "['true', 'yes', '7', arn:aws:s3:::b, 'a b', '#x', 'x:']"),
+    ],
+)
+def test_text_of_writes_the_rendered_templates_notation(value, text):
+    assert text_of(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(["a", "b"], "a,b"), (True, "true"), (3, "3"), ("x", "x"), ({"Ref": "P"}, "!Ref P"), ([{"Ref": "A"}, "b"], "!Ref A,b")],
+)
+def test_parameter_text_is_what_cloudformation_receives_a_list_comma_delimited(value, text):
+    assert parameter_text(value) == text
+
+
+_NAMES = st.from_regex(r"[A-Z][A-Za-z0-9]{0,8}", fullmatch=True)
+_KEYS = _NAMES.filter(lambda k: k not in ("Ref", "Condition"))
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+
+
+def _intrinsics(inner):
+    # a function of one argument holds a string or a node: YAML reads a tagged scalar as a string
+    argument = inner.filter(lambda v: not (v is None or isinstance(v, (bool, int))))
+    return st.one_of(
+        st.builds(lambda n: {"Ref": n}, _NAMES | st.just("AWS::NoValue")),
+        st.builds(lambda n, a: {"Fn::GetAtt": [n, a]}, _NAMES, st.from_regex(r"[A-Z][a-z]+(\.[A-Z][a-z]+)?", fullmatch=True)),
+        st.builds(lambda t: {"Fn::Sub": t}, st.text(max_size=20)),
+        st.builds(lambda t, v: {"Fn::Sub": [t, v]}, st.text(max_size=20), st.dictionaries(_KEYS, inner, max_size=2)),
+        st.builds(lambda c, a, b: {"Fn::If": [c, a, b]}, _NAMES, inner, inner),
+        st.builds(lambda d, items: {"Fn::Join": [d, items]}, st.text(max_size=2), st.lists(inner, max_size=3)),
+        st.builds(lambda i: {"Fn::Select": [i, {"Fn::GetAZs": ""}]}, st.integers(0, 5)),
+        st.builds(lambda v: {"Fn::ImportValue": v}, argument),
+        st.builds(lambda v: {"Fn::Base64": v}, argument),
+        st.builds(lambda n: {"Condition": n}, _NAMES),
+    )
+
+
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: _intrinsics(inner) | st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(_VALUES.filter(lambda v: not isinstance(v, str)))
+def test_text_of_is_yaml_that_cloudformations_loader_reads_back_as_the_value(value):
+    assert load_yaml("value: " + text_of(value))["value"] == value
+
+
+@given(st.text())
+def test_a_literal_string_is_shown_as_cloudformation_receives_it(value):
+    assert text_of(value) == value

@@ -59,6 +59,17 @@ def test_prod_meets_every_control_with_evidence(artifacts):
     assert evidence[("encryption-in-transit", "AuroraCluster")] == "parameter group AuroraClusterParameterGroup: rds.force_ssl = 1"
     assert evidence[("multi-az", "AuroraCluster")] == "3 instances over 3 availability zones"
     assert evidence[("backups-and-retention", "AuroraCluster")].startswith("automated backups 14 days")
+    # template values in the rendered template's notation (streamflix.cfn.text_of)
+    assert evidence[("encryption-at-rest", "AuroraCluster")] == (
+        "StorageEncrypted: true; KmsKeyId: !Ref DataKey; MasterUserSecret.KmsKeyId: !Ref DataKey"
+    )
+    assert evidence[("logging-and-retention", "FlowLog")] == "ALL traffic of !Ref Vpc to !Ref FlowLogGroup"
+    assert evidence[("logging-and-retention", "AuroraCluster")] == "log exports: postgresql"
+    # names read out of a !Sub ARN or service name are the names, not notation
+    assert evidence[("least-privilege", "DatabaseMonitoringRole")].endswith("managed: AmazonRDSEnhancedMonitoringRole")
+    assert evidence[("network-isolation", "VPC endpoints")] == (
+        "AWS APIs reached privately: api, dkr, kinesis-streams, kms, logs, monitoring, s3, secretsmanager, sts"
+    )
 
 
 def test_dev_shows_where_it_is_weaker_than_prod(artifacts):

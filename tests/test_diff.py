@@ -264,6 +264,20 @@ def test_cli_replacement_without_data_loss_exits_0(tmp_path, ha):
     assert "no data-loss risk" in result.output
 
 
+def test_cli_shows_changed_values_in_the_templates_notation(tmp_path, ha):
+    """Values are written as the YAML template has them (``streamflix.cfn.text_of``), cut at 70 characters."""
+    before = json.loads(json.dumps(ha["dev"]))
+    older = "an older description, " + "long " * 20
+    props(before, "ServiceSecurityGroup")["GroupDescription"] = older
+    props(before, "CacheReplicationGroup")["ReplicationGroupId"] = {"Fn::Sub": "streamflix-${EnvironmentSuffix}-valkey"}
+    result = cli("diff", "--against", str(write_previous(tmp_path, before)), "--env", "dev", "--allow-replacement")
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert f"Properties.GroupDescription: {older[:67]}... -> ECS service tasks" in lines
+    assert ("Properties.ReplicationGroupId: !Sub 'streamflix-${EnvironmentSuffix}-valkey' -> "
+            "!Sub 'streamflix-${EnvironmentSuffix}-cache'") in lines
+
+
 def test_cli_unchanged_build(tmp_path, rendered):
     (tmp_path / "prod").mkdir()
     (tmp_path / "prod" / "ha-database.yaml").write_text(rendered["prod"]["ha-database"].text)

@@ -3,8 +3,9 @@
 - Availability Zones per region: cfn-lint's ``cfnlint/helpers.py`` table (the one
   its rules use; the AZs a new account gets). Read with ``ast`` from the source,
   because importing cfn-lint costs about a second and the config must load fast.
-- Partitions: botocore's ``data/endpoints.json`` (what ``get_partition_for_region``
-  reads): a region's partition and its DNS suffix.
+- Partitions: botocore's ``get_partition_for_region`` over its ``data/endpoints.json``;
+  the one partition lookup of the code base (the config, the catalogue refresh and
+  the documents all ask it), and each partition's DNS suffix (``AWS::URLSuffix``).
 - Instance classes per engine version: cfn-lint's
   ``aws_rds_dbinstance/db_instance_class.json``, the data behind rule E3062, so a
   class the lint would reject after minutes is refused when the config loads.
@@ -59,16 +60,34 @@ def az_id_prefix(region: str) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _partitions() -> list[dict]:
-    return json.loads((_package_dir("botocore") / "data" / "endpoints.json").read_text("utf-8"))["partitions"]
+def _endpoint_resolver():  # type: ignore[no-untyped-def]
+    # deferred: botocore.regions costs ~0.1 s to import; `import streamflix` stays fast without it
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
+
+    return EndpointResolver(create_loader().load_data("endpoints"))
 
 
+@lru_cache(maxsize=None)
 def partition_of(region: str) -> str:
-    """``aws``, ``aws-cn``, ``aws-us-gov``, ... for ``region`` (botocore's endpoint data)."""
-    for partition in _partitions():
-        if region in partition.get("regions", {}) or re.match(partition["regionRegex"], region):
-            return partition["partition"]
-    return "aws"
+    """``aws``, ``aws-cn``, ``aws-us-gov``, ``aws-iso``, ... for ``region``: botocore's
+    ``get_partition_for_region`` (the one boto3's ``Session.get_partition_for_region`` calls).
+
+    A region newer than the installed botocore's endpoint data is taken to be ``aws``,
+    the partition every region named in that shape has opened in.
+    """
+    from botocore.exceptions import UnknownRegionError
+
+    try:
+        return _endpoint_resolver().get_partition_for_region(region)
+    except UnknownRegionError:
+        return "aws"
+
+
+def url_suffix_of(region: str) -> str:
+    """``AWS::URLSuffix`` in ``region``: its partition's DNS suffix (``amazonaws.com``,
+    ``amazonaws.com.cn``, ``c2s.ic.gov``, ...), from the same botocore endpoint data."""
+    return _endpoint_resolver().get_partition_dns_suffix(partition_of(region))
 
 
 @lru_cache(maxsize=None)

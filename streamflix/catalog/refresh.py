@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from botocore.exceptions import BotoCoreError, ClientError
 
 from streamflix.catalog.engines import Catalog, version_key
+from streamflix.catalog.limits import partition_of
 
 RDS_ENGINES = ("aurora-postgresql", "postgres")
 CACHE_ENGINES = ("redis", "valkey")
@@ -27,8 +28,9 @@ class RefreshResult:
 
 
 def commercial_regions(catalog: Catalog) -> list[str]:
-    """Regions of the standard aws partition (China and GovCloud need other credentials)."""
-    return [r for r in catalog.regions if not r.startswith(("cn-", "us-gov-"))]
+    """The catalogue's regions in the standard aws partition: China, GovCloud and the ISO
+    partitions need other credentials (and endpoints), so a refresh leaves them alone."""
+    return [r for r in catalog.regions if partition_of(r) == "aws"]
 
 
 def rds_versions(client: Any, engine: str) -> list[str]:

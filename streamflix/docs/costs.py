@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
-from streamflix.cfn import is_true, target_of
+from streamflix.cfn import is_true, ref_name, target_of
 from streamflix.docs.stack import EnvironmentFacts, StackFacts, replication_of
 
 COSTS_DIR = "costs"
@@ -261,9 +261,9 @@ def _db_engine(stack: StackFacts, rid: str) -> str | None:
     engine = stack.resolve(props.get("Engine")) if "Engine" in props else None
     if engine:
         return engine.lower()
-    group = props.get("DBParameterGroupName")
-    if isinstance(group, dict) and group.get("Ref") in stack.resources:
-        family = str(stack.props(group["Ref"]).get("Family", ""))
+    group = ref_name(props.get("DBParameterGroupName"))
+    if group in stack.resources:
+        family = str(stack.props(group).get("Family", ""))
         for name in ("aurora-postgresql", "aurora-mysql", "postgres", "mysql", "mariadb"):
             if family.startswith(name):
                 return name
@@ -484,8 +484,8 @@ def _as_replica(value: Any) -> Any:
 
 def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) -> tuple[StackFacts, str] | None:
     """The DB instance a read replica follows, when its source is a parameter wired to another stack's output."""
-    parameter = _as_replica(stack.props(rid).get("SourceDBInstanceIdentifier")) or {}
-    wire = stack.wires.get(parameter.get("Ref")) if isinstance(parameter, dict) else None
+    parameter = ref_name(_as_replica(stack.props(rid).get("SourceDBInstanceIdentifier")))
+    wire = stack.wires.get(parameter) if parameter is not None else None
     if env is None or wire is None or wire.source_blueprint not in env.stacks:
         return None
     source = env[wire.source_blueprint]
@@ -582,12 +582,8 @@ def _fargate_service(stack: StackFacts, lines: _Lines, rid: str, props: dict, ho
         )
         return
     desired = stack.resolve(props.get("DesiredCount", 1))
-    definition = props.get("TaskDefinition")
-    task = (
-        stack.props(definition["Ref"])
-        if isinstance(definition, dict) and definition.get("Ref") in stack.resources
-        else {}
-    )
+    definition = ref_name(props.get("TaskDefinition"))
+    task = stack.props(definition) if definition in stack.resources else {}
     cpu, memory = stack.resolve(task.get("Cpu")), stack.resolve(task.get("Memory"))
     arch = (
         "arm64"

@@ -6,7 +6,7 @@ import json
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from streamflix.cfn import is_true, ref_name, target_of
+from streamflix.cfn import is_true, ref_name, target_of, text_of
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.prose import render_chapter
@@ -22,30 +22,10 @@ DB_IDENTIFIER_LIMIT = 63
 CACHE_GROUP_LIMIT = 40
 
 
-def expression(value: Any) -> str:
-    """A template value AWS resolves at deploy time, written the way the template says it."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Ref":
-            return f"Ref {argument}"
-        if function == "Fn::GetAtt":
-            return "GetAtt " + (".".join(argument) if isinstance(argument, list) else str(argument))
-        if (
-            function == "Fn::Join"
-            and isinstance(argument, list)
-            and len(argument) == 2
-            and isinstance(argument[1], list)
-        ):
-            return "Join of " + ", ".join(expression(v) for v in argument[1])
-        if function == "Fn::Sub":
-            return "Sub " + (argument if isinstance(argument, str) else str(argument[0]))
-    return json.dumps(value, sort_keys=True)
-
-
 def shown(stack: StackFacts, value: Any) -> str:
-    """A template value as the runbook shows it: resolved when possible, else its expression."""
+    """A template value as the runbook shows it: resolved when possible, else ``text_of`` it."""
     resolved = stack.resolve(value)
-    return resolved if resolved is not None else expression(value)
+    return resolved if resolved is not None else text_of(value)
 
 
 # -- monitoring ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from streamflix.cfn import is_true
+from streamflix.cfn import is_true, text_of
 from streamflix.docs import bootstrap, failover, maintenance, operations
 from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
@@ -23,7 +23,6 @@ from streamflix.docs.diagram import DIAGRAM_DIR
 from streamflix.docs.graph import TIER_TITLES, TIERS, tier_of
 from streamflix.docs.lookups import output_command, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
-from streamflix.docs.operations import expression
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.provisioning import load_times
@@ -839,7 +838,7 @@ def outputs_section(ctx: RunbookContext) -> Section:
             [
                 f"`{name}`",
                 f"`{stack.export_name(name) or ''}`",
-                f"`{literal}`" if literal is not None else expression(body.get("Value")),
+                f"`{literal}`" if literal is not None else text_of(body.get("Value")),
                 body.get("Description", ""),
             ]
         )

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from streamflix.cfn import is_true, sub_parts
+from streamflix.catalog.limits import partition_of, url_suffix_of
+from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
@@ -105,23 +106,6 @@ class Parameter:
     allowed_pattern: str | None
     allowed_values: tuple[str, ...]
     no_echo: bool
-
-
-@lru_cache(maxsize=None)
-def partition_of(region: str) -> str:
-    """The AWS partition of ``region`` (aws, aws-cn, aws-us-gov, aws-iso, ...), from botocore's endpoint data."""
-    import boto3
-
-    return boto3.session.Session().get_partition_for_region(region)
-
-
-def parameter_text(value: Any) -> str:
-    """A parameter value as CloudFormation receives it (always a string)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(parameter_text(v) for v in value)
-    return str(value)
 
 
 @lru_cache(maxsize=64)
@@ -282,7 +266,7 @@ class StackFacts:
             "AWS::Region": self.region,
             "AWS::Partition": self.partition,
             "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
+            "AWS::URLSuffix": url_suffix_of(self.region),
         }
         if name in pseudo:
             return pseudo[name]

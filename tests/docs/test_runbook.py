@@ -18,6 +18,7 @@ from runbook_commands import (
 )
 
 from streamflix import pipeline
+from streamflix.cfn import text_of
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.operations import dashboard_url
 from streamflix.docs.runbook import render_runbook
@@ -138,6 +139,13 @@ def test_parameter_and_output_tables_are_the_templates(env, artifacts, ha, confi
     suffix = configs[env].environment_suffix
     for row in outputs:
         assert row["Export name"] == f"streamflix-{suffix}-ha-database-{row['Output']}"
+        # resolved where the template says the value, else written as the template has it (text_of)
+        if row["Value"].startswith("!"):
+            assert row["Value"] == text_of(ha[env]["Outputs"][row["Output"]]["Value"])
+    values = {row["Output"]: row["Value"] for row in outputs}
+    assert values["VpcId"] == "!Ref Vpc"
+    assert values["DataKeyArn"] == "!GetAtt DataKey.Arn"
+    assert values["AppSubnetIds"].startswith("!Join [',', [!Ref AppSubnetA, !Ref AppSubnetB")
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -169,7 +169,7 @@ def test_failover_records_given_as_parameters_name_their_parameters(artifacts, d
         properties = recovery["Resources"][rid]["Properties"]
         assert properties["Name"] == {"Ref": "FailoverRecordName"} and properties["HostedZoneId"] == {"Ref": "HostedZoneId"}
         assert {"FailoverRecordName", "HostedZoneId"} <= set(recovery["Parameters"])
-        assert (row["Name"], row["Hosted zone"]) == ("Ref FailoverRecordName", "Ref HostedZoneId")
+        assert (row["Name"], row["Hosted zone"]) == ("!Ref FailoverRecordName", "!Ref HostedZoneId")
     listing = next(c for c in invocations(text) if c.operation == "list-resource-record-sets")
     assert listing.value("--hosted-zone-id") == "$HOSTED_ZONE_ID"
     assert "Parameters[?ParameterKey=='HostedZoneId'].ParameterValue" in text

@@ -11,9 +11,9 @@ from streamflix.docs.stack import (
     RESOLVE_OUTPUT,
     EnvironmentFacts,
     StackFacts,
-    partition_of,
     rto_minutes,
 )
+from streamflix.catalog.limits import partition_of
 from streamflix.render import RenderedStack, load_template, render
 from streamflix.wiring import wired_parameters
 
@@ -128,15 +128,17 @@ def test_every_stack_deploys_under_the_naming_convention(env, env_facts, configs
 
 
 @pytest.mark.parametrize(
-    ("region", "partition"),
-    [("eu-west-2", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"), ("us-iso-east-1", "aws-iso")],
+    ("region", "partition", "suffix"),
+    [("eu-west-2", "aws", "amazonaws.com"), ("cn-north-1", "aws-cn", "amazonaws.com.cn"),
+     ("us-gov-west-1", "aws-us-gov", "amazonaws.com"), ("us-iso-east-1", "aws-iso", "c2s.ic.gov")],
 )
-def test_the_partition_comes_from_botocores_endpoint_data(region, partition, configs):
+def test_the_partition_comes_from_botocores_endpoint_data(region, partition, suffix, configs):
     assert partition_of(region) == partition
     # and it is what ${AWS::Partition} resolves to in the documents' ARNs
     probe = facts("AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic: {Type: AWS::SNS::Topic}\n",
                   configs["dev"], region=region)
     assert probe.resolve({"Fn::Sub": "arn:${AWS::Partition}:sns:x"}) == f"arn:{partition}:sns:x"
+    assert probe.resolve({"Fn::Sub": "sns.${AWS::Region}.${AWS::URLSuffix}"}) == f"sns.{region}.{suffix}"
 
 
 def test_documents_read_templates_and_config_never_the_blueprint_registry():

@@ -125,20 +125,23 @@ def test_world_ipv6_ingress_on_an_app_group(rule_findings, line_of):
     assert findings[0].line == line_of(text, "Type: AWS::EC2::SecurityGroupIngress", after="OpenApp")
 
 
-def test_database_group_admitting_an_address_range(rule_findings):
-    extra = """\
+# a range from a parameter (!Ref) is named as the template writes it, and no longer crashes the rule
+@pytest.mark.parametrize("cidr", ["10.0.0.0/8", "!Ref OfficeCidr"])
+def test_database_group_admitting_an_address_range(rule_findings, cidr):
+    extra = f"""\
   DbFromOffice:
     Type: AWS::EC2::SecurityGroupIngress
     Properties:
       GroupId: !GetAtt DbGroup.GroupId
-      CidrIp: 10.0.0.0/8
+      CidrIp: {cidr}
       IpProtocol: tcp
       FromPort: 5432
       ToPort: 5432
 """
-    findings = rule_findings(network(extra=extra), RULE)
+    text = network(extra=extra).replace("Resources:\n", "Parameters:\n  OfficeCidr: {Type: String}\nResources:\n", 1)
+    findings = rule_findings(text, RULE)
     assert [f.message for f in findings] == [
-        "DbGroup guards Db but admits an address range (10.0.0.0/8); name a source security group"
+        f"DbGroup guards Db but admits an address range ({cidr}); name a source security group"
     ]
 
 
@@ -155,7 +158,9 @@ def test_database_in_a_public_subnet(rule_findings):
 @pytest.mark.parametrize("value", ["true", "''"])
 def test_database_must_state_it_is_not_public(rule_findings, value):
     text = network(publicly_accessible=value).replace("      PubliclyAccessible: ''\n", "")
-    assert "Db must state PubliclyAccessible: false" in rule_findings(text, RULE)[0].message
+    message = rule_findings(text, RULE)[0].message
+    assert "Db must state PubliclyAccessible: false" in message
+    assert message.endswith("(found true)" if value == "true" else "(found nothing; RDS then decides from the subnet group)")
 
 
 def test_tasks_with_public_ips(rule_findings):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import text_of
 from streamflix.checks.rules.base import (
     Rule,
     RuleContext,
@@ -61,14 +62,14 @@ class NetworkExposure(Rule):
         }
         for group, node, rule in _ingress_rules(template):
             sources = [rule.get(key) for key in ("CidrIp", "CidrIpv6") if rule.get(key) is not None]
-            if any(source in ANYWHERE for source in sources) and not (
+            if any(isinstance(source, str) and source in ANYWHERE for source in sources) and not (
                 group in alb_groups and _single_tcp_port(rule) in ALB_PUBLIC_PORTS
             ):
-                yield node, f"{group} admits {', '.join(map(str, sources))} on {_ports(rule)}; only a public ALB may, on 80/443"
+                yield node, f"{group} admits {', '.join(map(text_of, sources))} on {_ports(rule)}; only a public ALB may, on 80/443"
             if group in data_groups and (sources or rule.get("SourcePrefixListId")):
                 yield node, (
                     f"{group} guards {data_groups[group]} but admits an address range "
-                    f"({', '.join(map(str, sources)) or rule.get('SourcePrefixListId')}); name a source security group"
+                    f"({', '.join(map(text_of, sources)) or text_of(rule.get('SourcePrefixListId'))}); name a source security group"
                 )
         public = public_subnets(template)
         for logical_id, subnet in resources(template, "AWS::EC2::Subnet"):
@@ -87,7 +88,7 @@ class NetworkExposure(Rule):
             if value is None or is_true(value):
                 yield instance, (
                     f"{logical_id} must state PubliclyAccessible: false "
-                    f"(found {value if value is not None else 'nothing; RDS then decides from the subnet group'})"
+                    f"(found {text_of(value) if value is not None else 'nothing; RDS then decides from the subnet group'})"
                 )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import text_of
 from streamflix.checks.rules.base import (
     Rule,
     RuleContext,
@@ -13,6 +14,7 @@ from streamflix.checks.rules.base import (
     security_overrides,
     stack_metadata,
 )
+from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
 from streamflix.floors import PROD_MIN_AUDIT_LOG_RETENTION_DAYS, PROD_MIN_BACKUP_RETENTION_DAYS
 
 TIERS = ("dev", "staging", "prod")
@@ -65,24 +67,13 @@ def _is_cluster_member(props: dict[str, Any]) -> bool:
     return "DBClusterIdentifier" in props
 
 
-def _steady_state(template: dict[str, Any], value: Any) -> Any:
-    """The value once the stack's follow-up updates ran: a ``Ref`` to a parameter listed in
-    ``Metadata.StreamFlix.FollowUpUpdates`` takes that entry's value (deletion protection is
-    switched on after the create so a failed create can roll back; SF3002)."""
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        for entry in stack_metadata(template).get("FollowUpUpdates") or []:
-            if isinstance(entry, dict) and entry.get("Parameter") == value["Ref"]:
-                return entry.get("Value")
-    return value
-
-
 def _deletion_protection(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
     for logical_id, resource in resources(template, *DELETION_PROTECTION):
         props = properties(resource)
         if resource["Type"] == "AWS::RDS::DBInstance" and _is_cluster_member(props):
             continue  # a member is protected through its cluster
         key = DELETION_PROTECTION[resource["Type"]]
-        if not is_true(_steady_state(template, props.get(key))):
+        if not is_true(value_after_follow_up_updates(template, props.get(key))):
             yield resource, f"{logical_id} ({resource['Type']}) in prod needs {key}: true"
     for logical_id, pool in resources(template, "AWS::Cognito::UserPool"):
         if properties(pool).get("DeletionProtection") != "ACTIVE":
@@ -93,7 +84,7 @@ def _deletion_protection(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
             for a in properties(balancer).get("LoadBalancerAttributes") or []
             if isinstance(a, dict)
         }
-        if not is_true(_steady_state(template, attributes.get("deletion_protection.enabled"))):
+        if not is_true(value_after_follow_up_updates(template, attributes.get("deletion_protection.enabled"))):
             yield balancer, f"{logical_id} (load balancer) in prod needs the attribute deletion_protection.enabled: 'true'"
 
 
@@ -107,7 +98,7 @@ def _backups(template: dict[str, Any]) -> Iterator[tuple[Any, str]]:
         days = as_int(props.get("BackupRetentionPeriod", 1))
         if days is None or days < PROD_MIN_BACKUP_RETENTION_DAYS:
             yield resource, (
-                f"{logical_id} keeps automated backups {props.get('BackupRetentionPeriod', '1 (default)')} days; "
+                f"{logical_id} keeps automated backups {text_of(props.get('BackupRetentionPeriod', '1 (default)'))} days; "
                 f"prod needs at least {PROD_MIN_BACKUP_RETENTION_DAYS}"
             )
     for logical_id, table in resources(template, "AWS::DynamoDB::Table"):

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, target_of
+from streamflix.cfn import ref_name
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, stack_metadata
 
 #: Types whose delete a property can forbid, and that property.
 PROTECTION_PROPERTY = {
@@ -30,10 +31,23 @@ LOAD_BALANCER_ATTRIBUTE = "deletion_protection.enabled"
 
 def value_at_create(template: dict[str, Any], value: Any) -> Any:
     """A property's value when the stack is created: a literal, or a parameter's default."""
-    name = target_of(value)
+    name = ref_name(value)
     parameters = template.get("Parameters") or {}
-    if isinstance(value, dict) and "Ref" in value and name in parameters:
+    if name in parameters:
         return (parameters[name] or {}).get("Default")
+    return value
+
+
+def value_after_follow_up_updates(template: dict[str, Any], value: Any) -> Any:
+    """A property's value once the stack's follow-up updates ran: a ``Ref`` to a parameter listed in
+    ``Metadata.StreamFlix.FollowUpUpdates`` takes that entry's value (deletion protection is
+    switched on after the create so that a failed create can roll back); anything else as it is."""
+    name = ref_name(value)
+    if name is None:
+        return value
+    for entry in stack_metadata(template).get("FollowUpUpdates") or []:
+        if isinstance(entry, dict) and entry.get("Parameter") == name:
+            return entry.get("Value")
     return value
 
 
