@@ -416,14 +416,10 @@ def deploy(ctx: RunbookContext) -> Section:
     region, name = stack.region, stack.stack_name
     capabilities = [("--capabilities", stack.capabilities)] if stack.capabilities else []
     key = s3_key(stack, ctx.environment)
-    parameters_file = create_stack_file(stack.blueprint)
     required = env.required_wires(stack.blueprint)
-    parameter_argument = "file://${FILLED}" if required else f"file://{parameters_file}"
-    text: list[str] = []
-
-    if len(env.stacks) > 1 and (env.partners_of(stack.blueprint)):
-        text += ["### Deploy order", "", *_deploy_order(ctx), ""]
-
+    parameter_argument = "file://${FILLED}" if required else f"file://{create_stack_file(stack.blueprint)}"
+    wired = bool(required or env.optional_wires(stack.blueprint))
+    wires, fill = _wiring(ctx) if wired else ("", "")
     upload = [
         f"cd out/{ctx.environment}   # or your --out folder: the one holding {stack.filename}",
         f'TEMPLATE_URL="{template_url(stack, ctx.environment)}"',
@@ -435,22 +431,6 @@ def deploy(ctx: RunbookContext) -> Section:
             options=[("--template-url", "$TEMPLATE_URL"), ("--query", "Capabilities")],
         ),
     ]
-    text += [
-        "### Upload and validate",
-        "",
-        "The template goes to S3 first (CloudFormation reads it from there); `validate-template` prints the "
-        f"capabilities it needs: {', '.join(f'`{c}`' for c in stack.capabilities) or 'none'}"
-        + (
-            f" (the stack creates IAM resources: {', '.join(f'`{r}`' for r in stack.iam_resources)})."
-            if stack.iam_resources
-            else "."
-        ),
-        "",
-        code("\n".join(upload)),
-    ]
-    if required or env.optional_wires(stack.blueprint):
-        text += ["", "### Parameters from other stacks", "", *_wiring_steps(ctx)]
-
     change_set = f"{name}-create"
     create = [
         aws(
@@ -476,22 +456,6 @@ def deploy(ctx: RunbookContext) -> Section:
         ),
         _wait(region, name, "stack-create-complete"),
     ]
-    high = ctx.provisioning.high_minutes
-    text += [
-        "",
-        "### Create (through a change set)",
-        "",
-        f"Review the change set before executing it. Creation takes about "
-        f"{_span(ctx.provisioning.low_minutes, high)} minutes (see Provisioning times)"
-        + ("; `wait` gives up after 60 minutes, so run it again if it does." if high >= 50 else "."),
-        "",
-        code("\n".join(create)),
-        "",
-        "Follow progress, or find the first failure:",
-        "",
-        code(_events(region, name)),
-    ]
-    stateful = stack.stateful
     update = [
         'CHANGE_SET="update-$(date -u +%Y%m%d%H%M%S)"',
         command("aws", "s3", "cp", stack.filename, f"s3://${{TEMPLATE_BUCKET}}/{key}", options=[("--region", region)]),
@@ -518,20 +482,6 @@ def deploy(ctx: RunbookContext) -> Section:
         ),
         _wait(region, name, "stack-update-complete"),
     ]
-    text += [
-        "",
-        "### Update",
-        "",
-        "Rebuild (`python build.py`), then upload and review a change set the same way. "
-        + (
-            f"**Stop if any of these shows `Replacement` `True` or `Conditional`**: they hold data and keep it on "
-            f"replacement only as a snapshot or a retained copy: {', '.join(f'`{r}`' for r in stateful)}."
-            if stateful
-            else ""
-        ),
-        "",
-        code("\n".join(update)),
-    ]
     deploy_command = aws(
         "cloudformation",
         "deploy",
@@ -549,40 +499,31 @@ def deploy(ctx: RunbookContext) -> Section:
             ("--no-execute-changeset", None),
         ],
     )
-    text += [
-        "",
-        "### Or in one command",
-        "",
-        "`deploy` uploads the template to the bucket itself, creates the change set and (with "
-        "`--no-execute-changeset`) prints the command that shows it; execute it with `execute-change-set` "
-        "after the review."
-        + (
-            " It takes the `Key=Value` form of the parameters."
-            if not required
-            else " It takes the `Key=Value` form of the parameters, filled like the other file."
-        ),
-        "",
-        code(deploy_command),
-        "",
-        "### After the deploy: outputs and integration tests",
-        "",
-        "From the repository root, write the deployed stack's outputs to `cfn-outputs/flat-outputs.json` and run "
-        "the integration tests against it (they check the stacks they know and skip, saying why, otherwise):",
-        "",
-        code(
-            "\n".join(
-                [
-                    f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
-                    f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
-                ]
-            )
-        ),
-        "",
-        "### Delete",
-        "",
-        *_delete_steps(ctx),
+    after = [
+        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
+        f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
     ]
-    return "Deploy", "\n".join(text)
+    text = render_chapter(
+        "deploy",
+        order=_deploy_order(ctx) if len(env.stacks) > 1 and env.partners_of(stack.blueprint) else [],
+        capabilities=stack.capabilities,
+        iam_resources=stack.iam_resources,
+        upload=code("\n".join(upload)),
+        wired=wired,
+        wires=wires,
+        fill=fill,
+        span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
+        long_wait=ctx.provisioning.high_minutes >= 50,
+        create=code("\n".join(create)),
+        events=code(_events(region, name)),
+        stateful=stack.stateful,
+        update=code("\n".join(update)),
+        filled=bool(required),
+        deploy=code(deploy_command),
+        after=code("\n".join(after)),
+        **_delete_commands(stack),
+    )
+    return "Deploy", text
 
 
 def _describe_change_set(region: str, name: str, change_set: str) -> str:
@@ -618,34 +559,38 @@ def _events(region: str, name: str) -> str:
     )
 
 
-def _deploy_order(ctx: RunbookContext) -> list[str]:
+def _deploy_order(ctx: RunbookContext) -> list[dict]:
+    """The environment's deploy steps: every stack's create, then the updates that fill optional wiring."""
     env = ctx.env
-    lines = []
-    for step, blueprint in enumerate(env.deploy_order(), start=1):
-        stack = env[blueprint]
-        required = env.required_wires(blueprint)
-        needs = f", after filling {', '.join(f'`{w.parameter}`' for w in required)}" if required else ""
-        here = " (this stack)" if blueprint == ctx.blueprint else ""
-        lines.append(
-            f"{step}. create `{stack.stack_name}` in {stack.region} from [`{blueprint}`]({blueprint}.md){here}{needs};"
-        )
-    step = len(lines)
+    steps: list[dict] = [
+        {
+            "action": "create",
+            "stack_name": env[blueprint].stack_name,
+            "region": env[blueprint].region,
+            "blueprint": blueprint,
+            "this": blueprint == ctx.blueprint,
+            "needs": [w.parameter for w in env.required_wires(blueprint)],
+        }
+        for blueprint in env.deploy_order()
+    ]
     for blueprint in env.deploy_order():
         for wire in env.optional_wires(blueprint):
-            step += 1
-            stack = env[blueprint]
-            lines.append(
-                f"{step}. update `{stack.stack_name}` with `{wire.parameter}` from `{env[wire.source_blueprint].stack_name}` "
-                f"output `{wire.output}` (optional: the stack runs without it)"
-                if wire.source_blueprint in env.stacks
-                else f"{step}. update `{stack.stack_name}` with `{wire.parameter}`;"
+            source = env.stacks.get(wire.source_blueprint)
+            steps.append(
+                {
+                    "action": "update",
+                    "stack_name": env[blueprint].stack_name,
+                    "parameter": wire.parameter,
+                    "source": source.stack_name if source else None,
+                    "output": wire.output,
+                }
             )
-    if lines:
-        lines[-1] = lines[-1].rstrip(";") + "."
-    return lines
+    return steps
 
 
-def _wiring_steps(ctx: RunbookContext) -> list[str]:
+def _wiring(ctx: RunbookContext) -> tuple[str, str]:
+    """The table of parameters other stacks' outputs fill, and the fenced commands filling the
+    required ones into copies of the parameter files ("" when none is required)."""
     stack, env = ctx.stack, ctx.env
     rows, setup = [], []
     required = env.required_wires(stack.blueprint)
@@ -685,37 +630,46 @@ def _wiring_steps(ctx: RunbookContext) -> list[str]:
             )
         else:
             setup.append(f"{variable}=$({output_command(source, wire.output)})")
-    lines = [
-        "Some parameters take another stack's outputs (CloudFormation exports do not cross regions):",
-        "",
-        table(["Parameter", "From stack", "Output", "Value", "Needed", "Detected from"], rows),
+    wires = table(["Parameter", "From stack", "Output", "Value", "Needed", "Detected from"], rows)
+    if not setup:
+        return wires, ""
+    seds = " ".join(f"-e 's|{placeholders[w.parameter]}|'\"${variable_name(w.parameter)}\"'|'" for w in required)
+    setup += [
+        'FILLED="$(mktemp)"; FILLED_OVERRIDES="$(mktemp)"',
+        f'sed {seds} {create_stack_file(stack.blueprint)} > "$FILLED"',
+        f'sed {seds} {overrides_file(stack.blueprint)} > "$FILLED_OVERRIDES"',
+        'grep -q "<from " "$FILLED" && echo "a parameter is still unfilled" >&2',
     ]
-    if setup:
-        seds = " ".join(f"-e 's|{placeholders[w.parameter]}|'\"${variable_name(w.parameter)}\"'|'" for w in required)
-        setup += [
-            'FILLED="$(mktemp)"; FILLED_OVERRIDES="$(mktemp)"',
-            f'sed {seds} {create_stack_file(stack.blueprint)} > "$FILLED"',
-            f'sed {seds} {overrides_file(stack.blueprint)} > "$FILLED_OVERRIDES"',
-            'grep -q "<from " "$FILLED" && echo "a parameter is still unfilled" >&2',
-        ]
-        lines += [
-            "",
-            "Read them from the deployed source stacks and fill the parameter files (the placeholders "
-            "`<from STACK output OUTPUT>` are refused by CloudFormation, so an unfilled file cannot deploy):",
-            "",
-            code("\n".join(setup)),
-        ]
-    return lines
+    return wires, code("\n".join(setup))
 
 
-def _delete_steps(ctx: RunbookContext) -> list[str]:
-    stack = ctx.stack
+def _delete_commands(stack: StackFacts) -> dict[str, str]:
+    """The delete steps' fenced commands ("" for a step the stack does not need) and what stays behind."""
     region, name = stack.region, stack.stack_name
     exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
-    steps = [
-        "{n}. Keep the outputs (identifiers you need to find retained resources afterwards):",
-        "",
-        code(
+    imports = ""
+    if exports:
+        imports = code(
+            "\n".join(
+                [
+                    "for EXPORT in " + " \\\n    ".join(exports) + "; do",
+                    "  "
+                    + aws(
+                        "cloudformation",
+                        "list-imports",
+                        region=region,
+                        options=[("--export-name", "$EXPORT"), ("--output", "text")],
+                        one_line=True,
+                    )
+                    + ' 2>/dev/null && echo "^ still imports $EXPORT"',
+                    "done",
+                ]
+            )
+        )
+    protections = operations.deletion_protection_off(stack)
+    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
+    return {
+        "keep_outputs": code(
             aws(
                 "cloudformation",
                 "describe-stacks",
@@ -724,40 +678,9 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
             )
             + f" > {stack.blueprint}-outputs-before-delete.json"
         ),
-    ]
-    if exports:
-        loop = [
-            "for EXPORT in " + " \\\n    ".join(exports) + "; do",
-            "  "
-            + aws(
-                "cloudformation",
-                "list-imports",
-                region=region,
-                options=[("--export-name", "$EXPORT"), ("--output", "text")],
-                one_line=True,
-            )
-            + ' 2>/dev/null && echo "^ still imports $EXPORT"',
-            "done",
-        ]
-        steps += [
-            "",
-            "{n}. No other stack may still import an export (the delete fails otherwise):",
-            "",
-            code("\n".join(loop)),
-        ]
-    protections = operations.deletion_protection_off(stack)
-    if protections:
-        steps += [
-            "",
-            "{n}. Turn deletion protection off where the template turns it on:",
-            "",
-            code("\n".join(protections)),
-        ]
-    steps += [
-        "",
-        "{n}. Delete and wait:",
-        "",
-        code(
+        "imports": imports,
+        "protections": code("\n".join(protections)) if protections else "",
+        "delete": code(
             "\n".join(
                 [
                     aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
@@ -765,29 +688,21 @@ def _delete_steps(ctx: RunbookContext) -> list[str]:
                 ]
             )
         ),
-    ]
-    numbered = iter(range(1, len(steps)))
-    steps = [line.replace("{n}", str(next(numbered)), 1) if line.startswith("{n}. ") else line for line in steps]
-    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
-    if kept:
-        steps += [
-            "",
-            "What stays behind by design (DeletionPolicy), and costs money until you remove it:",
-            "",
-            table(
-                ["Resource", "Type", "DeletionPolicy", "What remains"],
+        "kept": table(
+            ["Resource", "Type", "DeletionPolicy", "What remains"],
+            [
                 [
-                    [
-                        f"`{rid}`",
-                        f"`{stack.type_of(rid)}`",
-                        policy,
-                        "a final snapshot" if policy == "Snapshot" else "the resource itself",
-                    ]
-                    for rid, policy in kept
-                ],
-            ),
-        ]
-    return steps
+                    f"`{rid}`",
+                    f"`{stack.type_of(rid)}`",
+                    policy,
+                    "a final snapshot" if policy == "Snapshot" else "the resource itself",
+                ]
+                for rid, policy in kept
+            ],
+        )
+        if kept
+        else "",
+    }
 
 
 # -- 4./5. parameters and outputs -----------------------------------------------------
