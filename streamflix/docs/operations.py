@@ -921,22 +921,23 @@ def compliance_files(files: dict, blueprint: str) -> list[str]:
     )
 
 
-def _summarise_report(text: str) -> list[str]:
-    """Scalars of the report (and of its ``summary``) and the size of its lists, whatever its schema."""
+def _summarise_report(text: str) -> list[dict] | None:
+    """Scalars of the report (and of its ``summary``) and the size of its lists, whatever its schema:
+    each a mapping of key and value, or key and count (a list's length). None when it is not JSON."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return ["- (not valid JSON)"]
+        return None
     if not isinstance(data, dict):
         return []
     summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-    lines = []
+    facts: list[dict] = []
     for key, value in [*summary.items(), *((k, v) for k, v in data.items() if k != "summary")]:
         if isinstance(value, (str, int, float, bool)):
-            lines.append(f"- {key}: {value}")
+            facts.append({"key": key, "value": value})
         elif isinstance(value, list):
-            lines.append(f"- {key}: {len(value)} item(s)")
-    return lines[:15]
+            facts.append({"key": key, "count": len(value)})
+    return facts[:15]
 
 
 def security(ctx: "RunbookContext") -> Section:
@@ -1001,35 +1002,40 @@ def _key(stack: StackFacts, value: Any) -> str:
     return shown(stack, value)
 
 
-def _in_transit(stack: StackFacts) -> list[str]:
-    lines = []
+def _in_transit(stack: StackFacts) -> list[dict]:
+    """What the template says about encryption in transit, one mapping per resource (its ``kind`` and facts)."""
+    facts: list[dict] = []
     for rid in stack.of_type("AWS::RDS::DBClusterParameterGroup", "AWS::RDS::DBParameterGroup"):
         force = (stack.props(rid).get("Parameters") or {}).get("rds.force_ssl")
         if force is not None:
-            lines.append(
-                f"`{rid}` sets `rds.force_ssl={force}`: the database {'refuses' if str(force) == '1' else 'accepts'} unencrypted connections."
-            )
+            facts.append({"kind": "force_ssl", "id": rid, "value": force, "refuses": str(force) == "1"})
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         p = stack.props(rid)
-        lines.append(
-            f"`{rid}`: TransitEncryptionEnabled {_flag(p.get('TransitEncryptionEnabled'))}, mode `{p.get('TransitEncryptionMode', 'preferred')}`."
+        facts.append(
+            {
+                "kind": "cache",
+                "id": rid,
+                "enabled": is_true(p.get("TransitEncryptionEnabled")),
+                "mode": p.get("TransitEncryptionMode", "preferred"),
+            }
         )
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::Listener"):
         p = stack.props(rid)
-        lines.append(
-            f"`{rid}`: {p.get('Protocol')} on port {p.get('Port')}"
-            + (f", policy `{p['SslPolicy']}`" if "SslPolicy" in p else "")
-            + "."
+        facts.append(
+            {
+                "kind": "listener",
+                "id": rid,
+                "protocol": p.get("Protocol"),
+                "port": p.get("Port"),
+                "policy": p["SslPolicy"] if "SslPolicy" in p else None,
+            }
         )
-    return lines
+    return facts
 
 
-def _flag(value: Any) -> str:
-    return "on" if is_true(value) else "off"
-
-
-def _exposure(stack: StackFacts) -> list[str]:
-    lines = []
+def _exposure(stack: StackFacts) -> list[dict]:
+    """What is reachable from the internet, one mapping per finding (its ``kind``, the resource and facts)."""
+    facts: list[dict] = []
     for rid, resource_type, props in stack.iter_resources():
         rules = []
         if resource_type == "AWS::EC2::SecurityGroup":
@@ -1038,31 +1044,38 @@ def _exposure(stack: StackFacts) -> list[str]:
             rules = [props]
         for rule in rules:
             if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0":
-                lines.append(
-                    f"`{rid}` allows {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')} from anywhere."
+                facts.append(
+                    {
+                        "kind": "open_ingress",
+                        "id": rid,
+                        "protocol": rule.get("IpProtocol"),
+                        "from_port": rule.get("FromPort"),
+                        "to_port": rule.get("ToPort"),
+                    }
                 )
         if resource_type == "AWS::RDS::DBInstance" and is_true(props.get("PubliclyAccessible")):
-            lines.append(f"`{rid}` is publicly accessible.")
+            facts.append({"kind": "public_database", "id": rid})
         if resource_type == "AWS::EC2::Subnet" and is_true(props.get("MapPublicIpOnLaunch")):
-            lines.append(f"`{rid}` gives instances public IPs on launch.")
+            facts.append({"kind": "public_subnet", "id": rid})
         if (
             resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer"
             and props.get("Scheme", "internet-facing") == "internet-facing"
         ):
-            lines.append(f"`{rid}` is internet-facing (the intended way in).")
+            facts.append({"kind": "internet_facing", "id": rid})
         if resource_type == "AWS::ECS::Service":
             assign_ip = ((props.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}).get(
                 "AssignPublicIp"
             )
             if assign_ip == "ENABLED":
-                lines.append(f"`{rid}` gives its tasks public IPs.")
-    return lines
+                facts.append({"kind": "public_tasks", "id": rid})
+    return facts
 
 
-def _iam(stack: StackFacts) -> list[str]:
+def _iam(stack: StackFacts) -> dict:
+    """Identity and access facts: the roles, their managed policies and wildcard inline policies (each a
+    mapping of role and policy), the databases' password and IAM-authentication settings, the cache users."""
     roles = stack.of_type("AWS::IAM::Role")
-    lines = [f"{len(roles)} IAM role(s): " + ", ".join(f"`{r}`" for r in roles) + "." if roles else "No IAM roles."]
-    wildcard = []
+    managed, wildcards = [], []
     for rid in roles:
         props = stack.props(rid)
         for policy in props.get("Policies") or []:
@@ -1072,21 +1085,29 @@ def _iam(stack: StackFacts) -> list[str]:
                 actions = actions if isinstance(actions, list) else [actions]
                 resources = resources if isinstance(resources, list) else [resources]
                 if any(a == "*" or str(a).endswith(":*") for a in actions) or "*" in resources:
-                    wildcard.append(f"`{rid}` policy `{policy.get('PolicyName')}`")
+                    wildcards.append({"role": rid, "policy": policy.get("PolicyName")})
         for arn in props.get("ManagedPolicyArns") or []:
-            lines.append(f"`{rid}` attaches the AWS managed policy `{shown(stack, arn).split(':policy/')[-1]}`.")
-    lines.append(
-        "Wildcard actions or resources in inline policies: " + (", ".join(wildcard) if wildcard else "none") + "."
-    )
-    for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
-        props = stack.props(rid)
-        if is_true(props.get("ManageMasterUserPassword")):
-            lines.append(f"`{rid}`: the master password is generated, held and rotated by RDS in Secrets Manager.")
-        if is_true(props.get("EnableIAMDatabaseAuthentication")):
-            lines.append(f"`{rid}`: applications connect with IAM database authentication (no password).")
-    for rid in stack.of_type("AWS::ElastiCache::User"):
-        mode = (stack.props(rid).get("AuthenticationMode") or {}).get("Type")
-        lines.append(
-            f"`{rid}`: cache user authenticates with `{mode}`, access `{stack.props(rid).get('AccessString')}`."
-        )
-    return lines
+            managed.append({"role": rid, "policy": shown(stack, arn).split(":policy/")[-1]})
+    databases = [
+        {
+            "id": rid,
+            "managed_password": is_true(stack.props(rid).get("ManageMasterUserPassword")),
+            "iam_authentication": is_true(stack.props(rid).get("EnableIAMDatabaseAuthentication")),
+        }
+        for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+    ]
+    cache_users = [
+        {
+            "id": rid,
+            "mode": (stack.props(rid).get("AuthenticationMode") or {}).get("Type"),
+            "access": stack.props(rid).get("AccessString"),
+        }
+        for rid in stack.of_type("AWS::ElastiCache::User")
+    ]
+    return {
+        "roles": roles,
+        "managed_policies": managed,
+        "wildcards": wildcards,
+        "databases": databases,
+        "cache_users": cache_users,
+    }
