@@ -745,31 +745,21 @@ def troubleshooting(ctx: "RunbookContext") -> Section:
     checks = []
     for _, resource_type, props in engines:
         if resource_type.startswith("AWS::ElastiCache::"):
-            checks.append(
-                aws(
-                    "elasticache",
-                    "describe-cache-engine-versions",
-                    region=region,
-                    options=[
-                        ("--engine", str(props["Engine"])),
-                        ("--query", "CacheEngineVersions[].EngineVersion"),
-                        ("--output", "text"),
-                    ],
-                )
-            )
+            service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
         else:
-            checks.append(
-                aws(
-                    "rds",
-                    "describe-db-engine-versions",
-                    region=region,
-                    options=[
-                        ("--engine", str(props["Engine"])),
-                        ("--query", "DBEngineVersions[].EngineVersion"),
-                        ("--output", "text"),
-                    ],
-                )
+            service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
+        checks.append(
+            aws(
+                service,
+                operation,
+                region=region,
+                options=[
+                    ("--engine", str(props["Engine"])),
+                    ("--query", f"{listing}[].EngineVersion"),
+                    ("--output", "text"),
+                ],
             )
+        )
         checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
 
     groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
