@@ -204,7 +204,7 @@ def test_an_optional_parameter_from_a_stack_outside_the_environment(configs, ren
         "Output": "QueueArn",
         "Value": "the output's value",
         "Needed": "optional",
-        "Detected from": row["Detected from"],
+        "Detected from": "template metadata (Metadata.StreamFlix.Wiring)",
     }
     assert "Read them from the deployed source stacks" not in ha
     # the pair's deploy order ends with the update of this stack, which names no source
