@@ -567,264 +567,166 @@ def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
 def troubleshooting(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
     region, name = stack.region, stack.stack_name
-    entries: list[str] = []
 
     engines = [
-        (rid, stack.type_of(rid), stack.props(rid))
-        for rid, _, p in stack.iter_resources()
-        if "EngineVersion" in p and "Engine" in p
+        (rid, resource_type, p) for rid, resource_type, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p
     ]
-    if engines:
-        checks = []
-        for _, resource_type, props in engines:
-            if resource_type.startswith("AWS::ElastiCache::"):
-                checks.append(
-                    aws(
-                        "elasticache",
-                        "describe-cache-engine-versions",
-                        region=region,
-                        options=[
-                            ("--engine", str(props["Engine"])),
-                            ("--query", "CacheEngineVersions[].EngineVersion"),
-                            ("--output", "text"),
-                        ],
-                    )
-                )
-            else:
-                checks.append(
-                    aws(
-                        "rds",
-                        "describe-db-engine-versions",
-                        region=region,
-                        options=[
-                            ("--engine", str(props["Engine"])),
-                            ("--query", "DBEngineVersions[].EngineVersion"),
-                            ("--output", "text"),
-                        ],
-                    )
-                )
-            checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
-        entries += [
-            "### An engine version is not available",
-            "",
-            "Symptom: `CREATE_FAILED` on "
-            + ", ".join(f"`{rid}`" for rid, _, _ in engines)
-            + " with *Cannot find version ...* or *The requested engine version is not available*; the stack rolls back. "
-            "The build prevents this: the config refuses a version the engine-version catalogue does not list for the "
-            "region (naming the nearest valid ones) and rule SF1004 checks the rendered template. It still happens "
-            "when AWS retires a version after the catalogue's snapshot "
-            f"({stack.metadata.get('CatalogSnapshot', 'see the template metadata')}). Compare what AWS offers now with the "
-            "catalogue, then set a listed version in the config, refresh the catalogue (`python build.py catalog "
-            "refresh --date YYYY-MM-DD`) and rebuild:",
-            "",
-            code("\n".join(checks)),
-            "",
-        ]
+    checks = []
+    for _, resource_type, props in engines:
+        if resource_type.startswith("AWS::ElastiCache::"):
+            service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
+        else:
+            service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
+        checks.append(
+            aws(
+                service,
+                operation,
+                region=region,
+                options=[
+                    ("--engine", str(props["Engine"])),
+                    ("--query", f"{listing}[].EngineVersion"),
+                    ("--output", "text"),
+                ],
+            )
+        )
+        checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
 
     groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
+    cache_commands = ""
     if groups:
-        rid = groups[0]
-        group_id = stack.physical_name(rid) or rid
-        entries += [
-            "### `ROLLBACK_FAILED` / `UPDATE_ROLLBACK_FAILED` while the replication group is still creating",
-            "",
-            f"Symptom: the stack is stuck and the events name `{rid}` (*Cache cluster ... is not in a valid state* or "
-            "*... is currently being created*). A Multi-AZ, encrypted replication group takes 10-15 minutes; if a "
-            "rollback starts while it is still creating, CloudFormation cannot delete it yet. Wait for it, delete it "
-            "yourself, then let the rollback continue without it:",
-            "",
-            code(
-                "\n".join(
-                    [
-                        aws(
-                            "elasticache",
-                            "describe-replication-groups",
-                            region=region,
-                            options=[
-                                ("--replication-group-id", group_id),
-                                ("--query", "ReplicationGroups[0].Status"),
-                                ("--output", "text"),
-                            ],
-                        ),
-                        aws_wait(
-                            "elasticache",
-                            "replication-group-available",
-                            region=region,
-                            options=[("--replication-group-id", group_id)],
-                        ),
-                        aws(
-                            "elasticache",
-                            "delete-replication-group",
-                            region=region,
-                            options=[("--replication-group-id", group_id)],
-                        ),
-                        aws_wait(
-                            "elasticache",
-                            "replication-group-deleted",
-                            region=region,
-                            options=[("--replication-group-id", group_id)],
-                        ),
-                        "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
-                        aws(
-                            "cloudformation",
-                            "continue-update-rollback",
-                            region=region,
-                            options=[("--stack-name", name), ("--resources-to-skip", rid)],
-                        ),
-                        "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
-                        aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
-                        aws(
-                            "cloudformation",
-                            "delete-stack",
-                            region=region,
-                            options=[("--stack-name", name), ("--retain-resources", rid)],
-                        ),
-                    ]
-                )
-            ),
-            "",
-        ]
-
-    exports = [stack.export_name(o) for o in stack.outputs]
-    if any(exports):
-        first = next(e for e in exports if e)
-        entries += [
-            "### An export is still imported by another stack",
-            "",
-            f"Symptom: an update or delete fails with *Export {first} cannot be deleted as it is in use by ...*. "
-            "Exports are named `<stack name>-<Output>`; find the importing stacks, remove their `Fn::ImportValue` "
-            "first, then retry (the Delete steps list every export of this stack):",
-            "",
-            code(aws("cloudformation", "list-imports", region=region, options=[("--export-name", first)])),
-            "",
-        ]
-
-    if stack.capabilities:
-        entries += [
-            "### Requires capabilities",
-            "",
-            f"Symptom: *Requires capabilities : [{stack.capabilities[0]}]* (InsufficientCapabilities). The template "
-            f"creates IAM resources ({', '.join(f'`{r}`' for r in stack.iam_resources)}); every create, update and "
-            f"deploy command above passes `--capabilities {' '.join(stack.capabilities)}`. Add it to yours.",
-            "",
-        ]
-
-    entries += [
-        "### Template too large for an inline body",
-        "",
-        f"Symptom: *Member must have length less than or equal to 51200* or *Templates with a size greater than "
-        f"51,200 bytes must be deployed via an S3 Bucket*. This template is {stack.size_bytes:,} bytes: use the "
-        "`--template-url` / `--s3-bucket` commands above, never `--template-body`.",
-        "",
-    ]
-
-    services = stack.of_type("AWS::ECS::Service")
-    if services:
-        cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
-        cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER") if cluster_id in stack.resources else None
-        service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(
-            stack, services[0], "ECS_SERVICE"
+        group_id = stack.physical_name(groups[0]) or groups[0]
+        group = [("--replication-group-id", group_id)]
+        cache_commands = code(
+            "\n".join(
+                [
+                    aws(
+                        "elasticache",
+                        "describe-replication-groups",
+                        region=region,
+                        options=[*group, ("--query", "ReplicationGroups[0].Status"), ("--output", "text")],
+                    ),
+                    aws_wait("elasticache", "replication-group-available", region=region, options=group),
+                    aws("elasticache", "delete-replication-group", region=region, options=group),
+                    aws_wait("elasticache", "replication-group-deleted", region=region, options=group),
+                    "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
+                    aws(
+                        "cloudformation",
+                        "continue-update-rollback",
+                        region=region,
+                        options=[("--stack-name", name), ("--resources-to-skip", groups[0])],
+                    ),
+                    "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
+                    aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
+                    aws(
+                        "cloudformation",
+                        "delete-stack",
+                        region=region,
+                        options=[("--stack-name", name), ("--retain-resources", groups[0])],
+                    ),
+                ]
+            )
         )
-        if cluster is not None:
-            entries += [
-                "### The service does not stabilise (tasks keep stopping)",
-                "",
-                f"Symptom: `{services[0]}` stays `CREATE_IN_PROGRESS`/`UPDATE_IN_PROGRESS`, or the deployment circuit "
-                "breaker rolls it back. Read the service events and why tasks stopped (image pull without a route out, "
-                "a failing health check, missing permissions):",
-                "",
-                code(
-                    "\n".join(
-                        [
-                            *setup_lines(cluster, service),
-                            aws(
-                                "ecs",
-                                "describe-services",
-                                region=region,
-                                options=[
-                                    ("--cluster", cluster.value),
-                                    ("--services", service.value),
-                                    ("--query", "services[0].events[:5].[createdAt,message]"),
-                                    ("--output", "table"),
-                                ],
-                            ),
-                            "TASKS=$("
-                            + aws(
-                                "ecs",
-                                "list-tasks",
-                                region=region,
-                                one_line=True,
-                                options=[
-                                    ("--cluster", cluster.value),
-                                    ("--desired-status", "STOPPED"),
-                                    ("--query", "taskArns[:5]"),
-                                    ("--output", "text"),
-                                ],
-                            )
-                            + ")",
-                            aws(
-                                "ecs",
-                                "describe-tasks",
-                                region=region,
-                                options=[
-                                    ("--cluster", cluster.value),
-                                    ("--tasks", "$TASKS"),
-                                    ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
-                                    ("--output", "table"),
-                                ],
-                            ),
-                        ]
-                    )
-                ),
-                "",
-            ]
 
-    if stack.has_type(
-        "AWS::ECS::Service", "AWS::ElastiCache::ReplicationGroup", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"
-    ):
-        entries += [
-            "### A service-linked role is missing",
-            "",
-            "Symptom: *Unable to assume the service linked role* or *... service-linked role ... does not exist* on "
-            "the first deploy in a new account. Create the roles listed under Prerequisites and retry.",
-            "",
-        ]
-    if stack.has_type("AWS::EC2::EIP"):
-        entries += [
-            "### Elastic IP quota reached",
-            "",
-            "Symptom: `NatEip*` fails with *The maximum number of addresses has been reached*. Release unused "
-            "addresses or raise the quota (Prerequisites shows both counts).",
-            "",
-        ]
+    export = next((e for e in (stack.export_name(o) for o in stack.outputs) if e), None)
+
+    service_id, service_commands = _unsettled_service(stack)
+
+    replacement = ""
     if stack.stateful:
-        entries += [
-            "### A change set replaces a stateful resource",
-            "",
-            "Never execute it. `UpdateReplacePolicy` keeps a snapshot or the old resource, but the stack would "
-            "come up with an empty new one. Find the property that forces replacement in the change set's details, "
-            "and change the config so it stays as it is:",
-            "",
-            code(
-                aws(
-                    "cloudformation",
-                    "describe-change-set",
-                    region=region,
-                    options=[
-                        ("--stack-name", name),
-                        ("--change-set-name", "$CHANGE_SET"),
-                        (
-                            "--query",
-                            "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
-                            ".ResourceChange.[LogicalResourceId,Details[].Target.Name]",
-                        ),
-                        ("--output", "json"),
-                    ],
-                )
-            ),
-            "",
-        ]
-    return "Troubleshooting", "\n".join(entries)
+        replacement = code(
+            aws(
+                "cloudformation",
+                "describe-change-set",
+                region=region,
+                options=[
+                    ("--stack-name", name),
+                    ("--change-set-name", "$CHANGE_SET"),
+                    (
+                        "--query",
+                        "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
+                        ".ResourceChange.[LogicalResourceId,Details[].Target.Name]",
+                    ),
+                    ("--output", "json"),
+                ],
+            )
+        )
+    text = render_chapter(
+        "troubleshooting",
+        engines=[rid for rid, _, _ in engines],
+        catalog=stack.metadata.get("CatalogSnapshot", "see the template metadata"),
+        engine_checks=code("\n".join(checks)),
+        cache_group=groups[0] if groups else None,
+        cache_commands=cache_commands,
+        export=export,
+        imports=code(aws("cloudformation", "list-imports", region=region, options=[("--export-name", export)]))
+        if export
+        else "",
+        capabilities=stack.capabilities,
+        iam_resources=stack.iam_resources,
+        size=f"{stack.size_bytes:,}",
+        service=service_id,
+        service_commands=service_commands,
+        linked_roles=stack.has_type(
+            "AWS::ECS::Service", "AWS::ElastiCache::ReplicationGroup", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"
+        ),
+        eips=stack.has_type("AWS::EC2::EIP"),
+        replacement=replacement,
+    )
+    return "Troubleshooting", text
+
+
+def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
+    """The first ECS service and the fenced commands reading its events and stopped tasks,
+    or (None, "") when the stack has no service or its cluster is not in the template."""
+    services = stack.of_type("AWS::ECS::Service")
+    if not services:
+        return None, ""
+    cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
+    if cluster_id not in stack.resources:
+        return None, ""
+    region = stack.region
+    cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER")
+    service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(stack, services[0], "ECS_SERVICE")
+    commands = [
+        *setup_lines(cluster, service),
+        aws(
+            "ecs",
+            "describe-services",
+            region=region,
+            options=[
+                ("--cluster", cluster.value),
+                ("--services", service.value),
+                ("--query", "services[0].events[:5].[createdAt,message]"),
+                ("--output", "table"),
+            ],
+        ),
+        "TASKS=$("
+        + aws(
+            "ecs",
+            "list-tasks",
+            region=region,
+            one_line=True,
+            options=[
+                ("--cluster", cluster.value),
+                ("--desired-status", "STOPPED"),
+                ("--query", "taskArns[:5]"),
+                ("--output", "text"),
+            ],
+        )
+        + ")",
+        aws(
+            "ecs",
+            "describe-tasks",
+            region=region,
+            options=[
+                ("--cluster", cluster.value),
+                ("--tasks", "$TASKS"),
+                ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
+                ("--output", "table"),
+            ],
+        ),
+    ]
+    return services[0], code("\n".join(commands))
 
 
 # -- security and compliance ----------------------------------------------------------------------
@@ -838,22 +740,23 @@ def compliance_files(files: dict, blueprint: str) -> list[str]:
     )
 
 
-def _summarise_report(text: str) -> list[str]:
-    """Scalars of the report (and of its ``summary``) and the size of its lists, whatever its schema."""
+def _summarise_report(text: str) -> list[dict] | None:
+    """Scalars of the report (and of its ``summary``) and the size of its lists, whatever its schema:
+    each a mapping of key and value, or key and count (a list's length). None when it is not JSON."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return ["- (not valid JSON)"]
+        return None
     if not isinstance(data, dict):
         return []
     summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-    lines = []
+    facts: list[dict] = []
     for key, value in [*summary.items(), *((k, v) for k, v in data.items() if k != "summary")]:
         if isinstance(value, (str, int, float, bool)):
-            lines.append(f"- {key}: {value}")
+            facts.append({"key": key, "value": value})
         elif isinstance(value, list):
-            lines.append(f"- {key}: {len(value)} item(s)")
-    return lines[:15]
+            facts.append({"key": key, "count": len(value)})
+    return facts[:15]
 
 
 def security(ctx: "RunbookContext") -> Section:
@@ -918,35 +821,40 @@ def _key(stack: StackFacts, value: Any) -> str:
     return shown(stack, value)
 
 
-def _in_transit(stack: StackFacts) -> list[str]:
-    lines = []
+def _in_transit(stack: StackFacts) -> list[dict]:
+    """What the template says about encryption in transit, one mapping per resource (its ``kind`` and facts)."""
+    facts: list[dict] = []
     for rid in stack.of_type("AWS::RDS::DBClusterParameterGroup", "AWS::RDS::DBParameterGroup"):
         force = (stack.props(rid).get("Parameters") or {}).get("rds.force_ssl")
         if force is not None:
-            lines.append(
-                f"`{rid}` sets `rds.force_ssl={force}`: the database {'refuses' if str(force) == '1' else 'accepts'} unencrypted connections."
-            )
+            facts.append({"kind": "force_ssl", "id": rid, "value": force, "refuses": str(force) == "1"})
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         p = stack.props(rid)
-        lines.append(
-            f"`{rid}`: TransitEncryptionEnabled {_flag(p.get('TransitEncryptionEnabled'))}, mode `{p.get('TransitEncryptionMode', 'preferred')}`."
+        facts.append(
+            {
+                "kind": "cache",
+                "id": rid,
+                "enabled": is_true(p.get("TransitEncryptionEnabled")),
+                "mode": p.get("TransitEncryptionMode", "preferred"),
+            }
         )
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::Listener"):
         p = stack.props(rid)
-        lines.append(
-            f"`{rid}`: {p.get('Protocol')} on port {p.get('Port')}"
-            + (f", policy `{p['SslPolicy']}`" if "SslPolicy" in p else "")
-            + "."
+        facts.append(
+            {
+                "kind": "listener",
+                "id": rid,
+                "protocol": p.get("Protocol"),
+                "port": p.get("Port"),
+                "policy": p["SslPolicy"] if "SslPolicy" in p else None,
+            }
         )
-    return lines
+    return facts
 
 
-def _flag(value: Any) -> str:
-    return "on" if is_true(value) else "off"
-
-
-def _exposure(stack: StackFacts) -> list[str]:
-    lines = []
+def _exposure(stack: StackFacts) -> list[dict]:
+    """What is reachable from the internet, one mapping per finding (its ``kind``, the resource and facts)."""
+    facts: list[dict] = []
     for rid, resource_type, props in stack.iter_resources():
         rules = []
         if resource_type == "AWS::EC2::SecurityGroup":
@@ -955,31 +863,38 @@ def _exposure(stack: StackFacts) -> list[str]:
             rules = [props]
         for rule in rules:
             if rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0":
-                lines.append(
-                    f"`{rid}` allows {rule.get('IpProtocol')} {rule.get('FromPort')}-{rule.get('ToPort')} from anywhere."
+                facts.append(
+                    {
+                        "kind": "open_ingress",
+                        "id": rid,
+                        "protocol": rule.get("IpProtocol"),
+                        "from_port": rule.get("FromPort"),
+                        "to_port": rule.get("ToPort"),
+                    }
                 )
         if resource_type == "AWS::RDS::DBInstance" and is_true(props.get("PubliclyAccessible")):
-            lines.append(f"`{rid}` is publicly accessible.")
+            facts.append({"kind": "public_database", "id": rid})
         if resource_type == "AWS::EC2::Subnet" and is_true(props.get("MapPublicIpOnLaunch")):
-            lines.append(f"`{rid}` gives instances public IPs on launch.")
+            facts.append({"kind": "public_subnet", "id": rid})
         if (
             resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer"
             and props.get("Scheme", "internet-facing") == "internet-facing"
         ):
-            lines.append(f"`{rid}` is internet-facing (the intended way in).")
+            facts.append({"kind": "internet_facing", "id": rid})
         if resource_type == "AWS::ECS::Service":
             assign_ip = ((props.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}).get(
                 "AssignPublicIp"
             )
             if assign_ip == "ENABLED":
-                lines.append(f"`{rid}` gives its tasks public IPs.")
-    return lines
+                facts.append({"kind": "public_tasks", "id": rid})
+    return facts
 
 
-def _iam(stack: StackFacts) -> list[str]:
+def _iam(stack: StackFacts) -> dict:
+    """Identity and access facts: the roles, their managed policies and wildcard inline policies (each a
+    mapping of role and policy), the databases' password and IAM-authentication settings, the cache users."""
     roles = stack.of_type("AWS::IAM::Role")
-    lines = [f"{len(roles)} IAM role(s): " + ", ".join(f"`{r}`" for r in roles) + "." if roles else "No IAM roles."]
-    wildcard = []
+    managed, wildcards = [], []
     for rid in roles:
         props = stack.props(rid)
         for policy in props.get("Policies") or []:
@@ -989,21 +904,29 @@ def _iam(stack: StackFacts) -> list[str]:
                 actions = actions if isinstance(actions, list) else [actions]
                 resources = resources if isinstance(resources, list) else [resources]
                 if any(a == "*" or str(a).endswith(":*") for a in actions) or "*" in resources:
-                    wildcard.append(f"`{rid}` policy `{policy.get('PolicyName')}`")
+                    wildcards.append({"role": rid, "policy": policy.get("PolicyName")})
         for arn in props.get("ManagedPolicyArns") or []:
-            lines.append(f"`{rid}` attaches the AWS managed policy `{shown(stack, arn).split(':policy/')[-1]}`.")
-    lines.append(
-        "Wildcard actions or resources in inline policies: " + (", ".join(wildcard) if wildcard else "none") + "."
-    )
-    for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance"):
-        props = stack.props(rid)
-        if is_true(props.get("ManageMasterUserPassword")):
-            lines.append(f"`{rid}`: the master password is generated, held and rotated by RDS in Secrets Manager.")
-        if is_true(props.get("EnableIAMDatabaseAuthentication")):
-            lines.append(f"`{rid}`: applications connect with IAM database authentication (no password).")
-    for rid in stack.of_type("AWS::ElastiCache::User"):
-        mode = (stack.props(rid).get("AuthenticationMode") or {}).get("Type")
-        lines.append(
-            f"`{rid}`: cache user authenticates with `{mode}`, access `{stack.props(rid).get('AccessString')}`."
-        )
-    return lines
+            managed.append({"role": rid, "policy": shown(stack, arn).split(":policy/")[-1]})
+    databases = [
+        {
+            "id": rid,
+            "managed_password": is_true(stack.props(rid).get("ManageMasterUserPassword")),
+            "iam_authentication": is_true(stack.props(rid).get("EnableIAMDatabaseAuthentication")),
+        }
+        for rid in stack.of_type("AWS::RDS::DBCluster", "AWS::RDS::DBInstance")
+    ]
+    cache_users = [
+        {
+            "id": rid,
+            "mode": (stack.props(rid).get("AuthenticationMode") or {}).get("Type"),
+            "access": stack.props(rid).get("AccessString"),
+        }
+        for rid in stack.of_type("AWS::ElastiCache::User")
+    ]
+    return {
+        "roles": roles,
+        "managed_policies": managed,
+        "wildcards": wildcards,
+        "databases": databases,
+        "cache_users": cache_users,
+    }
