@@ -36,7 +36,7 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
-from streamflix.docs.operations import shown
+from streamflix.docs.operations import deletion_protection_off, shown
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
@@ -752,12 +752,10 @@ def _failback(dr: DrFacts) -> dict:
             aws("route53", "update-health-check", region=stack.region,
                 options=[("--health-check-id", handle.value), ("--no-inverted", None)]),
         ]))
-    protection = [
-        str(e.get("Parameter")) for e in recovery.metadata.get("FollowUpUpdates") or [] if isinstance(e, dict)
-    ]
-    facts["protection"] = protection
+    protection = deletion_protection_off(recovery)
+    facts["protection"] = protection["parameters"]
     facts["recreate"] = code("\n".join([
-        *(follow_up_update(recovery, name, "false") for name in protection),
+        *protection["commands"],
         aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
         aws_wait("cloudformation", "stack-delete-complete", region=region,
                  options=[("--stack-name", recovery.stack_name)]),

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from streamflix.cfn import is_true, ref_name, target_of, text_of
+from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.prose import render_chapter
@@ -205,62 +206,99 @@ def backup_rows(stack: StackFacts) -> list[list[str]]:
             elif prop == "ReplicationConfiguration":
                 value = ", ".join(str(d.get("Region")) for d in replication_of(props).get("Destinations") or [])
                 value += " (once the recovery side is wired)" if "Fn::If" in props[prop] else ""
-            rows.append(
-                [f"`{rid}`", prop, parameter_text(value) if not isinstance(value, dict) else shown(stack, value)]
-            )
+            cell = parameter_text(value) if not isinstance(value, dict) else shown(stack, value)
+            after = stack.after_follow_up_updates(value)
+            if after is not value:
+                cell = f"{parameter_text(after)} after the follow-up update ({cell} at create)"
+            rows.append([f"`{rid}`", prop, cell])
     return rows
 
 
-def deletion_protection_off(stack: StackFacts) -> list[str]:
-    commands = []
+def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
+    """What turns deletion protection off before a delete, for the stack as it stands after its follow-up
+    updates: ``parameters`` (the ones protection is taken from, set back to false by a stack update) and
+    ``commands`` (those updates and their waits, then a direct modify for protection the template writes
+    as a literal). A parameter-driven property is switched off through CloudFormation, never behind it: a
+    direct ``modify-db-*`` leaves the stack recording protection on (drift), and a delete abandoned
+    afterwards leaves the resource unprotected while the stack says it is protected."""
+    parameters: list[str] = []
+    literal: list[tuple[str, str]] = []  # (logical id, type) switched on by the template itself
+
+    def note(rid: str, value: Any) -> None:
+        if not stack.switched_on(value):
+            return
+        name = ref_name(value)
+        if name is not None and stack.parameter(name) is not None:
+            if name not in parameters:
+                parameters.append(name)
+        else:
+            literal.append((rid, stack.type_of(rid)))
+
     for rid in stack.of_type("AWS::RDS::DBCluster"):
-        if is_true(stack.props(rid).get("DeletionProtection")):
-            commands.append(
-                aws(
-                    "rds",
-                    "modify-db-cluster",
-                    region=stack.region,
-                    options=[
-                        ("--db-cluster-identifier", ref_handle(stack, rid).value),
-                        ("--no-deletion-protection", None),
-                        ("--apply-immediately", None),
-                    ],
-                )
-            )
+        note(rid, stack.props(rid).get("DeletionProtection"))
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
-        if "DBClusterIdentifier" not in props and is_true(props.get("DeletionProtection")):
-            handle = ref_handle(stack, rid)
-            commands += [
-                *handle.setup,
-                aws(
-                    "rds",
-                    "modify-db-instance",
-                    region=stack.region,
-                    options=[
-                        ("--db-instance-identifier", handle.value),
-                        ("--no-deletion-protection", None),
-                        ("--apply-immediately", None),
-                    ],
-                ),
-            ]
+        if "DBClusterIdentifier" not in props:
+            note(rid, props.get("DeletionProtection"))
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        attributes = {a.get("Key"): str(a.get("Value")) for a in stack.props(rid).get("LoadBalancerAttributes") or []}
-        if is_true(attributes.get("deletion_protection.enabled")):
-            handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
-            commands += [
-                *handle.setup,
-                aws(
-                    "elbv2",
-                    "modify-load-balancer-attributes",
-                    region=stack.region,
-                    options=[
-                        ("--load-balancer-arn", handle.value),
-                        ("--attributes", "Key=deletion_protection.enabled,Value=false"),
-                    ],
-                ),
-            ]
-    return commands
+        attributes = {a.get("Key"): a.get("Value") for a in stack.props(rid).get("LoadBalancerAttributes") or []}
+        note(rid, attributes.get("deletion_protection.enabled"))
+
+    commands = []
+    for name in parameters:
+        commands += [
+            follow_up_update(stack, name, "false"),
+            aws_wait("cloudformation", "stack-update-complete", region=stack.region,
+                     options=[("--stack-name", stack.stack_name)]),
+        ]
+    for rid, resource_type in literal:
+        commands += _modify_protection_off(stack, rid, resource_type)
+    return {"parameters": parameters, "commands": commands}
+
+
+def _modify_protection_off(stack: StackFacts, rid: str, resource_type: str) -> list[str]:
+    """The direct call switching off the deletion protection a template writes as a literal."""
+    if resource_type == "AWS::RDS::DBCluster":
+        return [
+            aws(
+                "rds",
+                "modify-db-cluster",
+                region=stack.region,
+                options=[
+                    ("--db-cluster-identifier", ref_handle(stack, rid).value),
+                    ("--no-deletion-protection", None),
+                    ("--apply-immediately", None),
+                ],
+            )
+        ]
+    if resource_type == "AWS::RDS::DBInstance":
+        handle = ref_handle(stack, rid)
+        return [
+            *handle.setup,
+            aws(
+                "rds",
+                "modify-db-instance",
+                region=stack.region,
+                options=[
+                    ("--db-instance-identifier", handle.value),
+                    ("--no-deletion-protection", None),
+                    ("--apply-immediately", None),
+                ],
+            ),
+        ]
+    handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
+    return [
+        *handle.setup,
+        aws(
+            "elbv2",
+            "modify-load-balancer-attributes",
+            region=stack.region,
+            options=[
+                ("--load-balancer-arn", handle.value),
+                ("--attributes", "Key=deletion_protection.enabled,Value=false"),
+            ],
+        ),
+    ]
 
 
 def backup_and_restore(ctx: "RunbookContext") -> Section | None:

@@ -200,7 +200,7 @@ def key_facts(stack: StackFacts) -> list[dict]:
                 "classes": sorted({str(stack.resolve(stack.props(m).get("DBInstanceClass"))) for m in members}),
                 "readers": max(len(members) - 1, 0),
                 "encrypted": is_true(p.get("StorageEncrypted")),
-                "deletion_protection": is_true(p.get("DeletionProtection")),
+                **_protection(stack, p.get("DeletionProtection")),
             }
         )
     for rid in stack.of_type("AWS::RDS::DBInstance"):
@@ -218,6 +218,7 @@ def key_facts(stack: StackFacts) -> list[dict]:
                 "name": stack.physical_name(rid) or rid,
                 "instance_class": stack.resolve(p.get("DBInstanceClass")),
                 "multi_az": is_true(p.get("MultiAZ")),
+                **_protection(stack, p.get("DeletionProtection")),
             }
         )
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
@@ -293,15 +294,25 @@ def key_facts(stack: StackFacts) -> list[dict]:
         )
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
         p = stack.props(rid)
+        attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
         facts.append(
             {
                 "kind": "load_balancer",
                 "id": rid,
                 "type": p.get("Type", "application"),
                 "scheme": p.get("Scheme", "internet-facing"),
+                **_protection(stack, attributes.get("deletion_protection.enabled")),
             }
         )
     return facts
+
+
+def _protection(stack: StackFacts, value) -> dict[str, bool]:
+    """Deletion protection as the stack stands after its follow-up updates, and whether it was already on at create."""
+    return {
+        "deletion_protection": stack.switched_on(value),
+        "protected_at_create": is_true(stack.resolve(value)),
+    }
 
 
 # -- 2. prerequisites -------------------------------------------------------------
@@ -705,7 +716,8 @@ def _delete_commands(stack: StackFacts) -> dict[str, str]:
             + f" > {stack.blueprint}-outputs-before-delete.json"
         ),
         "imports": imports,
-        "protections": code("\n".join(protections)) if protections else "",
+        "protections": code("\n".join(protections["commands"])) if protections["commands"] else "",
+        "protection_parameters": protections["parameters"],
         "delete": code(
             "\n".join(
                 [

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of, url_suffix_of
 from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
+from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
@@ -226,6 +227,16 @@ class StackFacts:
             yield rid, str(body.get("Type", "")), body.get("Properties") or {}
 
     # -- values ---------------------------------------------------------
+
+    def after_follow_up_updates(self, value: Any) -> Any:
+        """``value`` as the stack stands once the follow-up updates its runbook documents have run
+        (``Metadata.StreamFlix.FollowUpUpdates``: deletion protection is created off and switched on
+        right after the create). A runbook describes the stack an operator finds in that state."""
+        return value_after_follow_up_updates(self.template, value)
+
+    def switched_on(self, value: Any) -> bool:
+        """Whether a Boolean property is on once the follow-up updates have run."""
+        return is_true(self.resolve(self.after_follow_up_updates(value)))
 
     def resolve(self, value: Any, runtime: Mapping[str, str] | None = None) -> str | None:
         """A template value as a concrete string, or None when only AWS knows it.

@@ -1,0 +1,79 @@
+"""What a runbook states about the stack must be what an operator finds at 3 a.m.
+
+Each case reads the real rendered runbook of a preset (or of a real render changed for the
+case, as tests/docs/test_runbook_branches.py does) and asserts the sentence, cell or command
+that used to say something the deployed stack does not: deletion protection as the follow-up
+update leaves it, values known only at deploy time, generated names, and the wording of lines
+that printed stray spaces, empty lists or a Python dict.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from runbook_commands import invocations, section, table_with
+from test_runbook_branches import assert_commands_hold, edited, numbered_steps, runbooks
+
+
+@pytest.fixture(scope="module")
+def prod_books(configs, rendered):
+    return runbooks(configs["prod"], list(rendered["prod"].values()))
+
+
+def _delete(markdown: str) -> str:
+    return section(markdown, "Deploy").split("### Delete\n", 1)[1]
+
+
+# -- 1. deletion protection as the follow-up update leaves it ------------------------------------
+
+
+def test_key_facts_state_deletion_protection_after_the_follow_up_update(prod_books):
+    books, _ = prod_books
+    ha = section(books["ha-database"], "Purpose and architecture")
+    assert re.search(
+        r"^- `AuroraCluster`: .*deletion protection: yes \(from the follow-up update after the create; "
+        r"off at create, see Lifecycle\)\.$",
+        ha,
+        re.M,
+    )
+    primary = section(books["dr-primary"], "Purpose and architecture")
+    assert re.search(r"^- `PostgresPrimaryInstance`: .*, deletion protection: yes \(from the follow-up update", primary, re.M)
+    assert re.search(r"^- `LoadBalancer`: .*, deletion protection: yes \(from the follow-up update", primary, re.M)
+    backups = table_with(section(books["ha-database"], "Backup and restore"), "Resource")
+    (row,) = [r for r in backups if r["Resource"] == "AuroraCluster" and r["Setting"] == "DeletionProtection"]
+    assert row["Value"] == "true after the follow-up update (false at create)"
+
+
+@pytest.mark.parametrize("blueprint", ["ha-database", "dr-primary", "dr-recovery"])
+def test_delete_switches_protection_off_by_a_stack_update_before_delete_stack(prod_books, blueprint):
+    books, env = prod_books
+    stack = env[blueprint]
+    delete = _delete(books[blueprint])
+    steps = numbered_steps(delete)
+    assert steps[2].startswith("3. Turn deletion protection off (the follow-up update turned it on;")
+    assert "with a stack update, not with `modify-db-*`" in steps[2]
+    assert steps[3] == "4. Delete and wait:"
+    calls = [(c.service, c.waiter or c.operation) for c in invocations(delete)]
+    update = calls.index(("cloudformation", "update-stack"))
+    assert calls[update + 1] == ("cloudformation", "stack-update-complete")
+    assert update + 1 < calls.index(("cloudformation", "delete-stack"))
+    (call,) = [c for c in invocations(delete) if c.operation == "update-stack"]
+    assert call.value("--stack-name") == stack.stack_name
+    assert "ParameterKey=DeletionProtection,ParameterValue=false" in call.options["--parameters"]
+    assert not [c for c in invocations(delete) if c.operation.startswith("modify-")]
+    assert_commands_hold(books[blueprint], env)
+
+
+def test_failback_waits_for_the_protection_update_before_deleting_the_recovery_stack(prod_books):
+    books, _ = prod_books
+    failback = section(books["dr-recovery"], "Disaster recovery: cross-region failover").split("Re-create the recovery stack", 1)[1]
+    calls = [(c.waiter or c.operation) for c in invocations(failback)]
+    assert calls[:4] == ["update-stack", "stack-update-complete", "delete-stack", "stack-delete-complete"]
+
+
+def test_without_follow_up_updates_the_delete_has_no_protection_step(configs, rendered):
+    books, _ = runbooks(configs["dev"], list(rendered["dev"].values()))
+    delete = _delete(books["ha-database"])
+    assert not any("deletion protection" in step for step in numbered_steps(delete))
+    assert "deletion protection: no." in section(books["ha-database"], "Purpose and architecture")
