@@ -209,6 +209,13 @@ class StackFacts:
         parameter = self.parameter(name)
         return parameter.default if parameter else None
 
+    def known_at_deploy_only(self, name: str) -> bool:
+        """Whether parameter ``name``'s value is only known when the stack is deployed, so its default
+        is not what runs: it has no default or an empty one (the parameter files make the operator
+        fill it, or an update fills it later), or another stack's output fills it (wired, per
+        ``wiring.wired_parameters``)."""
+        return not self.parameter_default(name) or name in self.wires
+
     def type_of(self, logical_id: str) -> str:
         return str(self.resources[logical_id].get("Type", ""))
 
@@ -241,7 +248,9 @@ class StackFacts:
     def resolve(self, value: Any, runtime: Mapping[str, str] | None = None) -> str | None:
         """A template value as a concrete string, or None when only AWS knows it.
 
-        Parameters resolve to their defaults; pseudo parameters to this stack's
+        Parameters resolve to their defaults where the default is what is deployed (not for one
+        ``known_at_deploy_only``: the reader is shown ``!Ref Name`` instead of an empty or
+        replaced default); pseudo parameters to this stack's
         region, partition and name; ``runtime`` may stand in for the rest (e.g.
         ``{"AWS::AccountId": "$AWS_ACCOUNT_ID"}`` for a shell variable). A ``Ref``
         to a resource resolves when its physical name is set in the template.
@@ -282,7 +291,7 @@ class StackFacts:
         if name in pseudo:
             return pseudo[name]
         if name in (self.template.get("Parameters") or {}):
-            return self.parameter_default(name)
+            return None if self.known_at_deploy_only(name) else self.parameter_default(name)
         if name in self.resources:
             return self.physical_name(name, runtime)
         return None

@@ -77,3 +77,37 @@ def test_without_follow_up_updates_the_delete_has_no_protection_step(configs, re
     delete = _delete(books["ha-database"])
     assert not any("deletion protection" in step for step in numbered_steps(delete))
     assert "deletion protection: no." in section(books["ha-database"], "Purpose and architecture")
+
+
+# -- 2. values known only at deploy time -----------------------------------------------------------
+
+
+def _alarm_dimensions(markdown: str, alarm: str) -> str:
+    (row,) = [r for r in table_with(section(markdown, "Monitoring"), "Alarm") if r["Alarm"] == alarm]
+    return row["Dimensions"]
+
+
+def test_a_dimension_from_a_wired_parameter_with_an_empty_default_names_the_parameter(prod_books):
+    books, _ = prod_books
+    assert _alarm_dimensions(books["dr-primary"], "FileSystemReplicationLagAlarm") == (
+        "FileSystemId=!Ref FileSystem, DestinationFileSystemId=!Ref RecoveryFileSystemId"
+    )
+
+
+@pytest.mark.parametrize(
+    "wired, shown",
+    [
+        (True, "!Ref RecoveryFileSystemId"),  # another stack's output replaces the default at deploy
+        (False, "fs-0123456789abcdef0"),  # nothing replaces it: the default is what is deployed
+    ],
+)
+def test_a_parameter_default_is_shown_only_when_it_is_what_is_deployed(configs, rendered, wired, shown):
+    def state(template):
+        template["Parameters"]["RecoveryFileSystemId"]["Default"] = "fs-0123456789abcdef0"
+        if not wired:
+            del template["Metadata"]["StreamFlix"]["Wiring"]["RecoveryFileSystemId"]
+
+    markdown, _ = edited(configs, rendered, "dr-primary", state)
+    assert _alarm_dimensions(markdown, "FileSystemReplicationLagAlarm") == (
+        f"FileSystemId=!Ref FileSystem, DestinationFileSystemId={shown}"
+    )
