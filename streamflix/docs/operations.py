@@ -311,7 +311,7 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
     restores += [_cache_restore(stack, rid) for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup")]
     restores += [_file_system_restore(stack, rid) for rid in stack.of_type("AWS::EFS::FileSystem")]
     streams = [
-        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "name": stack.physical_name(rid) or rid}
+        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "replay": _stream_replay(stack, rid)}
         for rid in stack.of_type("AWS::Kinesis::Stream")
     ]
     keys = []
@@ -352,7 +352,30 @@ def _placement(
 
 
 #: The point in time a restore goes back to, as the runbooks set it (the operator edits it).
+REPLAY_FROM = 'REPLAY_FROM="$(date -u -d \'1 hour ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC: the first record to read again'
 RESTORE_TIME = 'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the {window}: the moment before the incident'
+
+
+def _stream_replay(stack: StackFacts, rid: str) -> str:
+    """The fenced commands giving an ``AT_TIMESTAMP`` iterator on every shard of a stream (its name read
+    from the stack when CloudFormation generates it)."""
+    stream = ref_handle(stack, rid, "STREAM_NAME")
+    shards = aws("kinesis", "list-shards", region=stack.region, one_line=True, options=[
+        ("--stream-name", stream.value), ("--query", "Shards[].ShardId"), ("--output", "text"),
+    ])
+    iterator = aws("kinesis", "get-shard-iterator", region=stack.region, one_line=True, options=[
+        ("--stream-name", stream.value),
+        ("--shard-id", "$SHARD_ID"),
+        ("--shard-iterator-type", "AT_TIMESTAMP"),
+        ("--timestamp", "$REPLAY_FROM"),
+    ])
+    return code("\n".join([
+        *stream.setup,
+        REPLAY_FROM,
+        f"for SHARD_ID in $({shards}); do",
+        f"  {iterator}",
+        "done",
+    ]))
 
 
 def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:

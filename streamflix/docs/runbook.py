@@ -21,7 +21,7 @@ from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
 from streamflix.docs.graph import TIER_TITLES, TIERS, tier_of
-from streamflix.docs.lookups import output_command, variable_name
+from streamflix.docs.lookups import output_command, resource_command, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
 from streamflix.docs.prose import render_chapter
@@ -264,7 +264,7 @@ def key_facts(stack: StackFacts) -> list[dict]:
             {
                 "kind": "stream",
                 "id": rid,
-                "name": stack.physical_name(rid),
+                **_generated_name(stack, rid),
                 "mode": (p.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED"),
                 "retention_hours": p.get("RetentionPeriodHours", 24),
             }
@@ -305,6 +305,14 @@ def key_facts(stack: StackFacts) -> list[dict]:
             }
         )
     return facts
+
+
+def _generated_name(stack: StackFacts, rid: str) -> dict[str, str | None]:
+    """The resource's name when the template sets it; else where to read the name CloudFormation
+    generates: the output that carries it, or (without one) the command asking the stack."""
+    name = stack.physical_name(rid)
+    output = None if name else stack.output_of(rid)
+    return {"name": name, "name_output": output, "name_command": None if name or output else resource_command(stack, rid)}
 
 
 def _protection(stack: StackFacts, value) -> dict[str, bool]:

@@ -111,3 +111,52 @@ def test_a_parameter_default_is_shown_only_when_it_is_what_is_deployed(configs, 
     assert _alarm_dimensions(markdown, "FileSystemReplicationLagAlarm") == (
         f"FileSystemId=!Ref FileSystem, DestinationFileSystemId={shown}"
     )
+
+
+# -- 3. a generated stream name ---------------------------------------------------------------------
+
+
+def _stream_fact(markdown: str) -> str:
+    (line,) = re.findall(r"^- `EventStream`: .*$", section(markdown, "Purpose and architecture"), re.M)
+    return line
+
+
+def _replay(markdown: str) -> str:
+    return section(markdown, "Backup and restore").split("### `EventStream` (Kinesis)", 1)[1].split("### ", 1)[0]
+
+
+def test_a_generated_stream_name_is_read_from_its_output(prod_books):
+    books, env = prod_books
+    markdown = books["ha-database"]
+    assert _stream_fact(markdown) == (
+        "- `EventStream`: Kinesis stream named by CloudFormation at create "
+        "(the name is in output `EventStreamName`), ON_DEMAND, records kept 168 h."
+    )
+    calls = invocations(_replay(markdown))
+    assert [c.operation for c in calls] == ["describe-stacks", "list-shards", "get-shard-iterator"]
+    assert "'EventStreamName'" in calls[0].value("--query")
+    assert {c.value("--stream-name") for c in calls[1:]} == {"$STREAM_NAME"}
+    assert calls[2].value("--shard-id") == "$SHARD_ID" and calls[2].value("--shard-iterator-type") == "AT_TIMESTAMP"
+    assert_commands_hold(markdown, env)
+
+
+def test_a_generated_stream_name_without_an_output_is_read_from_the_stack_resource(configs, rendered):
+    def drop_output(template):
+        del template["Outputs"]["EventStreamName"]
+
+    markdown, env = edited(configs, rendered, "ha-database", drop_output)
+    assert _stream_fact(markdown).startswith(
+        "- `EventStream`: Kinesis stream named by CloudFormation at create (`aws cloudformation describe-stack-resource "
+        "--region eu-central-1 --stack-name streamflix-dev-ha-database --logical-resource-id EventStream "
+    )
+    assert invocations(_replay(markdown))[0].operation == "describe-stack-resource"
+    assert_commands_hold(markdown, env)
+
+
+def test_a_named_stream_is_named(configs, rendered):
+    def name(template):
+        template["Resources"]["EventStream"]["Properties"]["Name"] = "streamflix-dev-events"
+
+    markdown, env = edited(configs, rendered, "ha-database", name)
+    assert _stream_fact(markdown).startswith("- `EventStream`: Kinesis stream `streamflix-dev-events`, ON_DEMAND")
+    assert {c.value("--stream-name") for c in invocations(_replay(markdown))} == {"streamflix-dev-events"}
