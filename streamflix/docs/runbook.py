@@ -891,7 +891,7 @@ def costs_section(ctx: RunbookContext) -> Section:
         complete=estimate.complete,
         unknown_count=len(estimate.unknown),
         costs_file=f"{COSTS_DIR}/{ctx.blueprint}.json",
-        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
+        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows) if rows else "",
         unknown=estimate.unknown,
         assumptions=table(
             ["Assumption", "Value", "Meaning"],

@@ -381,7 +381,7 @@ def test_key_facts_name_the_replica_s_source_region_and_an_unstated_node_count(c
     markdown, _ = edited(configs, rendered, "dr-recovery", state)
     facts = section(markdown, "Purpose and architecture")
     assert (
-        "- `PostgresReplicaInstance`: PostgreSQL (inherited)  cross-region read replica of the instance in eu-west-2 "
+        "- `PostgresReplicaInstance`: PostgreSQL (inherited) cross-region read replica of the instance in eu-west-2 "
         "`streamflix-dev-pg-replica` (db.t3.medium, Multi-AZ: no, deletion protection: no)."
     ) in facts
     assert re.search(r"^- `CacheReplicationGroup`: valkey [\d.]+ replication group `streamflix-dev-cache`, \? × cache\.", facts, re.M)

@@ -160,3 +160,35 @@ def test_a_named_stream_is_named(configs, rendered):
     markdown, env = edited(configs, rendered, "ha-database", name)
     assert _stream_fact(markdown).startswith("- `EventStream`: Kinesis stream `streamflix-dev-events`, ON_DEMAND")
     assert {c.value("--stream-name") for c in invocations(_replay(markdown))} == {"streamflix-dev-events"}
+
+
+# -- 4. words, not stray spaces or empty lists ---------------------------------------------------
+
+
+def test_key_facts_have_no_double_space_where_a_version_is_inherited_or_unstated(configs, rendered):
+    def unstate(template):
+        del template["Resources"]["CacheReplicationGroup"]["Properties"]["EngineVersion"]
+
+    markdown, _ = edited(configs, rendered, "dr-recovery", unstate)
+    facts = section(markdown, "Purpose and architecture")
+    assert re.search(r"^- `PostgresReplicaInstance`: PostgreSQL \(inherited\) cross-region read replica ", facts, re.M)
+    assert re.search(r"^- `CacheReplicationGroup`: valkey replication group ", facts, re.M)
+    assert not [line for line in facts.splitlines() if line.startswith("- ") and "  " in line]
+
+
+def test_a_stack_with_nothing_priced_names_no_price_source(configs, rendered):
+    from test_runbook_branches import network_only
+
+    markdown, _ = edited(configs, rendered, "ha-database", network_only)
+    costs = section(markdown, "Cost estimate")
+    assert "Nothing in the stack is billed on its own: there is no item to price." in costs
+    assert "| Item |" not in costs
+    assert "Price sources" not in costs
+    assert "\nFree tiers, taxes, support, backups beyond the free allowance and data transfer not listed are not included.\n" in costs
+
+
+def test_a_priced_stack_names_its_price_sources(prod_books):
+    books, _ = prod_books
+    costs = section(books["ha-database"], "Cost estimate")
+    assert re.search(r"^Price sources: [^.\s].*\(\d{4}-\d{2}-\d{2}\)\. Refresh with ", costs, re.M)
+    assert "| Item |" in costs
