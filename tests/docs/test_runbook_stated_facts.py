@@ -192,3 +192,15 @@ def test_a_priced_stack_names_its_price_sources(prod_books):
     costs = section(books["ha-database"], "Cost estimate")
     assert re.search(r"^Price sources: [^.\s].*\(\d{4}-\d{2}-\d{2}\)\. Refresh with ", costs, re.M)
     assert "| Item |" in costs
+
+
+# -- 5. the deploy order's separators --------------------------------------------------------------
+
+
+def test_every_deploy_order_step_but_the_last_ends_in_a_semicolon(prod_books):
+    books, _ = prod_books
+    order = section(books["dr-primary"], "Deploy").split("### Deploy order\n", 1)[1].split("### ", 1)[0]
+    steps = numbered_steps(order)
+    assert len(steps) == 5
+    assert any("from `streamflix-prod-dr-recovery` output `DataKeyArn` (optional" in step for step in steps[:-1])
+    assert [step[-1] for step in steps] == [";"] * 4 + ["."]
