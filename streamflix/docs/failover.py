@@ -91,11 +91,7 @@ def _cluster_failovers(stack: StackFacts) -> list[dict[str, str]]:
     region = stack.region
     found = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
-        members = [
-            m
-            for m in stack.of_type("AWS::RDS::DBInstance")
-            if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
-        ]
+        members = stack.cluster_members(rid)
         readers = [m for m in members if parameter_text(stack.props(m).get("PromotionTier", 1)) != "0"]
         if not readers:
             continue
@@ -586,11 +582,9 @@ def _dns(dr: DrFacts) -> dict[str, str]:
     if not dr.records:
         balancer = next(
             (
-                o
-                for o, b in dr.recovery.outputs.items()
-                if isinstance(b.get("Value"), dict)
-                and "Fn::GetAtt" in b["Value"]
-                and b["Value"]["Fn::GetAtt"][1] == "DNSName"
+                output
+                for rid in dr.recovery.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+                if (output := dr.recovery.output_of(rid, "DNSName"))
             ),
             None,
         )

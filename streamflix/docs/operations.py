@@ -385,9 +385,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     region = stack.region
     cluster = stack.physical_name(rid) or rid
     restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    members = [
-        m for m in stack.of_type("AWS::RDS::DBInstance") if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
-    ]
+    members = stack.cluster_members(rid)
     instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
     parameter_group = ref_name(props.get("DBClusterParameterGroupName"))

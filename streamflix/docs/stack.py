@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of, url_suffix_of
-from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
+from streamflix.cfn import Reference, is_intrinsic, is_true, parameter_text, ref_name, sub_parts, walk_references  # parameter_text: docs import it from here too
 from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
@@ -327,13 +327,16 @@ class StackFacts:
 
     def output_of(self, logical_id: str, attribute: str | None = None) -> str | None:
         """The output whose value is ``Ref`` (or ``GetAtt .attribute``) of this resource."""
+        wanted = Reference("GetAtt" if attribute else "Ref", logical_id, attribute)
         for name, body in self.outputs.items():
             value = body.get("Value")
-            if attribute is None and value == {"Ref": logical_id}:
-                return name
-            if attribute is not None and value == {"Fn::GetAtt": [logical_id, attribute]}:
+            if is_intrinsic(value) and next(iter(value)) in ("Ref", "Fn::GetAtt") and next(walk_references(value), None) == wanted:
                 return name
         return None
+
+    def cluster_members(self, cluster: str) -> list[str]:
+        """The DB instances of Aurora cluster ``cluster`` (their ``DBClusterIdentifier`` is its ``Ref``), in template order."""
+        return [m for m in self.of_type("AWS::RDS::DBInstance") if ref_name(self.props(m).get("DBClusterIdentifier")) == cluster]
 
     def output_value_literal(self, name: str) -> str | None:
         body = self.outputs.get(name)

@@ -204,3 +204,33 @@ def test_every_deploy_order_step_but_the_last_ends_in_a_semicolon(prod_books):
     assert len(steps) == 5
     assert any("from `streamflix-prod-dr-recovery` output `DataKeyArn` (optional" in step for step in steps[:-1])
     assert [step[-1] for step in steps] == [";"] * 4 + ["."]
+
+
+# -- 6. property values as text, never a Python value ------------------------------------------------
+
+
+def test_key_facts_show_an_intrinsic_property_in_the_template_notation(configs, rendered):
+    """Each of these properties was put into the sentence as the Python value (``{'Fn::If': ...}``)."""
+
+    def intrinsics(template):
+        resources = template["Resources"]
+        template.setdefault("Conditions", {})["IsLarge"] = {"Fn::Equals": [{"Ref": "EnvironmentSuffix"}, "prod"]}
+        template.setdefault("Mappings", {})["TaskSize"] = {"Cpu": {"dev": "512", "prod": "1024"}}
+        resources["CacheReplicationGroup"]["Properties"]["NumCacheClusters"] = {"Fn::If": ["IsLarge", 3, 2]}
+        resources["TaskDefinition"]["Properties"]["Cpu"] = {
+            "Fn::FindInMap": ["TaskSize", "Cpu", {"Ref": "EnvironmentSuffix"}]
+        }
+        network = resources["Service"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        network["Subnets"] = {"Fn::Split": [",", {"Fn::ImportValue": "shared-AppSubnetIds"}]}
+        resources["Service"]["Properties"]["DesiredCount"] = {"Fn::If": ["IsLarge", 3, 1]}
+
+    markdown, _ = edited(configs, rendered, "ha-database", intrinsics)
+    facts = section(markdown, "Purpose and architecture")
+    assert "{'" not in facts and "'}" not in facts
+    assert re.search(r"^- `CacheReplicationGroup`: .* `streamflix-dev-cache`, !If \[IsLarge, 3, 2\] × cache\.", facts, re.M)
+    (service,) = re.findall(r"^- `Service`: .*$", facts, re.M)
+    assert service == (
+        "- `Service`: FARGATE service, !If [IsLarge, 3, 1] task(s) at rest of "
+        "!FindInMap [TaskSize, Cpu, !Ref EnvironmentSuffix] CPU units / 1024 MiB (ARM64), "
+        "in the subnets !Split [',', !ImportValue shared-AppSubnetIds]."
+    )
