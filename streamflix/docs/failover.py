@@ -441,11 +441,11 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
     recovery = dr.recovery
     source_stack, source_id = dr.file_system
     region = recovery.region
-    replica_wire = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
+    replica = _replica_in_recovery_region(dr)
     lines = []
-    if replica_wire is not None:
+    if replica is not None:
         lines += [
-            f"REPLICA_FILE_SYSTEM=$({parameter_command(recovery, replica_wire.parameter)})",
+            f"REPLICA_FILE_SYSTEM=$({replica})",
             "SOURCE_FILE_SYSTEM=$("
             + aws("efs", "describe-replication-configurations", region=region, one_line=True, options=[
                 ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
@@ -470,7 +470,7 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
             ("--deletion-mode", "LOCAL_CONFIGURATION_ONLY"),
         ]),
     ]
-    if replica_wire is not None:
+    if replica is not None:
         lines.append(
             aws("efs", "describe-file-systems", region=region, options=[
                 ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
@@ -480,6 +480,23 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
         )
     return {"region": region, "source_id": source_id, "source_stack": source_stack.stack_name,
             "commands": code("\n".join(lines))}
+
+
+def _replica_in_recovery_region(dr: DrFacts) -> str | None:
+    """The command reading the EFS replica's id from the recovery stack, in the recovery region (the
+    primary region may be the one that is down), or None when no template says which file system it is:
+    the recovery stack's parameter wired to it (``efs-replication-destination``), else the recovery
+    stack's output that the source's replication destination is wired from."""
+    recovery = dr.recovery
+    wired = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
+    if wired is not None:
+        return parameter_command(recovery, wired.parameter)
+    source_stack, source_id = dr.file_system  # type: ignore[misc]
+    for destination in replication_of(source_stack.props(source_id)).get("Destinations") or []:
+        wire = source_stack.wires.get(ref_name(destination.get("FileSystemId")) or "")
+        if wire is not None and wire.source_blueprint == recovery.blueprint and wire.output in recovery.outputs:
+            return output_command(recovery, wire.output)
+    return None
 
 
 def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:

@@ -342,7 +342,7 @@ def test_a_recovery_stack_wired_to_its_efs_replica_reads_the_source_in_its_own_r
 
     files = edited(config, stacks, dr_recovery=wire_replica)
     efs = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2).split("Make the EFS replica", 1)[1]
-    assert "REPLICA_FILE_SYSTEM" not in phase(dev_dr, 2)
+    assert "Outputs[?OutputKey=='ReplicaFileSystemId']" in phase(dev_dr, 2)  # unedited: the recovery stack's output
     calls = invocations(efs)
     assert [(c.operation, c.value("--region")) for c in calls] == [
         ("describe-stacks", "us-east-1"),
@@ -357,3 +357,21 @@ def test_a_recovery_stack_wired_to_its_efs_replica_reads_the_source_in_its_own_r
     assert {c.value("--source-file-system-id") for c in calls[2:4]} == {"$SOURCE_FILE_SYSTEM"}
     assert calls[3].value("--deletion-mode") == "LOCAL_CONFIGURATION_ONLY"
     assert calls[4].value("--file-system-id") == "$REPLICA_FILE_SYSTEM"
+
+
+def test_a_replica_no_template_names_is_found_from_the_primary_region(dev, dev_dr):
+    """Without wiring that says which file system is the replica, the source id can only come from the
+    primary stack's output, and the runbook says that read needs the primary region."""
+    config, stacks = dev
+
+    def unwired(template):
+        template["Metadata"]["StreamFlix"]["Wiring"].pop("RecoveryFileSystemId")
+
+    files = edited(config, stacks, dr_primary=unwired)
+    efs = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2).split("Make the EFS replica", 1)[1]
+    assert "REPLICA_FILE_SYSTEM" in phase(dev_dr, 2)
+    assert "REPLICA_FILE_SYSTEM" not in efs
+    calls = invocations(efs)
+    assert (calls[0].value("--region"), calls[0].value("--stack-name")) == ("eu-west-2", "streamflix-dev-dr-primary")
+    assert calls[0].value("--query") == "Stacks[0].Outputs[?OutputKey=='FileSystemId'].OutputValue"
+    assert "--output text)   # reads the primary region" in efs
