@@ -256,49 +256,24 @@ def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
     return {"parameters": parameters, "commands": commands}
 
 
+#: How each type's deletion protection is switched off directly: (service, operation, identifier flag,
+#: shell variable for a generated identifier, the options that switch it off).
+_PROTECTION_OFF: dict[str, tuple[str, str, str, str | None, list[tuple[str, str | None]]]] = {
+    "AWS::RDS::DBCluster": ("rds", "modify-db-cluster", "--db-cluster-identifier", None,
+                            [("--no-deletion-protection", None), ("--apply-immediately", None)]),
+    "AWS::RDS::DBInstance": ("rds", "modify-db-instance", "--db-instance-identifier", None,
+                             [("--no-deletion-protection", None), ("--apply-immediately", None)]),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("elbv2", "modify-load-balancer-attributes", "--load-balancer-arn",
+                                                  "LOAD_BALANCER_ARN",
+                                                  [("--attributes", "Key=deletion_protection.enabled,Value=false")]),
+}
+
+
 def _modify_protection_off(stack: StackFacts, rid: str, resource_type: str) -> list[str]:
     """The direct call switching off the deletion protection a template writes as a literal."""
-    if resource_type == "AWS::RDS::DBCluster":
-        return [
-            aws(
-                "rds",
-                "modify-db-cluster",
-                region=stack.region,
-                options=[
-                    ("--db-cluster-identifier", ref_handle(stack, rid).value),
-                    ("--no-deletion-protection", None),
-                    ("--apply-immediately", None),
-                ],
-            )
-        ]
-    if resource_type == "AWS::RDS::DBInstance":
-        handle = ref_handle(stack, rid)
-        return [
-            *handle.setup,
-            aws(
-                "rds",
-                "modify-db-instance",
-                region=stack.region,
-                options=[
-                    ("--db-instance-identifier", handle.value),
-                    ("--no-deletion-protection", None),
-                    ("--apply-immediately", None),
-                ],
-            ),
-        ]
-    handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
-    return [
-        *handle.setup,
-        aws(
-            "elbv2",
-            "modify-load-balancer-attributes",
-            region=stack.region,
-            options=[
-                ("--load-balancer-arn", handle.value),
-                ("--attributes", "Key=deletion_protection.enabled,Value=false"),
-            ],
-        ),
-    ]
+    service, operation, flag, variable, options = _PROTECTION_OFF[resource_type]
+    handle = ref_handle(stack, rid, variable)
+    return [*handle.setup, aws(service, operation, region=stack.region, options=[(flag, handle.value), *options])]
 
 
 def backup_and_restore(ctx: "RunbookContext") -> Section | None:

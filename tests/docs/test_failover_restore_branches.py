@@ -15,6 +15,7 @@ import re
 import pytest
 import yaml
 from runbook_commands import cli_problems, invocations, section, template_problems
+from test_runbook_branches import wire_efs_replica
 
 from streamflix import parse_config, render_environment
 from streamflix.cfn import depends_on, references
@@ -331,16 +332,7 @@ def test_a_recovery_stack_wired_to_its_efs_replica_reads_the_source_in_its_own_r
     which ``StackTemplate.add_wired_parameter`` offers): phase 2 reads the replica from the recovery stack's
     parameter and the source from the replica's replication, both in the recovery region."""
     config, stacks = dev
-
-    def wire_replica(template):
-        template["Parameters"]["PrimaryReplicaFileSystemId"] = {"Type": "String", "Description": "the EFS replica"}
-        template["Metadata"]["StreamFlix"]["Wiring"]["PrimaryReplicaFileSystemId"] = {
-            "FromStack": "dr-primary",
-            "Output": "FileSystemId",
-            "Resolve": "efs-replication-destination",
-        }
-
-    files = edited(config, stacks, dr_recovery=wire_replica)
+    files = edited(config, stacks, dr_recovery=wire_efs_replica)
     efs = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2).split("Make the EFS replica", 1)[1]
     assert "Outputs[?OutputKey=='ReplicaFileSystemId']" in phase(dev_dr, 2)  # unedited: the recovery stack's output
     calls = invocations(efs)

@@ -213,16 +213,18 @@ def test_an_optional_parameter_from_a_stack_outside_the_environment(configs, ren
     assert_commands_hold(books["ha-database"], env)
 
 
-def test_a_required_parameter_read_from_the_efs_replica_in_this_region(configs, rendered):
-    def wire_replica(template):
-        template["Parameters"]["PrimaryReplicaFileSystemId"] = {"Type": "String", "Description": "the EFS replica"}
-        template["Metadata"]["StreamFlix"]["Wiring"]["PrimaryReplicaFileSystemId"] = {
-            "FromStack": "dr-primary",
-            "Output": "FileSystemId",
-            "Resolve": "efs-replication-destination",
-        }
+def wire_efs_replica(template: dict) -> None:
+    """dr-recovery takes the EFS replica's id as a required parameter wired with ``efs-replication-destination``."""
+    template["Parameters"]["PrimaryReplicaFileSystemId"] = {"Type": "String", "Description": "the EFS replica"}
+    template["Metadata"]["StreamFlix"]["Wiring"]["PrimaryReplicaFileSystemId"] = {
+        "FromStack": "dr-primary",
+        "Output": "FileSystemId",
+        "Resolve": "efs-replication-destination",
+    }
 
-    markdown, env = edited(configs, rendered, "dr-recovery", wire_replica)
+
+def test_a_required_parameter_read_from_the_efs_replica_in_this_region(configs, rendered):
+    markdown, env = edited(configs, rendered, "dr-recovery", wire_efs_replica)
     deploy = section(markdown, "Deploy")
     rows = {r["Parameter"]: r for r in table_with(deploy.split("### Parameters from other stacks", 1)[1], "From stack")}
     assert rows["PrimaryReplicaFileSystemId"]["Value"] == "its EFS replica in this region"
