@@ -216,12 +216,13 @@ def backup_rows(stack: StackFacts) -> list[list[str]]:
 
 def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
     """What turns deletion protection off before a delete, for the stack as it stands after its follow-up
-    updates: ``parameters`` (the ones protection is taken from, set back to false by a stack update) and
-    ``commands`` (those updates and their waits, then a direct modify for protection the template writes
+    updates: ``parameters`` (the ones protection is taken from, set back to false by a stack update),
+    ``direct`` (the direct calls those resources must not be switched off with) and ``commands`` (those updates and their waits, then a direct modify for protection the template writes
     as a literal). A parameter-driven property is switched off through CloudFormation, never behind it: a
     direct ``modify-db-*`` leaves the stack recording protection on (drift), and a delete abandoned
     afterwards leaves the resource unprotected while the stack says it is protected."""
     parameters: list[str] = []
+    direct: list[str] = []  # the calls a parameter-driven setting must not be switched off with
     literal: list[tuple[str, str]] = []  # (logical id, type) switched on by the template itself
 
     def note(rid: str, value: Any) -> None:
@@ -231,6 +232,8 @@ def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
         if name is not None and stack.parameter(name) is not None:
             if name not in parameters:
                 parameters.append(name)
+            if _PROTECTION_OFF[stack.type_of(rid)][1] not in direct:
+                direct.append(_PROTECTION_OFF[stack.type_of(rid)][1])
         else:
             literal.append((rid, stack.type_of(rid)))
 
@@ -253,7 +256,7 @@ def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
         ]
     for rid, resource_type in literal:
         commands += _modify_protection_off(stack, rid, resource_type)
-    return {"parameters": parameters, "commands": commands}
+    return {"parameters": parameters, "direct": direct, "commands": commands}
 
 
 #: How each type's deletion protection is switched off directly: (service, operation, identifier flag,

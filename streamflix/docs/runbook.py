@@ -734,6 +734,7 @@ def _delete_commands(stack: StackFacts) -> dict[str, str]:
         "imports": imports,
         "protections": code("\n".join(protections["commands"])) if protections["commands"] else "",
         "protection_parameters": protections["parameters"],
+        "protection_direct": protections["direct"],
         "delete": code(
             "\n".join(
                 [

@@ -45,14 +45,21 @@ def test_key_facts_state_deletion_protection_after_the_follow_up_update(prod_boo
     assert row["Value"] == "true after the follow-up update (false at create)"
 
 
-@pytest.mark.parametrize("blueprint", ["ha-database", "dr-primary", "dr-recovery"])
-def test_delete_switches_protection_off_by_a_stack_update_before_delete_stack(prod_books, blueprint):
+@pytest.mark.parametrize(
+    "blueprint, direct",
+    [
+        ("ha-database", "`modify-db-cluster`"),
+        ("dr-primary", "`modify-db-instance` or `modify-load-balancer-attributes`"),
+        ("dr-recovery", "`modify-db-instance` or `modify-load-balancer-attributes`"),
+    ],
+)
+def test_delete_switches_protection_off_by_a_stack_update_before_delete_stack(prod_books, blueprint, direct):
     books, env = prod_books
     stack = env[blueprint]
     delete = _delete(books[blueprint])
     steps = numbered_steps(delete)
     assert steps[2].startswith("3. Turn deletion protection off (the follow-up update turned it on;")
-    assert "with a stack update, not with `modify-db-*`" in steps[2]
+    assert f"back to `false` with a stack update, not with {direct}: a direct change would leave" in steps[2]
     assert steps[3] == "4. Delete and wait:"
     calls = [(c.service, c.waiter or c.operation) for c in invocations(delete)]
     update = calls.index(("cloudformation", "update-stack"))
