@@ -36,7 +36,7 @@ from streamflix.docs.lookups import (
     setup_lines,
 )
 from streamflix.docs.markdown import assign, aws, aws_wait, code, table
-from streamflix.docs.operations import shown
+from streamflix.docs.operations import deletion_protection_off, shown
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import RESOLVE_EFS_DESTINATION, StackFacts, parameter_text, replication_of, rto_minutes
 
@@ -91,11 +91,7 @@ def _cluster_failovers(stack: StackFacts) -> list[dict[str, str]]:
     region = stack.region
     found = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
-        members = [
-            m
-            for m in stack.of_type("AWS::RDS::DBInstance")
-            if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
-        ]
+        members = stack.cluster_members(rid)
         readers = [m for m in members if parameter_text(stack.props(m).get("PromotionTier", 1)) != "0"]
         if not readers:
             continue
@@ -445,11 +441,11 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
     recovery = dr.recovery
     source_stack, source_id = dr.file_system
     region = recovery.region
-    replica_wire = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
+    replica = _replica_in_recovery_region(dr)
     lines = []
-    if replica_wire is not None:
+    if replica is not None:
         lines += [
-            f"REPLICA_FILE_SYSTEM=$({parameter_command(recovery, replica_wire.parameter)})",
+            f"REPLICA_FILE_SYSTEM=$({replica})",
             "SOURCE_FILE_SYSTEM=$("
             + aws("efs", "describe-replication-configurations", region=region, one_line=True, options=[
                 ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
@@ -474,7 +470,7 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
             ("--deletion-mode", "LOCAL_CONFIGURATION_ONLY"),
         ]),
     ]
-    if replica_wire is not None:
+    if replica is not None:
         lines.append(
             aws("efs", "describe-file-systems", region=region, options=[
                 ("--file-system-id", "$REPLICA_FILE_SYSTEM"),
@@ -484,6 +480,23 @@ def _efs_failover(dr: DrFacts) -> dict[str, str] | None:
         )
     return {"region": region, "source_id": source_id, "source_stack": source_stack.stack_name,
             "commands": code("\n".join(lines))}
+
+
+def _replica_in_recovery_region(dr: DrFacts) -> str | None:
+    """The command reading the EFS replica's id from the recovery stack, in the recovery region (the
+    primary region may be the one that is down), or None when no template says which file system it is:
+    the recovery stack's parameter wired to it (``efs-replication-destination``), else the recovery
+    stack's output that the source's replication destination is wired from."""
+    recovery = dr.recovery
+    wired = next((w for w in recovery.wires.values() if w.resolve == RESOLVE_EFS_DESTINATION), None)
+    if wired is not None:
+        return parameter_command(recovery, wired.parameter)
+    source_stack, source_id = dr.file_system  # type: ignore[misc]
+    for destination in replication_of(source_stack.props(source_id)).get("Destinations") or []:
+        wire = source_stack.wires.get(ref_name(destination.get("FileSystemId")) or "")
+        if wire is not None and wire.source_blueprint == recovery.blueprint and wire.output in recovery.outputs:
+            return output_command(recovery, wire.output)
+    return None
 
 
 def serving_count(ctx: "RunbookContext", dr: DrFacts) -> tuple[str, str]:
@@ -586,11 +599,9 @@ def _dns(dr: DrFacts) -> dict[str, str]:
     if not dr.records:
         balancer = next(
             (
-                o
-                for o, b in dr.recovery.outputs.items()
-                if isinstance(b.get("Value"), dict)
-                and "Fn::GetAtt" in b["Value"]
-                and b["Value"]["Fn::GetAtt"][1] == "DNSName"
+                output
+                for rid in dr.recovery.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+                if (output := dr.recovery.output_of(rid, "DNSName"))
             ),
             None,
         )
@@ -752,12 +763,10 @@ def _failback(dr: DrFacts) -> dict:
             aws("route53", "update-health-check", region=stack.region,
                 options=[("--health-check-id", handle.value), ("--no-inverted", None)]),
         ]))
-    protection = [
-        str(e.get("Parameter")) for e in recovery.metadata.get("FollowUpUpdates") or [] if isinstance(e, dict)
-    ]
-    facts["protection"] = protection
+    protection = deletion_protection_off(recovery)
+    facts["protection"] = protection["parameters"]
     facts["recreate"] = code("\n".join([
-        *(follow_up_update(recovery, name, "false") for name in protection),
+        *protection["commands"],
         aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", recovery.stack_name)]),
         aws_wait("cloudformation", "stack-delete-complete", region=region,
                  options=[("--stack-name", recovery.stack_name)]),

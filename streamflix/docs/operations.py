@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from streamflix.cfn import is_true, ref_name, target_of, text_of
+from streamflix.docs.lifecycle import follow_up_update
 from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.prose import render_chapter
@@ -205,62 +206,77 @@ def backup_rows(stack: StackFacts) -> list[list[str]]:
             elif prop == "ReplicationConfiguration":
                 value = ", ".join(str(d.get("Region")) for d in replication_of(props).get("Destinations") or [])
                 value += " (once the recovery side is wired)" if "Fn::If" in props[prop] else ""
-            rows.append(
-                [f"`{rid}`", prop, parameter_text(value) if not isinstance(value, dict) else shown(stack, value)]
-            )
+            cell = parameter_text(value) if not isinstance(value, dict) else shown(stack, value)
+            after = stack.after_follow_up_updates(value)
+            if after is not value:
+                cell = f"{parameter_text(after)} after the follow-up update ({cell} at create)"
+            rows.append([f"`{rid}`", prop, cell])
     return rows
 
 
-def deletion_protection_off(stack: StackFacts) -> list[str]:
-    commands = []
+def deletion_protection_off(stack: StackFacts) -> dict[str, Any]:
+    """What turns deletion protection off before a delete, for the stack as it stands after its follow-up
+    updates: ``parameters`` (the ones protection is taken from, set back to false by a stack update),
+    ``direct`` (the direct calls those resources must not be switched off with) and ``commands`` (those updates and their waits, then a direct modify for protection the template writes
+    as a literal). A parameter-driven property is switched off through CloudFormation, never behind it: a
+    direct ``modify-db-*`` leaves the stack recording protection on (drift), and a delete abandoned
+    afterwards leaves the resource unprotected while the stack says it is protected."""
+    parameters: list[str] = []
+    direct: list[str] = []  # the calls a parameter-driven setting must not be switched off with
+    literal: list[tuple[str, str]] = []  # (logical id, type) switched on by the template itself
+
+    def note(rid: str, value: Any) -> None:
+        if not stack.switched_on(value):
+            return
+        name = ref_name(value)
+        if name is not None and stack.parameter(name) is not None:
+            if name not in parameters:
+                parameters.append(name)
+            if _PROTECTION_OFF[stack.type_of(rid)][1] not in direct:
+                direct.append(_PROTECTION_OFF[stack.type_of(rid)][1])
+        else:
+            literal.append((rid, stack.type_of(rid)))
+
     for rid in stack.of_type("AWS::RDS::DBCluster"):
-        if is_true(stack.props(rid).get("DeletionProtection")):
-            commands.append(
-                aws(
-                    "rds",
-                    "modify-db-cluster",
-                    region=stack.region,
-                    options=[
-                        ("--db-cluster-identifier", ref_handle(stack, rid).value),
-                        ("--no-deletion-protection", None),
-                        ("--apply-immediately", None),
-                    ],
-                )
-            )
+        note(rid, stack.props(rid).get("DeletionProtection"))
     for rid in stack.of_type("AWS::RDS::DBInstance"):
         props = stack.props(rid)
-        if "DBClusterIdentifier" not in props and is_true(props.get("DeletionProtection")):
-            handle = ref_handle(stack, rid)
-            commands += [
-                *handle.setup,
-                aws(
-                    "rds",
-                    "modify-db-instance",
-                    region=stack.region,
-                    options=[
-                        ("--db-instance-identifier", handle.value),
-                        ("--no-deletion-protection", None),
-                        ("--apply-immediately", None),
-                    ],
-                ),
-            ]
+        if "DBClusterIdentifier" not in props:
+            note(rid, props.get("DeletionProtection"))
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        attributes = {a.get("Key"): str(a.get("Value")) for a in stack.props(rid).get("LoadBalancerAttributes") or []}
-        if is_true(attributes.get("deletion_protection.enabled")):
-            handle = ref_handle(stack, rid, "LOAD_BALANCER_ARN")
-            commands += [
-                *handle.setup,
-                aws(
-                    "elbv2",
-                    "modify-load-balancer-attributes",
-                    region=stack.region,
-                    options=[
-                        ("--load-balancer-arn", handle.value),
-                        ("--attributes", "Key=deletion_protection.enabled,Value=false"),
-                    ],
-                ),
-            ]
-    return commands
+        attributes = {a.get("Key"): a.get("Value") for a in stack.props(rid).get("LoadBalancerAttributes") or []}
+        note(rid, attributes.get("deletion_protection.enabled"))
+
+    commands = []
+    for name in parameters:
+        commands += [
+            follow_up_update(stack, name, "false"),
+            aws_wait("cloudformation", "stack-update-complete", region=stack.region,
+                     options=[("--stack-name", stack.stack_name)]),
+        ]
+    for rid, resource_type in literal:
+        commands += _modify_protection_off(stack, rid, resource_type)
+    return {"parameters": parameters, "direct": direct, "commands": commands}
+
+
+#: How each type's deletion protection is switched off directly: (service, operation, identifier flag,
+#: shell variable for a generated identifier, the options that switch it off).
+_PROTECTION_OFF: dict[str, tuple[str, str, str, str | None, list[tuple[str, str | None]]]] = {
+    "AWS::RDS::DBCluster": ("rds", "modify-db-cluster", "--db-cluster-identifier", None,
+                            [("--no-deletion-protection", None), ("--apply-immediately", None)]),
+    "AWS::RDS::DBInstance": ("rds", "modify-db-instance", "--db-instance-identifier", None,
+                             [("--no-deletion-protection", None), ("--apply-immediately", None)]),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("elbv2", "modify-load-balancer-attributes", "--load-balancer-arn",
+                                                  "LOAD_BALANCER_ARN",
+                                                  [("--attributes", "Key=deletion_protection.enabled,Value=false")]),
+}
+
+
+def _modify_protection_off(stack: StackFacts, rid: str, resource_type: str) -> list[str]:
+    """The direct call switching off the deletion protection a template writes as a literal."""
+    service, operation, flag, variable, options = _PROTECTION_OFF[resource_type]
+    handle = ref_handle(stack, rid, variable)
+    return [*handle.setup, aws(service, operation, region=stack.region, options=[(flag, handle.value), *options])]
 
 
 def backup_and_restore(ctx: "RunbookContext") -> Section | None:
@@ -273,7 +289,7 @@ def backup_and_restore(ctx: "RunbookContext") -> Section | None:
     restores += [_cache_restore(stack, rid) for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup")]
     restores += [_file_system_restore(stack, rid) for rid in stack.of_type("AWS::EFS::FileSystem")]
     streams = [
-        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "name": stack.physical_name(rid) or rid}
+        {"id": rid, "hours": stack.props(rid).get("RetentionPeriodHours", 24), "replay": _stream_replay(stack, rid)}
         for rid in stack.of_type("AWS::Kinesis::Stream")
     ]
     keys = []
@@ -314,7 +330,30 @@ def _placement(
 
 
 #: The point in time a restore goes back to, as the runbooks set it (the operator edits it).
+REPLAY_FROM = 'REPLAY_FROM="$(date -u -d \'1 hour ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC: the first record to read again'
 RESTORE_TIME = 'RESTORE_TIME="$(date -u -d \'30 minutes ago\' +%Y-%m-%dT%H:%M:%SZ)"   # UTC, inside the {window}: the moment before the incident'
+
+
+def _stream_replay(stack: StackFacts, rid: str) -> str:
+    """The fenced commands giving an ``AT_TIMESTAMP`` iterator on every shard of a stream (its name read
+    from the stack when CloudFormation generates it)."""
+    stream = ref_handle(stack, rid, "STREAM_NAME")
+    shards = aws("kinesis", "list-shards", region=stack.region, one_line=True, options=[
+        ("--stream-name", stream.value), ("--query", "Shards[].ShardId"), ("--output", "text"),
+    ])
+    iterator = aws("kinesis", "get-shard-iterator", region=stack.region, one_line=True, options=[
+        ("--stream-name", stream.value),
+        ("--shard-id", "$SHARD_ID"),
+        ("--shard-iterator-type", "AT_TIMESTAMP"),
+        ("--timestamp", "$REPLAY_FROM"),
+    ])
+    return code("\n".join([
+        *stream.setup,
+        REPLAY_FROM,
+        f"for SHARD_ID in $({shards}); do",
+        f"  {iterator}",
+        "done",
+    ]))
 
 
 def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
@@ -324,9 +363,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     region = stack.region
     cluster = stack.physical_name(rid) or rid
     restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    members = [
-        m for m in stack.of_type("AWS::RDS::DBInstance") if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
-    ]
+    members = stack.cluster_members(rid)
     instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
     parameter_group = ref_name(props.get("DBClusterParameterGroupName"))

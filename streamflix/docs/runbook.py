@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from streamflix.cfn import is_true, text_of
+from streamflix.cfn import is_intrinsic, is_true, ref_name, text_of
 from streamflix.docs import bootstrap, failover, maintenance, operations
 from streamflix.docs import lifecycle as lifecycle_docs
 from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
 from streamflix.docs.graph import TIER_TITLES, TIERS, tier_of
-from streamflix.docs.lookups import output_command, variable_name
+from streamflix.docs.lookups import output_command, resource_command, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
 from streamflix.docs.prose import render_chapter
@@ -180,27 +180,25 @@ def purpose(ctx: RunbookContext) -> Section:
 
 def key_facts(stack: StackFacts) -> list[dict]:
     """One mapping per main component (its ``kind`` and what the purpose chapter states about it),
-    read from its properties; chapters/purpose.md.j2 words them."""
+    read from its properties; chapters/purpose.md.j2 words them. Every property value is text:
+    resolved where the template fixes it, else in ``text_of``'s notation (``!Ref X``), never a Python
+    value."""
     facts: list[dict] = []
     for rid in stack.of_type("AWS::RDS::DBCluster"):
         p = stack.props(rid)
-        members = [
-            m
-            for m in stack.of_type("AWS::RDS::DBInstance")
-            if stack.props(m).get("DBClusterIdentifier") == {"Ref": rid}
-        ]
+        members = stack.cluster_members(rid)
         facts.append(
             {
                 "kind": "cluster",
                 "id": rid,
-                "engine": p.get("Engine"),
-                "version": p.get("EngineVersion"),
-                "name": stack.physical_name(rid),
+                "engine": _shown(stack, p.get("Engine"), ""),
+                "version": _shown(stack, p.get("EngineVersion"), ""),
+                **_generated_name(stack, rid),
                 "instances": len(members),
-                "classes": sorted({str(stack.resolve(stack.props(m).get("DBInstanceClass"))) for m in members}),
+                "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
                 "readers": max(len(members) - 1, 0),
                 "encrypted": is_true(p.get("StorageEncrypted")),
-                "deletion_protection": is_true(p.get("DeletionProtection")),
+                **_protection(stack, p.get("DeletionProtection")),
             }
         )
     for rid in stack.of_type("AWS::RDS::DBInstance"):
@@ -211,13 +209,14 @@ def key_facts(stack: StackFacts) -> list[dict]:
             {
                 "kind": "instance",
                 "id": rid,
-                "engine": p.get("Engine"),  # None: a replica inherits its source's engine
-                "version": p.get("EngineVersion", ""),
+                "engine": _shown(stack, p.get("Engine")),  # None: a replica inherits its source's engine
+                "version": _shown(stack, p.get("EngineVersion"), ""),
                 "replica": "SourceDBInstanceIdentifier" in p,
                 "source_region": stack.resolve(p.get("SourceRegion")),
-                "name": stack.physical_name(rid) or rid,
-                "instance_class": stack.resolve(p.get("DBInstanceClass")),
+                **_generated_name(stack, rid),
+                "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
                 "multi_az": is_true(p.get("MultiAZ")),
+                **_protection(stack, p.get("DeletionProtection")),
             }
         )
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
@@ -226,11 +225,11 @@ def key_facts(stack: StackFacts) -> list[dict]:
             {
                 "kind": "cache",
                 "id": rid,
-                "engine": p.get("Engine", "redis"),
-                "version": p.get("EngineVersion", ""),
-                "name": stack.physical_name(rid),
-                "nodes": p.get("NumCacheClusters"),
-                "node_type": p.get("CacheNodeType"),
+                "engine": _shown(stack, p.get("Engine"), "redis"),
+                "version": _shown(stack, p.get("EngineVersion"), ""),
+                **_generated_name(stack, rid),
+                "nodes": _shown(stack, p.get("NumCacheClusters")),
+                "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
                 "multi_az": is_true(p.get("MultiAZEnabled")),
                 "automatic_failover": is_true(p.get("AutomaticFailoverEnabled")),
                 "at_rest": is_true(p.get("AtRestEncryptionEnabled")),
@@ -239,22 +238,20 @@ def key_facts(stack: StackFacts) -> list[dict]:
         )
     for rid in stack.of_type("AWS::ECS::Service"):
         p = stack.props(rid)
-        task = (
-            stack.props(p["TaskDefinition"]["Ref"])
-            if isinstance(p.get("TaskDefinition"), dict) and p["TaskDefinition"].get("Ref") in stack.resources
-            else {}
-        )
-        network = (p.get("NetworkConfiguration") or {}).get("AwsvpcConfiguration") or {}
+        definition = ref_name(p.get("TaskDefinition"))
+        task = stack.props(definition) if definition in stack.resources else {}
+        network = _mapping(_mapping(p.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
+        subnets = network.get("Subnets")
         facts.append(
             {
                 "kind": "service",
                 "id": rid,
-                "launch_type": p.get("LaunchType", "ECS"),
-                "desired": stack.resolve(p.get("DesiredCount")),
-                "cpu": task.get("Cpu"),
-                "memory": task.get("Memory"),
-                "architecture": (task.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64"),
-                "subnets": len(network.get("Subnets") or []),
+                "launch_type": _shown(stack, p.get("LaunchType"), "EC2"),
+                "desired": _shown(stack, p.get("DesiredCount"), "1"),
+                "cpu": _shown(stack, task.get("Cpu"), "?"),
+                "memory": _shown(stack, task.get("Memory"), "?"),
+                "architecture": _shown(stack, _mapping(task.get("RuntimePlatform")).get("CpuArchitecture"), "X86_64"),
+                "subnets": len(subnets) if isinstance(subnets, list) else _shown(stack, subnets, "?"),
             }
         )
     for rid in stack.of_type("AWS::Kinesis::Stream"):
@@ -263,9 +260,9 @@ def key_facts(stack: StackFacts) -> list[dict]:
             {
                 "kind": "stream",
                 "id": rid,
-                "name": stack.physical_name(rid),
-                "mode": (p.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED"),
-                "retention_hours": p.get("RetentionPeriodHours", 24),
+                **_generated_name(stack, rid),
+                "mode": _shown(stack, _mapping(p.get("StreamModeDetails")).get("StreamMode"), "PROVISIONED"),
+                "retention_hours": _shown(stack, p.get("RetentionPeriodHours"), "24"),
             }
         )
     for rid in stack.of_type("AWS::EFS::FileSystem"):
@@ -275,7 +272,7 @@ def key_facts(stack: StackFacts) -> list[dict]:
                 "kind": "file_system",
                 "id": rid,
                 "encrypted": is_true(p.get("Encrypted")),
-                "replicated_to": [str(d.get("Region")) for d in replication_of(p).get("Destinations") or []],
+                "replicated_to": [_shown(stack, d.get("Region"), "?") for d in replication_of(p).get("Destinations") or []],
             }
         )
     subnets = stack.of_type("AWS::EC2::Subnet")
@@ -293,15 +290,45 @@ def key_facts(stack: StackFacts) -> list[dict]:
         )
     for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
         p = stack.props(rid)
+        attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
         facts.append(
             {
                 "kind": "load_balancer",
                 "id": rid,
-                "type": p.get("Type", "application"),
-                "scheme": p.get("Scheme", "internet-facing"),
+                "type": _shown(stack, p.get("Type"), "application"),
+                "scheme": _shown(stack, p.get("Scheme"), "internet-facing"),
+                **_protection(stack, attributes.get("deletion_protection.enabled")),
             }
         )
     return facts
+
+
+def _shown(stack: StackFacts, value, default: str | None = None) -> str | None:
+    """A property as a key fact states it: ``default`` when the template leaves it out, else
+    ``operations.shown`` (resolved, or in ``text_of``'s notation: an intrinsic is never a Python dict)."""
+    return default if value is None else operations.shown(stack, value)
+
+
+def _mapping(value) -> dict:
+    """``value`` when it is a plain mapping of properties; ``{}`` when absent or an intrinsic (its
+    members are then unknown, and each fact falls back to what AWS does without them)."""
+    return value if isinstance(value, dict) and not is_intrinsic(value) else {}
+
+
+def _generated_name(stack: StackFacts, rid: str) -> dict[str, str | None]:
+    """The resource's name when the template sets it; else where to read the name CloudFormation
+    generates: the output that carries it, or (without one) the command asking the stack."""
+    name = stack.physical_name(rid)
+    output = None if name else stack.output_of(rid)
+    return {"name": name, "name_output": output, "name_command": None if name or output else resource_command(stack, rid)}
+
+
+def _protection(stack: StackFacts, value) -> dict[str, bool]:
+    """Deletion protection as the stack stands after its follow-up updates, and whether it was already on at create."""
+    return {
+        "deletion_protection": stack.switched_on(value),
+        "protected_at_create": is_true(stack.resolve(value)),
+    }
 
 
 # -- 2. prerequisites -------------------------------------------------------------
@@ -705,7 +732,9 @@ def _delete_commands(stack: StackFacts) -> dict[str, str]:
             + f" > {stack.blueprint}-outputs-before-delete.json"
         ),
         "imports": imports,
-        "protections": code("\n".join(protections)) if protections else "",
+        "protections": code("\n".join(protections["commands"])) if protections["commands"] else "",
+        "protection_parameters": protections["parameters"],
+        "protection_direct": protections["direct"],
         "delete": code(
             "\n".join(
                 [
@@ -871,7 +900,7 @@ def costs_section(ctx: RunbookContext) -> Section:
         complete=estimate.complete,
         unknown_count=len(estimate.unknown),
         costs_file=f"{COSTS_DIR}/{ctx.blueprint}.json",
-        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows),
+        items=table(["Item", "Quantity", "Unit", "Unit price", "Monthly", "Price entry", "Basis"], rows) if rows else "",
         unknown=estimate.unknown,
         assumptions=table(
             ["Assumption", "Value", "Meaning"],

@@ -22,7 +22,8 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of, url_suffix_of
-from streamflix.cfn import is_true, parameter_text, sub_parts  # parameter_text: docs import it from here too
+from streamflix.cfn import Reference, is_intrinsic, is_true, parameter_text, ref_name, sub_parts, walk_references  # parameter_text: docs import it from here too
+from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT
@@ -208,6 +209,13 @@ class StackFacts:
         parameter = self.parameter(name)
         return parameter.default if parameter else None
 
+    def known_at_deploy_only(self, name: str) -> bool:
+        """Whether parameter ``name``'s value is only known when the stack is deployed, so its default
+        is not what runs: it has no default or an empty one (the parameter files make the operator
+        fill it, or an update fills it later), or another stack's output fills it (wired, per
+        ``wiring.wired_parameters``)."""
+        return not self.parameter_default(name) or name in self.wires
+
     def type_of(self, logical_id: str) -> str:
         return str(self.resources[logical_id].get("Type", ""))
 
@@ -227,10 +235,22 @@ class StackFacts:
 
     # -- values ---------------------------------------------------------
 
+    def after_follow_up_updates(self, value: Any) -> Any:
+        """``value`` as the stack stands once the follow-up updates its runbook documents have run
+        (``Metadata.StreamFlix.FollowUpUpdates``: deletion protection is created off and switched on
+        right after the create). A runbook describes the stack an operator finds in that state."""
+        return value_after_follow_up_updates(self.template, value)
+
+    def switched_on(self, value: Any) -> bool:
+        """Whether a Boolean property is on once the follow-up updates have run."""
+        return is_true(self.resolve(self.after_follow_up_updates(value)))
+
     def resolve(self, value: Any, runtime: Mapping[str, str] | None = None) -> str | None:
         """A template value as a concrete string, or None when only AWS knows it.
 
-        Parameters resolve to their defaults; pseudo parameters to this stack's
+        Parameters resolve to their defaults where the default is what is deployed (not for one
+        ``known_at_deploy_only``: the reader is shown ``!Ref Name`` instead of an empty or
+        replaced default); pseudo parameters to this stack's
         region, partition and name; ``runtime`` may stand in for the rest (e.g.
         ``{"AWS::AccountId": "$AWS_ACCOUNT_ID"}`` for a shell variable). A ``Ref``
         to a resource resolves when its physical name is set in the template.
@@ -271,7 +291,7 @@ class StackFacts:
         if name in pseudo:
             return pseudo[name]
         if name in (self.template.get("Parameters") or {}):
-            return self.parameter_default(name)
+            return None if self.known_at_deploy_only(name) else self.parameter_default(name)
         if name in self.resources:
             return self.physical_name(name, runtime)
         return None
@@ -307,13 +327,16 @@ class StackFacts:
 
     def output_of(self, logical_id: str, attribute: str | None = None) -> str | None:
         """The output whose value is ``Ref`` (or ``GetAtt .attribute``) of this resource."""
+        wanted = Reference("GetAtt" if attribute else "Ref", logical_id, attribute)
         for name, body in self.outputs.items():
             value = body.get("Value")
-            if attribute is None and value == {"Ref": logical_id}:
-                return name
-            if attribute is not None and value == {"Fn::GetAtt": [logical_id, attribute]}:
+            if is_intrinsic(value) and next(iter(value)) in ("Ref", "Fn::GetAtt") and next(walk_references(value), None) == wanted:
                 return name
         return None
+
+    def cluster_members(self, cluster: str) -> list[str]:
+        """The DB instances of Aurora cluster ``cluster`` (their ``DBClusterIdentifier`` is its ``Ref``), in template order."""
+        return [m for m in self.of_type("AWS::RDS::DBInstance") if ref_name(self.props(m).get("DBClusterIdentifier")) == cluster]
 
     def output_value_literal(self, name: str) -> str | None:
         body = self.outputs.get(name)

@@ -15,6 +15,7 @@ import re
 import pytest
 import yaml
 from runbook_commands import cli_problems, invocations, section, template_problems
+from test_runbook_branches import wire_efs_replica
 
 from streamflix import parse_config, render_environment
 from streamflix.cfn import depends_on, references
@@ -297,3 +298,72 @@ def test_an_instance_and_a_cluster_without_a_backup_window_say_aws_picks_it(dev,
     assert "restore-db-cluster-to-point-in-time" in operations and "create-db-instance" in operations
     assert "restore-db-instance-to-point-in-time" not in operations
 
+
+
+def test_with_no_serving_size_anywhere_the_operator_sets_serving_tasks(dev, dev_dr):
+    """No FailoverTaskCount output, a primary service whose size only a deploy knows, a scaling maximum
+    and a task-count parameter that state none: phase 3 asks the operator for the number."""
+    config, stacks = dev
+
+    def unstated_primary(template):
+        template["Parameters"]["ServiceDesiredCount"] = {"Type": "Number", "Description": "tasks the service runs"}
+        template["Resources"]["Service"]["Properties"]["DesiredCount"] = {"Ref": "ServiceDesiredCount"}
+
+    def unstated_recovery(template):
+        template["Outputs"].pop("FailoverTaskCount")
+        template["Parameters"]["ServiceTaskCount"].pop("MaxValue")
+        template["Parameters"]["ServingMaximum"] = {"Type": "Number", "Description": "the most tasks to scale to"}
+        template["Resources"]["ServiceScalableTarget"]["Properties"]["MaxCapacity"] = {"Ref": "ServingMaximum"}
+
+    files = edited(config, stacks, dr_primary=unstated_primary, dr_recovery=unstated_recovery)
+    scale = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 3)
+    assert 'SERVING_TASKS="<tasks production needs>"' not in phase(dev_dr, 3)
+    assert "to the serving size ($SERVING_TASKS tasks, SERVING_TASKS: set it to the number of tasks production needs)" in scale
+    block = re.search(r"```bash\n(.*?)```", scale, re.S).group(1)
+    assert block.splitlines()[0] == 'SERVING_TASKS="<tasks production needs>"'
+    calls = invocations(scale)
+    assert next(c for c in calls if c.operation == "update-service").value("--desired-count") == "$SERVING_TASKS"
+    update = next(c for c in calls if c.operation == "update-stack")
+    assert "ParameterKey=ServiceTaskCount,ParameterValue=$SERVING_TASKS" in update.options["--parameters"]
+
+
+def test_a_recovery_stack_wired_to_its_efs_replica_reads_the_source_in_its_own_region(dev, dev_dr):
+    """A recovery template that takes the EFS replica's id as a wired parameter (``efs-replication-destination``,
+    which ``StackTemplate.add_wired_parameter`` offers): phase 2 reads the replica from the recovery stack's
+    parameter and the source from the replica's replication, both in the recovery region."""
+    config, stacks = dev
+    files = edited(config, stacks, dr_recovery=wire_efs_replica)
+    efs = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2).split("Make the EFS replica", 1)[1]
+    assert "Outputs[?OutputKey=='ReplicaFileSystemId']" in phase(dev_dr, 2)  # unedited: the recovery stack's output
+    calls = invocations(efs)
+    assert [(c.operation, c.value("--region")) for c in calls] == [
+        ("describe-stacks", "us-east-1"),
+        ("describe-replication-configurations", "us-east-1"),
+        ("delete-replication-configuration", "us-east-1"),
+        ("delete-replication-configuration", "us-east-1"),
+        ("describe-file-systems", "us-east-1"),
+    ]
+    assert calls[0].value("--query") == "Stacks[0].Parameters[?ParameterKey=='PrimaryReplicaFileSystemId'].ParameterValue"
+    assert calls[1].value("--file-system-id") == "$REPLICA_FILE_SYSTEM"
+    assert calls[1].value("--query") == "Replications[0].SourceFileSystemId"
+    assert {c.value("--source-file-system-id") for c in calls[2:4]} == {"$SOURCE_FILE_SYSTEM"}
+    assert calls[3].value("--deletion-mode") == "LOCAL_CONFIGURATION_ONLY"
+    assert calls[4].value("--file-system-id") == "$REPLICA_FILE_SYSTEM"
+
+
+def test_a_replica_no_template_names_is_found_from_the_primary_region(dev, dev_dr):
+    """Without wiring that says which file system is the replica, the source id can only come from the
+    primary stack's output, and the runbook says that read needs the primary region."""
+    config, stacks = dev
+
+    def unwired(template):
+        template["Metadata"]["StreamFlix"]["Wiring"].pop("RecoveryFileSystemId")
+
+    files = edited(config, stacks, dr_primary=unwired)
+    efs = phase(section(files["runbooks/dr-recovery.md"], DR_TITLE), 2).split("Make the EFS replica", 1)[1]
+    assert "REPLICA_FILE_SYSTEM" in phase(dev_dr, 2)
+    assert "REPLICA_FILE_SYSTEM" not in efs
+    calls = invocations(efs)
+    assert (calls[0].value("--region"), calls[0].value("--stack-name")) == ("eu-west-2", "streamflix-dev-dr-primary")
+    assert calls[0].value("--query") == "Stacks[0].Outputs[?OutputKey=='FileSystemId'].OutputValue"
+    assert "--output text)   # reads the primary region" in efs

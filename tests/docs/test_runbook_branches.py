@@ -213,16 +213,18 @@ def test_an_optional_parameter_from_a_stack_outside_the_environment(configs, ren
     assert_commands_hold(books["ha-database"], env)
 
 
-def test_a_required_parameter_read_from_the_efs_replica_in_this_region(configs, rendered):
-    def wire_replica(template):
-        template["Parameters"]["PrimaryReplicaFileSystemId"] = {"Type": "String", "Description": "the EFS replica"}
-        template["Metadata"]["StreamFlix"]["Wiring"]["PrimaryReplicaFileSystemId"] = {
-            "FromStack": "dr-primary",
-            "Output": "FileSystemId",
-            "Resolve": "efs-replication-destination",
-        }
+def wire_efs_replica(template: dict) -> None:
+    """dr-recovery takes the EFS replica's id as a required parameter wired with ``efs-replication-destination``."""
+    template["Parameters"]["PrimaryReplicaFileSystemId"] = {"Type": "String", "Description": "the EFS replica"}
+    template["Metadata"]["StreamFlix"]["Wiring"]["PrimaryReplicaFileSystemId"] = {
+        "FromStack": "dr-primary",
+        "Output": "FileSystemId",
+        "Resolve": "efs-replication-destination",
+    }
 
-    markdown, env = edited(configs, rendered, "dr-recovery", wire_replica)
+
+def test_a_required_parameter_read_from_the_efs_replica_in_this_region(configs, rendered):
+    markdown, env = edited(configs, rendered, "dr-recovery", wire_efs_replica)
     deploy = section(markdown, "Deploy")
     rows = {r["Parameter"]: r for r in table_with(deploy.split("### Parameters from other stacks", 1)[1], "From stack")}
     assert rows["PrimaryReplicaFileSystemId"]["Value"] == "its EFS replica in this region"
@@ -381,8 +383,8 @@ def test_key_facts_name_the_replica_s_source_region_and_an_unstated_node_count(c
     markdown, _ = edited(configs, rendered, "dr-recovery", state)
     facts = section(markdown, "Purpose and architecture")
     assert (
-        "- `PostgresReplicaInstance`: PostgreSQL (inherited)  cross-region read replica of the instance in eu-west-2 "
-        "`streamflix-dev-pg-replica` (db.t3.medium, Multi-AZ: no)."
+        "- `PostgresReplicaInstance`: PostgreSQL (inherited) cross-region read replica of the instance in eu-west-2 "
+        "`streamflix-dev-pg-replica` (db.t3.medium, Multi-AZ: no, deletion protection: no)."
     ) in facts
     assert re.search(r"^- `CacheReplicationGroup`: valkey [\d.]+ replication group `streamflix-dev-cache`, \? × cache\.", facts, re.M)
 

@@ -126,8 +126,17 @@ def test_efs_replication_is_deleted_from_the_recovery_side(artifacts):
     deletes = [c for c in invocations(text) if c.operation == "delete-replication-configuration"]
     assert {c.value("--region") for c in deletes} == {"us-east-1"}
     assert deletes[1].value("--deletion-mode") == "LOCAL_CONFIGURATION_ONLY"
-    # the source is the primary's FileSystemId output (the destination is this stack's own ReplicaFileSystem)
-    assert "Outputs[?OutputKey=='FileSystemId']" in text
+    # everything is read in the recovery region, which is up when the primary's is not: the replica is this
+    # stack's own ReplicaFileSystem (the output dr-primary's RecoveryFileSystemId is wired from), and the
+    # source is what the replica's replication names
+    efs = text.split("Make the EFS replica", 1)[1].split("###", 1)[0]
+    calls = invocations(efs)
+    assert {c.value("--region") for c in calls} == {"us-east-1"}
+    assert calls[0].value("--stack-name") == "streamflix-dev-dr-recovery"
+    assert calls[0].value("--query") == "Stacks[0].Outputs[?OutputKey=='ReplicaFileSystemId'].OutputValue"
+    assert calls[1].operation == "describe-replication-configurations"
+    assert calls[1].value("--file-system-id") == "$REPLICA_FILE_SYSTEM"
+    assert calls[-1].operation == "describe-file-systems"
 
 
 @pytest.mark.parametrize("env", ENVS)
