@@ -32,14 +32,18 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from streamflix.checks.findings import Finding
 from streamflix.checks.rules import ENVIRONMENT_RULES, StackView
-from streamflix.checks.rules.base import is_true, properties, resources, stack_metadata, target_of
+from streamflix.checks.rules.base import (
+    follow_up_updates,
+    is_true,
+    properties,
+    resources,
+    stack_metadata,
+    target_of,
+    value_after_follow_up_updates,
+)
 from streamflix.checks.rules.ignored_deletion_policy import SNAPSHOT_TYPES, promotable
 from streamflix.checks.rules.retry_name_collision import fixed_name
-from streamflix.checks.rules.rollback_deletion_protection import (
-    protections,
-    value_after_follow_up_updates,
-    value_at_create,
-)
+from streamflix.checks.rules.rollback_deletion_protection import protections, value_at_create
 from streamflix.render import shared_template
 
 if TYPE_CHECKING:
@@ -190,7 +194,7 @@ def _simulate_stack(stack: StackView) -> list[Verdict]:
 
 
 def _protection_parameters(template: dict[str, Any]) -> list[str]:
-    return [str(e.get("Parameter")) for e in stack_metadata(template).get("FollowUpUpdates") or [] if isinstance(e, dict)]
+    return [str(entry["Parameter"]) for entry in follow_up_updates(template)]
 
 
 def simulate(stacks: Sequence[StackView]) -> list[Verdict]:

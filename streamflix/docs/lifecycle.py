@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streamflix.checks.rules import StackView
+from streamflix.checks.rules.base import follow_up_updates
 from streamflix.docs.markdown import aws, code, table
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import StackFacts
@@ -38,7 +39,7 @@ def section(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
     rows = verdict_rows(stack.blueprint, verdicts)
     follow_ups = []
-    for entry in stack.metadata.get("FollowUpUpdates") or []:
+    for entry in follow_up_updates(stack.template):
         parameter, value = str(entry.get("Parameter")), str(entry.get("Value"))
         follow_ups.append({
             "parameter": parameter,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of, url_suffix_of
 from streamflix.cfn import Reference, is_intrinsic, is_true, parameter_text, ref_name, sub_parts, walk_references  # parameter_text: docs import it from here too
-from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
+from streamflix.checks.rules.base import value_after_follow_up_updates
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
 from streamflix.template import WIRE_FROM_EFS_REPLICATION, WIRE_FROM_OUTPUT

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
-from streamflix.cfn import is_true, sub_parts, target_of  # noqa: F401  (is_true re-exported: the rules import it from here)
+from streamflix.cfn import is_true, ref_name, sub_parts, target_of  # noqa: F401  (is_true re-exported: the rules import it from here)
 from streamflix.checks.findings import Finding
 
 
@@ -92,6 +92,26 @@ def stack_metadata(template: dict[str, Any]) -> dict[str, Any]:
     metadata = template.get("Metadata")
     own = metadata.get("StreamFlix") if isinstance(metadata, dict) else None
     return own if isinstance(own, dict) else {}
+
+
+def follow_up_updates(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """``Metadata.StreamFlix.FollowUpUpdates``: the stack updates its runbook has the operator run
+    right after the create, each ``{"Parameter", "Value", "Reason"}`` (deletion protection is
+    created off so that a failed create can roll back, then switched on)."""
+    entries = stack_metadata(template).get("FollowUpUpdates") or []
+    return [entry for entry in entries if isinstance(entry, dict) and "Parameter" in entry]
+
+
+def value_after_follow_up_updates(template: dict[str, Any], value: Any) -> Any:
+    """A property's value once the follow-up updates ran: a ``Ref`` to a parameter one of them
+    sets takes that update's value; anything else stays as it is."""
+    name = ref_name(value)
+    if name is None:
+        return value
+    for entry in follow_up_updates(template):
+        if entry["Parameter"] == name:
+            return entry.get("Value")
+    return value
 
 
 def security_overrides(template: dict[str, Any]) -> dict[str, str]:

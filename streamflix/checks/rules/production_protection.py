@@ -14,7 +14,7 @@ from streamflix.checks.rules.base import (
     security_overrides,
     stack_metadata,
 )
-from streamflix.checks.rules.rollback_deletion_protection import value_after_follow_up_updates
+from streamflix.checks.rules.base import value_after_follow_up_updates
 from streamflix.floors import PROD_MIN_AUDIT_LOG_RETENTION_DAYS, PROD_MIN_BACKUP_RETENTION_DAYS
 
 TIERS = ("dev", "staging", "prod")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from streamflix.cfn import ref_name
-from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources, stack_metadata
+from streamflix.checks.rules.base import EnvironmentRule, StackView, is_true, properties, resources
 
 #: Types whose delete a property can forbid, and that property.
 PROTECTION_PROPERTY = {
@@ -37,18 +37,6 @@ def value_at_create(template: dict[str, Any], value: Any) -> Any:
         return (parameters[name] or {}).get("Default")
     return value
 
-
-def value_after_follow_up_updates(template: dict[str, Any], value: Any) -> Any:
-    """A property's value once the stack's follow-up updates ran: a ``Ref`` to a parameter listed in
-    ``Metadata.StreamFlix.FollowUpUpdates`` takes that entry's value (deletion protection is
-    switched on after the create so that a failed create can roll back); anything else as it is."""
-    name = ref_name(value)
-    if name is None:
-        return value
-    for entry in stack_metadata(template).get("FollowUpUpdates") or []:
-        if isinstance(entry, dict) and entry.get("Parameter") == name:
-            return entry.get("Value")
-    return value
 
 
 def protections(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str, Any]]:
