@@ -103,6 +103,29 @@ def target_of(value: Any) -> str | None:
     return None
 
 
+#: ``!Ref AWS::NoValue``: the property is removed, as if never written.
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def removable_value(value: Any) -> Any:
+    """``X`` when ``value`` is ``Fn::If [condition, X, !Ref AWS::NoValue]`` (either branch order): a
+    property present only while the condition holds, so a stack update that flips the condition
+    removes it (a read replica's source: the failover promotes it in place). None otherwise."""
+    if not (isinstance(value, dict) and set(value) == {"Fn::If"}):
+        return None
+    branches = value["Fn::If"]
+    if not (isinstance(branches, list) and len(branches) == 3 and NO_VALUE in branches[1:]):
+        return None
+    present = branches[1] if branches[2] == NO_VALUE else branches[2]
+    return None if present == NO_VALUE else present
+
+
+def value_when_present(value: Any) -> Any:
+    """A property as it stands while present: the kept branch of ``removable_value``, else ``value``."""
+    present = removable_value(value)
+    return value if present is None else present
+
+
 def depends_on(resource: dict[str, Any]) -> list[str]:
     """A resource's ``DependsOn``, always as a list of names."""
     named = resource.get("DependsOn")

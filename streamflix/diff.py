@@ -38,7 +38,7 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from cfnlint.schema._exceptions import ResourceNotFoundError
 
 from streamflix.catalog.engines import version_key
-from streamflix.cfn import is_intrinsic, is_true, references, text_of
+from streamflix.cfn import is_intrinsic, is_true, references, removable_value, text_of
 from streamflix.config.models import EnvironmentConfig
 from streamflix.errors import ConfigError
 from streamflix.render import TemplateParseError, load_template
@@ -128,11 +128,8 @@ FAILOVER_SWITCHED = {"AWS::RDS::DBInstance": ("SourceDBInstanceIdentifier", "Sou
 
 def _switched(value: Any) -> Any:
     """``X`` for ``Fn::If [cond, X, AWS::NoValue]``, else MISSING."""
-    if isinstance(value, Mapping) and set(value) == {"Fn::If"}:
-        branches = value["Fn::If"]
-        if isinstance(branches, list) and len(branches) == 3 and branches[2] == {"Ref": "AWS::NoValue"}:
-            return branches[1]
-    return MISSING
+    present = removable_value(value)
+    return MISSING if present is None else present
 
 
 def _failover_switch(

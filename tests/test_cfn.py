@@ -15,9 +15,11 @@ from streamflix.cfn import (
     parameter_text,
     ref_name,
     references,
+    removable_value,
     resource_dependencies,
     target_of,
     text_of,
+    value_when_present,
     walk_references,
 )
 from streamflix.render import load_template
@@ -62,6 +64,42 @@ def test_ref_name_is_a_ref_only_and_target_of_also_follows_getatt():
     assert target_of({"Fn::GetAtt": ["Key", "Arn"]}) == target_of({"Fn::GetAtt": "Key.Arn"}) == "Key"
     assert ref_name("literal") is None and target_of("literal") is None
     assert target_of({"Fn::Sub": "${Key}"}) is None, "a Sub is text built from references, not one target"
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+SOURCE = {"Fn::GetAtt": ["Primary", "DBInstanceArn"]}
+
+
+@pytest.mark.parametrize(
+    "value, present",
+    [
+        ({"Fn::If": ["IsReadReplica", SOURCE, NO_VALUE]}, SOURCE),
+        ({"Fn::If": ["IsStandalone", NO_VALUE, SOURCE]}, SOURCE),
+        ({"Fn::If": ["IsReadReplica", "arn:literal", NO_VALUE]}, "arn:literal"),
+        ({"Fn::If": ["IsReadReplica", SOURCE, {"Ref": "Other"}]}, None),  # both branches keep a value
+        ({"Fn::If": ["Cond", NO_VALUE, NO_VALUE]}, None),
+        ({"Fn::If": ["IsReadReplica", SOURCE]}, None),  # malformed
+        ({"Fn::If": ["IsReadReplica", SOURCE, NO_VALUE], "Extra": 1}, None),
+        (SOURCE, None),
+        ("literal", None),
+        (None, None),
+    ],
+)
+def test_removable_value_is_the_kept_branch_of_an_if_with_no_value(value, present):
+    assert removable_value(value) == present
+    assert value_when_present(value) == (value if present is None else present)
+
+
+def test_the_shipped_replica_source_is_removable_by_the_failover_update(rendered):
+    """The DR recovery stack's replica names its source behind the failover switch: the readers of
+    the diff, the rules, the costs and the runbooks all find the source through removable_value."""
+    recovery = load_template(rendered["prod"]["dr-recovery"].text)
+    sources = [
+        removable_value(resource["Properties"].get("SourceDBInstanceIdentifier"))
+        for resource in recovery["Resources"].values()
+        if resource["Type"] == "AWS::RDS::DBInstance"
+    ]
+    assert sources and all(source is not None for source in sources), sources
 
 
 def test_resource_dependencies_are_the_edges_cfn_lint_draws(rendered):

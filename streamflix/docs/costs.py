@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
-from streamflix.cfn import is_true, ref_name, target_of
+from streamflix.cfn import is_true, ref_name, target_of, value_when_present
 from streamflix.docs.stack import EnvironmentFacts, StackFacts, replication_of
 
 COSTS_DIR = "costs"
@@ -477,9 +477,7 @@ def estimate_stack(
 def _as_replica(value: Any) -> Any:
     """A replica property as it stands at rest: the branch of a failover switch
     (``Fn::If [IsReadReplica, value, AWS::NoValue]``) that is not NoValue."""
-    if isinstance(value, dict) and "Fn::If" in value:
-        return next((b for b in value["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}), None)
-    return value
+    return value_when_present(value)
 
 
 def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) -> tuple[StackFacts, str] | None:

@@ -22,7 +22,7 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from streamflix.catalog.limits import partition_of, url_suffix_of
-from streamflix.cfn import Reference, is_intrinsic, is_true, parameter_text, ref_name, sub_parts, walk_references  # parameter_text: docs import it from here too
+from streamflix.cfn import Reference, is_intrinsic, is_true, parameter_text, ref_name, sub_parts, value_when_present, walk_references  # parameter_text: docs import it from here too
 from streamflix.checks.rules.base import value_after_follow_up_updates
 from streamflix.config.naming import stack_name as default_stack_name
 from streamflix.render import RenderedStack, shared_template
@@ -40,11 +40,8 @@ RESOLVE_EFS_DESTINATION = WIRE_FROM_EFS_REPLICATION
 def replication_of(props: Mapping[str, Any]) -> dict[str, Any]:
     """An EFS file system's ``ReplicationConfiguration``, also when a condition switches it on
     (``Fn::If [cond, config, AWS::NoValue]``: replication starts once the recovery side is wired)."""
-    value = props.get("ReplicationConfiguration")
-    if isinstance(value, dict) and "Fn::If" in value:
-        branches = value["Fn::If"]
-        value = next((b for b in branches[1:] if isinstance(b, dict) and "Destinations" in b), None)
-    return value if isinstance(value, dict) else {}
+    value = value_when_present(props.get("ReplicationConfiguration"))
+    return value if isinstance(value, dict) and "Fn::If" not in value else {}
 
 #: CloudFormation refuses an inline TemplateBody above this many bytes.
 INLINE_TEMPLATE_LIMIT = 51_200

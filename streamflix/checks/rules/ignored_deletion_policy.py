@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from streamflix.cfn import removable_value
 from streamflix.checks.rules.base import EnvironmentRule, StackView, properties, resources
 
 SNAPSHOT_TYPES = frozenset({
@@ -38,10 +39,7 @@ SNAPSHOT_TYPES = frozenset({
 
 def promotable(value: Any) -> bool:
     """True when ``value`` is ``Fn::If [cond, source, AWS::NoValue]`` (a stack update can remove it)."""
-    if not isinstance(value, dict) or "Fn::If" not in value:
-        return False
-    branches = value["Fn::If"]
-    return isinstance(branches, list) and len(branches) == 3 and {"Ref": "AWS::NoValue"} in branches[1:]
+    return removable_value(value) is not None
 
 
 class DeletionPolicyIsHonoured(EnvironmentRule):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from streamflix.cfn import value_when_present
 from streamflix.checks.rules.base import (
     EnvironmentRule,
     StackView,
@@ -132,11 +133,4 @@ class PinnedMinorVersionsStayPinned(EnvironmentRule):
 
 def _replica_source(value: Any) -> Any:
     """The source of a replica, also behind ``Fn::If [cond, source, AWS::NoValue]`` (the failover switch)."""
-    if isinstance(value, dict) and "Fn::If" in value:
-        branches = value["Fn::If"]
-        if isinstance(branches, list) and len(branches) == 3:
-            for branch in branches[1:]:
-                if not (isinstance(branch, dict) and branch.get("Ref") == "AWS::NoValue"):
-                    return branch
-        return None
-    return value
+    return value_when_present(value)
