@@ -1,9 +1,9 @@
 """Blueprint registry: the core finds stacks here, never by importing them by name.
 
 Blueprints register through the ``streamflix.blueprints`` entry-point group,
-so a team can ship its own blueprint package; when this project runs from a
-source checkout that is not installed, the bundled ``blueprints`` package is
-imported instead.
+so a team can ship its own blueprint package; the bundled ones are this
+project's own entry points. Importing a blueprint module also registers it,
+which is how ``build.py`` runs from a source checkout that is not installed.
 
 A blueprint from another package brings its own config section: it names the
 top-level key (``config_field``) and the StackConfig model that validates it
@@ -14,7 +14,6 @@ other key, naming the allowed ones.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -85,11 +84,8 @@ def register(blueprint: Blueprint) -> Blueprint:
 def _load_entry_points() -> None:
     """Import every installed blueprint once per process (reading entry points costs ~8 ms,
     and every config validation asks for the registered sections)."""
-    entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    for entry_point in entry_points:
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         register(entry_point.load())
-    if not entry_points:
-        importlib.import_module("blueprints")
 
 
 def discover() -> dict[str, Blueprint]:

@@ -214,3 +214,21 @@ def test_plugin_and_built_in_errors_come_in_one_message(monkeypatch):
     # an empty section is omitted, as a built-in one is
     omitted = parse_config("name: x1\ntier: dev\nenvironment_suffix: ab\nsized:\nha_database: {}\n")
     assert omitted.section("sized") is None and list(omitted.stacks) == ["ha_database"]
+
+
+def test_the_core_names_no_blueprint_and_build_py_registers_the_bundled_ones_without_entry_points():
+    """The registry finds stacks through entry points only; ``build.py`` (the composition root)
+    imports the bundled package, so a source checkout that is not pip-installed still builds."""
+    source = (REPO / "streamflix" / "registry.py").read_text("utf-8")
+    assert "import_module" not in source and not re.search(r"^\s*(from|import) blueprints\b", source, re.M)
+    probe = textwrap.dedent("""
+        import importlib.metadata as metadata, runpy, sys
+        found = metadata.entry_points
+        metadata.entry_points = lambda **k: [] if k.get("group") == "streamflix.blueprints" else found(**k)
+        runpy.run_path("build.py")  # imported, not run: no __main__
+        from streamflix.registry import discover
+        print(" ".join(discover()))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["dr-primary", "dr-recovery", "ha-database"]
