@@ -439,9 +439,10 @@ def _price_kinesis_stream(run: _Pricing, rid: str, props: dict) -> None:
     mode = ((props.get("StreamModeDetails") or {}).get("StreamMode") or "PROVISIONED").upper()
     if mode == "ON_DEMAND":
         run.add_hourly("Kinesis on-demand stream hours", "kinesis/on-demand/stream", rid, unit="stream-hour")
-        run.add_assumed("Kinesis on-demand data in", "kinesis/on-demand/ingest", run.usage.kinesis_ingest_gb, "GB", rid)
+        usage = run.usage
+        run.add_assumed("Kinesis on-demand data in", "kinesis/on-demand/ingest", usage.kinesis_ingest_gb, "GB", rid)
         run.add_assumed(
-            "Kinesis on-demand data out", "kinesis/on-demand/retrieval", run.usage.kinesis_retrieval_gb, "GB", rid
+            "Kinesis on-demand data out", "kinesis/on-demand/retrieval", usage.kinesis_retrieval_gb, "GB", rid
         )
         return
     shards = run.stack.resolve(props.get("ShardCount"))
@@ -495,28 +496,38 @@ def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) 
 
 
 def _price_db_instance(run: _Pricing, rid: str, props: dict) -> None:
-    stack, lines, hours, usage = run.stack, run.lines, run.hours, run.usage
-    source = _source_instance(stack, rid, run.env)
-    engine = _db_engine(stack, rid) or (_db_engine(*source) if source else None)
-    instance_class = stack.resolve(props.get("DBInstanceClass"))
+    source = _source_instance(run.stack, rid, run.env)
+    engine = _db_engine(run.stack, rid) or (_db_engine(*source) if source else None)
+    instance_class = run.stack.resolve(props.get("DBInstanceClass"))
     if "DBClusterIdentifier" in props:
+        # An Aurora member: storage, I/O and the master secret are the cluster's lines.
         run.add_hourly(f"{engine} {instance_class} instances", f"rds/{engine}/{instance_class}", rid)
         return
-    deployment = "multi-az" if is_true(stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    deployment = "multi-az" if is_true(run.stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    _standalone_instance_hours(run, rid, props, engine, instance_class, deployment)
+    _allocated_storage(run, rid, props, deployment, source)
+    _managed_master_secret(run, rid, props)
+    _replication_traffic(run, rid, props)
+
+
+def _standalone_instance_hours(
+    run: _Pricing, rid: str, props: dict, engine: str | None, instance_class: str | None, deployment: str
+) -> None:
     role = "read replica" if "SourceDBInstanceIdentifier" in props else "instance"
     if engine is None:
-        run.add_unpriced(
-            f"RDS {role} {instance_class}",
-            "hour",
-            f"{hours} h",
-            rid,
-            "engine not stated (and no parameter group family to read it from)",
-        )
-    else:
-        run.add_hourly(
-            f"RDS {engine} {instance_class} {role} ({deployment})", f"rds/{engine}/{instance_class}/{deployment}", rid
-        )
-    storage_facts, storage_id, inherited = stack, rid, ""
+        reason = "engine not stated (and no parameter group family to read it from)"
+        run.add_unpriced(f"RDS {role} {instance_class}", "hour", f"{run.hours} h", rid, reason)
+        return
+    run.add_hourly(
+        f"RDS {engine} {instance_class} {role} ({deployment})", f"rds/{engine}/{instance_class}/{deployment}", rid
+    )
+
+
+def _allocated_storage(
+    run: _Pricing, rid: str, props: dict, deployment: str, source: tuple[StackFacts, str] | None
+) -> None:
+    """The instance's storage; a replica that states none is billed its source's size and type."""
+    storage_facts, storage_id, inherited = run.stack, rid, ""
     if "AllocatedStorage" not in props and source is not None:
         storage_facts, storage_id = source
         inherited = f", inherited from {storage_id} in {storage_facts.blueprint}"
@@ -525,7 +536,7 @@ def _price_db_instance(run: _Pricing, rid: str, props: dict) -> None:
         storage_facts.resolve(storage_props.get("AllocatedStorage")) if "AllocatedStorage" in storage_props else None
     )
     storage_type = str(storage_facts.resolve(storage_props.get("StorageType", "gp2")) or "gp2")
-    lines.add(
+    run.lines.add(
         f"RDS {storage_type} storage ({deployment})",
         f"rds/{storage_type}/{deployment}",
         int(storage) if storage and storage.isdigit() else None,
@@ -534,18 +545,17 @@ def _price_db_instance(run: _Pricing, rid: str, props: dict) -> None:
         rid,
         unknown="AllocatedStorage is not stated in the template (a replica inherits its source's)",
     )
-    _managed_master_secret(run, rid, props)
-    source_region = stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
-    if source_region and source_region != stack.region:
-        lines.add(
-            f"Replication traffic {source_region} -> {stack.region}",
-            "data-transfer/inter-region",
-            usage.db_replication_gb,
-            "GB",
-            f"{usage.db_replication_gb:g} GB (assumed), billed in {source_region}",
-            rid,
-            region=source_region,
-        )
+
+
+def _replication_traffic(run: _Pricing, rid: str, props: dict) -> None:
+    """A cross-region replica's inbound stream, billed as inter-region transfer in the source's region."""
+    source_region = run.stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
+    if not source_region or source_region == run.stack.region:
+        return
+    gb = run.usage.db_replication_gb
+    item = f"Replication traffic {source_region} -> {run.stack.region}"
+    basis = f"{gb:g} GB (assumed), billed in {source_region}"
+    run.lines.add(item, "data-transfer/inter-region", gb, "GB", basis, rid, region=source_region)
 
 
 def _price_ecs_service(run: _Pricing, rid: str, props: dict) -> None:
