@@ -241,18 +241,22 @@ class _Lines:
             line.unknown_reason = unknown or "quantity not stated in the template"
 
     def priced(self) -> list[CostLine]:
-        result = []
+        """Every line, in the order first added; those with a known quantity are priced from the table."""
         for line in self.lines.values():
-            entry = self.table.lookup(line.region, line.sku) if line.unknown_reason is None else None
-            if line.unknown_reason is None and entry is None:
-                line.unknown_reason = f"no price for {line.price_reference} in the price table"
-            if entry is not None:
-                line.unit = entry.unit
-                line.unit_price_usd = Decimal(str(entry.usd))
-                line.monthly_usd = (line.quantity * line.unit_price_usd).quantize(CENT, rounding=ROUND_HALF_UP)
-                line.price_source, line.price_date = entry.source, entry.date
-            result.append(line)
-        return result
+            if line.unknown_reason is None:
+                self._attach_price(line)
+        return list(self.lines.values())
+
+    def _attach_price(self, line: CostLine) -> None:
+        """The table's price and the monthly amount; a price the table lacks makes the line unknown."""
+        entry = self.table.lookup(line.region, line.sku)
+        if entry is None:
+            line.unknown_reason = f"no price for {line.price_reference} in the price table"
+            return
+        line.unit = entry.unit
+        line.unit_price_usd = Decimal(str(entry.usd))
+        line.monthly_usd = (line.quantity * line.unit_price_usd).quantize(CENT, rounding=ROUND_HALF_UP)
+        line.price_source, line.price_date = entry.source, entry.date
 
 
 def _db_engine(stack: StackFacts, rid: str) -> str | None:
