@@ -563,34 +563,23 @@ def _replication_traffic(run: _Pricing, rid: str, props: dict) -> None:
 
 
 def _price_ecs_service(run: _Pricing, rid: str, props: dict) -> None:
-    stack, lines, hours = run.stack, run.lines, run.hours
-    uses_fargate = props.get("LaunchType") == "FARGATE" or any(
-        str(s.get("CapacityProvider", "")).startswith("FARGATE") for s in props.get("CapacityProviderStrategy") or []
-    )
-    if not uses_fargate:
-        run.add_unpriced(
-            "ECS service on EC2",
-            "hour",
-            "EC2 capacity is priced elsewhere",
-            rid,
-            "only Fargate services are in the price model",
-        )
+    """Fargate tasks' vCPU and memory hours; tasks on EC2 capacity are billed as the instances, not here."""
+    if not _uses_fargate(props):
+        reason = "only Fargate services are in the price model"
+        run.add_unpriced("ECS service on EC2", "hour", "EC2 capacity is priced elsewhere", rid, reason)
         return
+    stack, hours = run.stack, run.hours
     desired = stack.resolve(props.get("DesiredCount", 1))
     definition = ref_name(props.get("TaskDefinition"))
     task = stack.props(definition) if definition in stack.resources else {}
     cpu, memory = stack.resolve(task.get("Cpu")), stack.resolve(task.get("Memory"))
-    arch = (
-        "arm64"
-        if str((task.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64")).upper() == "ARM64"
-        else "x86_64"
-    )
+    arch = _task_architecture(task)
     known = all(v is not None and v.isdigit() for v in (desired, cpu, memory))
     tasks = int(desired) if known else 0  # type: ignore[arg-type]
     vcpu = Decimal(cpu) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
     gib = Decimal(memory) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
     reason = "desired count or task size is not a literal in the template"
-    lines.add(
+    run.lines.add(
         f"Fargate ({arch}) vCPU",
         f"fargate/{arch}/vcpu",
         tasks * vcpu * hours if known else None,
@@ -599,7 +588,7 @@ def _price_ecs_service(run: _Pricing, rid: str, props: dict) -> None:
         rid,
         unknown=reason,
     )
-    lines.add(
+    run.lines.add(
         f"Fargate ({arch}) memory",
         f"fargate/{arch}/memory",
         tasks * gib * hours if known else None,
@@ -610,13 +599,32 @@ def _price_ecs_service(run: _Pricing, rid: str, props: dict) -> None:
     )
 
 
+def _uses_fargate(service_props: dict) -> bool:
+    strategy = service_props.get("CapacityProviderStrategy") or []
+    return service_props.get("LaunchType") == "FARGATE" or any(
+        str(s.get("CapacityProvider", "")).startswith("FARGATE") for s in strategy
+    )
+
+
+def _task_architecture(task_props: dict) -> str:
+    """Fargate bills Graviton (ARM64) tasks at their own, lower rate."""
+    declared = str((task_props.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64")).upper()
+    return "arm64" if declared == "ARM64" else "x86_64"
+
+
 def _price_file_system(run: _Pricing, rid: str, props: dict) -> None:
-    stack, lines, usage = run.stack, run.lines, run.usage
+    _efs_storage(run, rid, props)
+    _efs_replication(run, rid, props)
+
+
+def _efs_storage(run: _Pricing, rid: str, props: dict) -> None:
+    """The assumed data, split between Standard and Infrequent Access when a lifecycle policy moves it."""
+    usage = run.usage
     moves_to_ia = any("TransitionToIA" in policy for policy in props.get("LifecyclePolicies") or [])
     ia_share = usage.efs_infrequent_access_share if moves_to_ia else 0.0
     standard_gb = round(usage.efs_storage_gb * (1 - ia_share), 3)
     ia_gb = round(usage.efs_storage_gb * ia_share, 3)
-    lines.add(
+    run.lines.add(
         "EFS Standard storage",
         "efs/standard",
         standard_gb,
@@ -625,7 +633,7 @@ def _price_file_system(run: _Pricing, rid: str, props: dict) -> None:
         rid,
     )
     if ia_gb:
-        lines.add(
+        run.lines.add(
             "EFS Infrequent Access storage",
             "efs/infrequent-access",
             ia_gb,
@@ -633,6 +641,11 @@ def _price_file_system(run: _Pricing, rid: str, props: dict) -> None:
             f"{ia_gb:g} of {usage.efs_storage_gb:g} GB (assumed; lifecycle policy moves cold files)",
             rid,
         )
+
+
+def _efs_replication(run: _Pricing, rid: str, props: dict) -> None:
+    """Per destination region: the transfer, and the replica's storage when EFS creates the replica."""
+    stack, usage = run.stack, run.usage
     for destination in replication_of(props).get("Destinations") or []:
         target = stack.resolve(destination.get("Region")) if isinstance(destination, dict) else None
         if not target:
@@ -640,7 +653,7 @@ def _price_file_system(run: _Pricing, rid: str, props: dict) -> None:
         if "FileSystemId" not in destination:
             # EFS creates the replica: it is billed to this stack. A destination that names a
             # file system (the recovery stack's own) is billed, with its lifecycle, there.
-            lines.add(
+            run.lines.add(
                 f"EFS replica storage in {target}",
                 "efs/standard",
                 usage.efs_storage_gb,
