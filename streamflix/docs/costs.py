@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from streamflix.catalog.prices import PriceTable, load_prices
 from streamflix.cfn import is_true, ref_name, target_of, value_when_present
@@ -241,18 +241,22 @@ class _Lines:
             line.unknown_reason = unknown or "quantity not stated in the template"
 
     def priced(self) -> list[CostLine]:
-        result = []
+        """Every line, in the order first added; those with a known quantity are priced from the table."""
         for line in self.lines.values():
-            entry = self.table.lookup(line.region, line.sku) if line.unknown_reason is None else None
-            if line.unknown_reason is None and entry is None:
-                line.unknown_reason = f"no price for {line.price_reference} in the price table"
-            if entry is not None:
-                line.unit = entry.unit
-                line.unit_price_usd = Decimal(str(entry.usd))
-                line.monthly_usd = (line.quantity * line.unit_price_usd).quantize(CENT, rounding=ROUND_HALF_UP)
-                line.price_source, line.price_date = entry.source, entry.date
-            result.append(line)
-        return result
+            if line.unknown_reason is None:
+                self._attach_price(line)
+        return list(self.lines.values())
+
+    def _attach_price(self, line: CostLine) -> None:
+        """The table's price and the monthly amount; a price the table lacks makes the line unknown."""
+        entry = self.table.lookup(line.region, line.sku)
+        if entry is None:
+            line.unknown_reason = f"no price for {line.price_reference} in the price table"
+            return
+        line.unit = entry.unit
+        line.unit_price_usd = Decimal(str(entry.usd))
+        line.monthly_usd = (line.quantity * line.unit_price_usd).quantize(CENT, rounding=ROUND_HALF_UP)
+        line.price_source, line.price_date = entry.source, entry.date
 
 
 def _db_engine(stack: StackFacts, rid: str) -> str | None:
@@ -278,200 +282,201 @@ def estimate_stack(
 ) -> CostEstimate:
     """The stack's monthly estimate; ``env`` lets a read replica inherit facts from its wired source."""
     table = table or load_prices()
-    usage = assumptions or UsageAssumptions()
-    hours = table.hours_per_month
-    lines = _Lines(stack, table)
-    not_billed: dict[str, int] = defaultdict(int)
-
+    run = _Pricing(stack, _Lines(stack, table), table.hours_per_month, assumptions or UsageAssumptions(), env)
     for rid, resource_type, props in stack.iter_resources():
-        if resource_type in NOT_BILLED:
-            not_billed[resource_type] += 1
-        elif resource_type == "AWS::RDS::DBInstance":
-            _rds_instance(stack, lines, rid, props, hours, usage, _source_instance(stack, rid, env))
-        elif resource_type == "AWS::RDS::DBCluster":
-            engine = str(stack.resolve(props.get("Engine")) or "").lower()
-            if engine.startswith("aurora"):
-                lines.add(
-                    "Aurora storage",
-                    f"rds/{engine}/storage",
-                    usage.aurora_storage_gb,
-                    "GB-month",
-                    f"{usage.aurora_storage_gb:g} GB (assumed)",
-                    rid,
-                )
-                lines.add(
-                    "Aurora I/O",
-                    f"rds/{engine}/io",
-                    usage.aurora_io_millions,
-                    "million requests",
-                    f"{usage.aurora_io_millions:g} million requests (assumed)",
-                    rid,
-                )
-            else:
-                lines.add(
-                    "DB cluster",
-                    None,
-                    None,
-                    "month",
-                    "engine not priced",
-                    rid,
-                    unknown=f"engine {engine or '(none)'} clusters are not in the price model",
-                )
-            if is_true(props.get("ManageMasterUserPassword")):
-                lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
-        elif resource_type == "AWS::ElastiCache::ReplicationGroup":
-            engine = str(stack.resolve(props.get("Engine")) or "redis").lower()
-            node_type = stack.resolve(props.get("CacheNodeType"))
-            if "NumCacheClusters" in props:
-                nodes = int(stack.resolve(props["NumCacheClusters"]) or 0)
-            else:
-                groups = int(stack.resolve(props.get("NumNodeGroups", 1)) or 1)
-                nodes = groups * (1 + int(stack.resolve(props.get("ReplicasPerNodeGroup", 0)) or 0))
-            lines.add(
-                f"ElastiCache {engine} {node_type} nodes",
-                f"elasticache/{engine}/{node_type}",
-                nodes * hours,
-                "hour",
-                f"{nodes} nodes × {hours} h",
-                rid,
-            )
-        elif resource_type == "AWS::EC2::NatGateway":
-            lines.add("NAT gateway hours", "ec2/nat-gateway/hour", hours, "hour", f"{hours} h", rid)
-            lines.add(
-                "NAT gateway data processed",
-                "ec2/nat-gateway/data",
-                usage.nat_processed_gb_per_gateway,
-                "GB",
-                f"{usage.nat_processed_gb_per_gateway:g} GB (assumed)",
-                rid,
-            )
-        elif resource_type == "AWS::EC2::EIP":
-            lines.add("Public IPv4 addresses", "vpc/public-ipv4/hour", hours, "hour", f"{hours} h", rid)
-        elif resource_type == "AWS::EC2::VPCEndpoint":
-            if props.get("VpcEndpointType") == "Interface":
-                zones = len(props.get("SubnetIds") or [])
-                lines.add(
-                    "Interface endpoint hours",
-                    "vpc/interface-endpoint/hour",
-                    zones * hours,
-                    "hour",
-                    f"{zones} AZs × {hours} h",
-                    rid,
-                )
-                lines.add(
-                    "Interface endpoint data processed",
-                    "vpc/interface-endpoint/data",
-                    usage.interface_endpoint_processed_gb_per_endpoint,
-                    "GB",
-                    f"{usage.interface_endpoint_processed_gb_per_endpoint:g} GB (assumed)",
-                    rid,
-                )
-            else:
-                not_billed["AWS::EC2::VPCEndpoint (Gateway)"] += 1
-        elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-            kind = str(props.get("Type", "application"))
-            prefix = {"application": "elb/alb"}.get(kind, f"elb/{kind}")
-            lines.add(f"Load balancer ({kind}) hours", f"{prefix}/hour", hours, "hour", f"{hours} h", rid)
-            lines.add(
-                f"Load balancer ({kind}) capacity units",
-                f"{prefix}/lcu",
-                usage.alb_average_lcus * hours,
-                "LCU-hour",
-                f"{usage.alb_average_lcus:g} LCU (assumed) × {hours} h",
-                rid,
-            )
-        elif resource_type == "AWS::ECS::Service":
-            _fargate_service(stack, lines, rid, props, hours)
-        elif resource_type == "AWS::EFS::FileSystem":
-            _file_system(stack, lines, rid, props, usage)
-        elif resource_type == "AWS::Kinesis::Stream":
-            mode = ((props.get("StreamModeDetails") or {}).get("StreamMode") or "PROVISIONED").upper()
-            if mode == "ON_DEMAND":
-                lines.add(
-                    "Kinesis on-demand stream hours",
-                    "kinesis/on-demand/stream",
-                    hours,
-                    "stream-hour",
-                    f"{hours} h",
-                    rid,
-                )
-                lines.add(
-                    "Kinesis on-demand data in",
-                    "kinesis/on-demand/ingest",
-                    usage.kinesis_ingest_gb,
-                    "GB",
-                    f"{usage.kinesis_ingest_gb:g} GB (assumed)",
-                    rid,
-                )
-                lines.add(
-                    "Kinesis on-demand data out",
-                    "kinesis/on-demand/retrieval",
-                    usage.kinesis_retrieval_gb,
-                    "GB",
-                    f"{usage.kinesis_retrieval_gb:g} GB (assumed)",
-                    rid,
-                )
-            else:
-                shards = stack.resolve(props.get("ShardCount"))
-                lines.add(
-                    "Kinesis shard hours",
-                    "kinesis/provisioned/shard",
-                    int(shards) * hours if shards and shards.isdigit() else None,
-                    "shard-hour",
-                    f"{shards} shards × {hours} h",
-                    rid,
-                    unknown="ShardCount is not a literal",
-                )
-        elif resource_type == "AWS::KMS::Key":
-            lines.add("KMS keys", "kms/key", 1, "key-month", "1 key", rid)
-        elif resource_type == "AWS::CloudWatch::Alarm":
-            lines.add("CloudWatch alarms", "cloudwatch/alarm", 1, "alarm-month", "1 alarm", rid)
-        elif resource_type == "AWS::CloudWatch::Dashboard":
-            lines.add("CloudWatch dashboards", "cloudwatch/dashboard", 1, "dashboard-month", "1 dashboard", rid)
-        elif resource_type == "AWS::Logs::LogGroup":
-            lines.add(
-                "CloudWatch Logs ingestion",
-                "logs/ingest",
-                usage.log_ingest_gb_per_log_group,
-                "GB",
-                f"{usage.log_ingest_gb_per_log_group:g} GB (assumed)",
-                rid,
-            )
-        elif resource_type == "AWS::SecretsManager::Secret":
-            lines.add("Secrets", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
-        elif resource_type == "AWS::S3::Bucket":
-            lines.add(
-                "S3 Standard storage",
-                "s3/standard",
-                usage.s3_storage_gb_per_bucket,
-                "GB-month",
-                f"{usage.s3_storage_gb_per_bucket:g} GB (assumed)",
-                rid,
-            )
-        elif resource_type == "AWS::Route53::HealthCheck":
-            lines.add("Route 53 health checks", "route53/health-check", 1, "health-check-month", "1 health check", rid)
-        else:
-            lines.add(
-                f"{resource_type}",
-                None,
-                None,
-                "month",
-                "not in the price model",
-                rid,
-                unknown=f"{resource_type} is not in the price model",
-            )
-
+        _price_resource(run, rid, resource_type, props)
     return CostEstimate(
         stack_name=stack.stack_name,
         blueprint=stack.blueprint,
         environment=stack.environment,
         region=stack.region,
         currency=table.currency,
-        hours_per_month=hours,
-        assumptions=usage,
-        lines=lines.priced(),
-        not_billed=dict(sorted(not_billed.items())),
+        hours_per_month=run.hours,
+        assumptions=run.usage,
+        lines=run.lines.priced(),
+        not_billed=dict(sorted(run.not_billed.items())),
     )
+
+
+@dataclass
+class _Pricing:
+    """One stack's pricing run: what every per-type pricer reads, and where it writes."""
+
+    stack: StackFacts
+    lines: _Lines
+    hours: int
+    usage: UsageAssumptions
+    env: EnvironmentFacts | None
+    not_billed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def count_not_billed(self, label: str) -> None:
+        self.not_billed[label] += 1
+
+    def add_hourly(self, item: str, sku: str, resource: str, unit: str = "hour") -> None:
+        """A line for something billed every hour of the month it exists."""
+        self.lines.add(item, sku, self.hours, unit, f"{self.hours} h", resource)
+
+    def add_assumed(self, item: str, sku: str, amount: float, unit: str, resource: str, measure: str = "GB") -> None:
+        """A line whose quantity is a usage assumption: the template cannot state it."""
+        self.lines.add(item, sku, amount, unit, f"{amount:g} {measure} (assumed)", resource)
+
+    def add_unpriced(self, item: str, unit: str, basis: str, resource: str, reason: str) -> None:
+        """A line the price model cannot price: listed with the reason, never guessed."""
+        self.lines.add(item, None, None, unit, basis, resource, unknown=reason)
+
+
+#: How a pricer is called: the run, the resource's logical ID and its properties.
+Pricer = Callable[[_Pricing, str, dict], None]
+
+
+def _price_resource(run: _Pricing, rid: str, resource_type: str, props: dict) -> None:
+    """Count a free type, price a known one, or list an unknown one as not in the price model."""
+    if resource_type in NOT_BILLED:
+        run.count_not_billed(resource_type)
+        return
+    pricer = _PRICERS.get(resource_type)
+    if pricer is None:
+        reason = f"{resource_type} is not in the price model"
+        run.add_unpriced(resource_type, "month", "not in the price model", rid, reason)
+        return
+    pricer(run, rid, props)
+
+
+def _managed_master_secret(run: _Pricing, rid: str, props: dict) -> None:
+    """RDS keeps the master password in a secret of its own when asked to manage it; that secret is billed."""
+    if is_true(props.get("ManageMasterUserPassword")):
+        run.lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
+
+
+def _price_db_cluster(run: _Pricing, rid: str, props: dict) -> None:
+    """Aurora's cluster-level storage and I/O; its instances are priced as DB instances."""
+    engine = str(run.stack.resolve(props.get("Engine")) or "").lower()
+    if engine.startswith("aurora"):
+        usage = run.usage
+        run.add_assumed("Aurora storage", f"rds/{engine}/storage", usage.aurora_storage_gb, "GB-month", rid)
+        run.add_assumed(
+            "Aurora I/O",
+            f"rds/{engine}/io",
+            usage.aurora_io_millions,
+            "million requests",
+            rid,
+            measure="million requests",
+        )
+    else:
+        reason = f"engine {engine or '(none)'} clusters are not in the price model"
+        run.add_unpriced("DB cluster", "month", "engine not priced", rid, reason)
+    _managed_master_secret(run, rid, props)
+
+
+def _replication_group_nodes(stack: StackFacts, props: dict) -> int:
+    """Nodes in a replication group: stated outright, or shards x (primary + replicas)."""
+    if "NumCacheClusters" in props:
+        return int(stack.resolve(props["NumCacheClusters"]) or 0)
+    groups = int(stack.resolve(props.get("NumNodeGroups", 1)) or 1)
+    return groups * (1 + int(stack.resolve(props.get("ReplicasPerNodeGroup", 0)) or 0))
+
+
+def _price_cache_replication_group(run: _Pricing, rid: str, props: dict) -> None:
+    engine = str(run.stack.resolve(props.get("Engine")) or "redis").lower()
+    node_type = run.stack.resolve(props.get("CacheNodeType"))
+    nodes = _replication_group_nodes(run.stack, props)
+    run.lines.add(
+        f"ElastiCache {engine} {node_type} nodes",
+        f"elasticache/{engine}/{node_type}",
+        nodes * run.hours,
+        "hour",
+        f"{nodes} nodes × {run.hours} h",
+        rid,
+    )
+
+
+def _price_nat_gateway(run: _Pricing, rid: str, props: dict) -> None:
+    run.add_hourly("NAT gateway hours", "ec2/nat-gateway/hour", rid)
+    run.add_assumed(
+        "NAT gateway data processed", "ec2/nat-gateway/data", run.usage.nat_processed_gb_per_gateway, "GB", rid
+    )
+
+
+def _price_public_ip(run: _Pricing, rid: str, props: dict) -> None:
+    run.add_hourly("Public IPv4 addresses", "vpc/public-ipv4/hour", rid)
+
+
+def _price_vpc_endpoint(run: _Pricing, rid: str, props: dict) -> None:
+    """Interface endpoints bill per subnet (AZ) hour and per GB; gateway endpoints are free."""
+    if props.get("VpcEndpointType") != "Interface":
+        run.count_not_billed("AWS::EC2::VPCEndpoint (Gateway)")
+        return
+    zones = len(props.get("SubnetIds") or [])
+    run.lines.add(
+        "Interface endpoint hours",
+        "vpc/interface-endpoint/hour",
+        zones * run.hours,
+        "hour",
+        f"{zones} AZs × {run.hours} h",
+        rid,
+    )
+    run.add_assumed(
+        "Interface endpoint data processed",
+        "vpc/interface-endpoint/data",
+        run.usage.interface_endpoint_processed_gb_per_endpoint,
+        "GB",
+        rid,
+    )
+
+
+def _price_load_balancer(run: _Pricing, rid: str, props: dict) -> None:
+    kind = str(props.get("Type", "application"))
+    prefix = {"application": "elb/alb"}.get(kind, f"elb/{kind}")
+    hours, lcus = run.hours, run.usage.alb_average_lcus
+    run.add_hourly(f"Load balancer ({kind}) hours", f"{prefix}/hour", rid)
+    run.lines.add(
+        f"Load balancer ({kind}) capacity units",
+        f"{prefix}/lcu",
+        lcus * hours,
+        "LCU-hour",
+        f"{lcus:g} LCU (assumed) × {hours} h",
+        rid,
+    )
+
+
+def _price_kinesis_stream(run: _Pricing, rid: str, props: dict) -> None:
+    mode = ((props.get("StreamModeDetails") or {}).get("StreamMode") or "PROVISIONED").upper()
+    if mode == "ON_DEMAND":
+        run.add_hourly("Kinesis on-demand stream hours", "kinesis/on-demand/stream", rid, unit="stream-hour")
+        usage = run.usage
+        run.add_assumed("Kinesis on-demand data in", "kinesis/on-demand/ingest", usage.kinesis_ingest_gb, "GB", rid)
+        run.add_assumed(
+            "Kinesis on-demand data out", "kinesis/on-demand/retrieval", usage.kinesis_retrieval_gb, "GB", rid
+        )
+        return
+    shards = run.stack.resolve(props.get("ShardCount"))
+    run.lines.add(
+        "Kinesis shard hours",
+        "kinesis/provisioned/shard",
+        int(shards) * run.hours if shards and shards.isdigit() else None,
+        "shard-hour",
+        f"{shards} shards × {run.hours} h",
+        rid,
+        unknown="ShardCount is not a literal",
+    )
+
+
+def _price_log_group(run: _Pricing, rid: str, props: dict) -> None:
+    run.add_assumed("CloudWatch Logs ingestion", "logs/ingest", run.usage.log_ingest_gb_per_log_group, "GB", rid)
+
+
+def _price_bucket(run: _Pricing, rid: str, props: dict) -> None:
+    run.add_assumed("S3 Standard storage", "s3/standard", run.usage.s3_storage_gb_per_bucket, "GB-month", rid)
+
+
+def _monthly_fee(item: str, sku: str, noun: str) -> Pricer:
+    """A pricer for a type billed one flat fee per resource per month (a key, an alarm, ...)."""
+    unit = f"{noun.replace(' ', '-')}-month"
+
+    def price(run: _Pricing, rid: str, props: dict) -> None:
+        run.lines.add(item, sku, 1, unit, f"1 {noun}", rid)
+
+    return price
 
 
 def _as_replica(value: Any) -> Any:
@@ -494,44 +499,39 @@ def _source_instance(stack: StackFacts, rid: str, env: EnvironmentFacts | None) 
     return None
 
 
-def _rds_instance(
-    stack: StackFacts,
-    lines: _Lines,
-    rid: str,
-    props: dict,
-    hours: int,
-    usage: UsageAssumptions,
-    source: tuple[StackFacts, str] | None = None,
-) -> None:
-    engine = _db_engine(stack, rid) or (_db_engine(*source) if source else None)
-    instance_class = stack.resolve(props.get("DBInstanceClass"))
+def _price_db_instance(run: _Pricing, rid: str, props: dict) -> None:
+    source = _source_instance(run.stack, rid, run.env)
+    engine = _db_engine(run.stack, rid) or (_db_engine(*source) if source else None)
+    instance_class = run.stack.resolve(props.get("DBInstanceClass"))
     if "DBClusterIdentifier" in props:
-        lines.add(
-            f"{engine} {instance_class} instances", f"rds/{engine}/{instance_class}", hours, "hour", f"{hours} h", rid
-        )
+        # An Aurora member: storage, I/O and the master secret are the cluster's lines.
+        run.add_hourly(f"{engine} {instance_class} instances", f"rds/{engine}/{instance_class}", rid)
         return
-    deployment = "multi-az" if is_true(stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    deployment = "multi-az" if is_true(run.stack.resolve(props.get("MultiAZ", False))) else "single-az"
+    _standalone_instance_hours(run, rid, props, engine, instance_class, deployment)
+    _allocated_storage(run, rid, props, deployment, source)
+    _managed_master_secret(run, rid, props)
+    _replication_traffic(run, rid, props)
+
+
+def _standalone_instance_hours(
+    run: _Pricing, rid: str, props: dict, engine: str | None, instance_class: str | None, deployment: str
+) -> None:
     role = "read replica" if "SourceDBInstanceIdentifier" in props else "instance"
     if engine is None:
-        lines.add(
-            f"RDS {role} {instance_class}",
-            None,
-            None,
-            "hour",
-            f"{hours} h",
-            rid,
-            unknown="engine not stated (and no parameter group family to read it from)",
-        )
-    else:
-        lines.add(
-            f"RDS {engine} {instance_class} {role} ({deployment})",
-            f"rds/{engine}/{instance_class}/{deployment}",
-            hours,
-            "hour",
-            f"{hours} h",
-            rid,
-        )
-    storage_facts, storage_id, inherited = stack, rid, ""
+        reason = "engine not stated (and no parameter group family to read it from)"
+        run.add_unpriced(f"RDS {role} {instance_class}", "hour", f"{run.hours} h", rid, reason)
+        return
+    run.add_hourly(
+        f"RDS {engine} {instance_class} {role} ({deployment})", f"rds/{engine}/{instance_class}/{deployment}", rid
+    )
+
+
+def _allocated_storage(
+    run: _Pricing, rid: str, props: dict, deployment: str, source: tuple[StackFacts, str] | None
+) -> None:
+    """The instance's storage; a replica that states none is billed its source's size and type."""
+    storage_facts, storage_id, inherited = run.stack, rid, ""
     if "AllocatedStorage" not in props and source is not None:
         storage_facts, storage_id = source
         inherited = f", inherited from {storage_id} in {storage_facts.blueprint}"
@@ -540,7 +540,7 @@ def _rds_instance(
         storage_facts.resolve(storage_props.get("AllocatedStorage")) if "AllocatedStorage" in storage_props else None
     )
     storage_type = str(storage_facts.resolve(storage_props.get("StorageType", "gp2")) or "gp2")
-    lines.add(
+    run.lines.add(
         f"RDS {storage_type} storage ({deployment})",
         f"rds/{storage_type}/{deployment}",
         int(storage) if storage and storage.isdigit() else None,
@@ -549,51 +549,37 @@ def _rds_instance(
         rid,
         unknown="AllocatedStorage is not stated in the template (a replica inherits its source's)",
     )
-    if is_true(props.get("ManageMasterUserPassword")):
-        lines.add("RDS-managed master secret", "secretsmanager/secret", 1, "secret-month", "1 secret", rid)
-    source_region = stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
-    if source_region and source_region != stack.region:
-        lines.add(
-            f"Replication traffic {source_region} -> {stack.region}",
-            "data-transfer/inter-region",
-            usage.db_replication_gb,
-            "GB",
-            f"{usage.db_replication_gb:g} GB (assumed), billed in {source_region}",
-            rid,
-            region=source_region,
-        )
 
 
-def _fargate_service(stack: StackFacts, lines: _Lines, rid: str, props: dict, hours: int) -> None:
-    uses_fargate = props.get("LaunchType") == "FARGATE" or any(
-        str(s.get("CapacityProvider", "")).startswith("FARGATE") for s in props.get("CapacityProviderStrategy") or []
-    )
-    if not uses_fargate:
-        lines.add(
-            "ECS service on EC2",
-            None,
-            None,
-            "hour",
-            "EC2 capacity is priced elsewhere",
-            rid,
-            unknown="only Fargate services are in the price model",
-        )
+def _replication_traffic(run: _Pricing, rid: str, props: dict) -> None:
+    """A cross-region replica's inbound stream, billed as inter-region transfer in the source's region."""
+    source_region = run.stack.resolve(_as_replica(props.get("SourceRegion"))) if "SourceRegion" in props else None
+    if not source_region or source_region == run.stack.region:
         return
+    gb = run.usage.db_replication_gb
+    item = f"Replication traffic {source_region} -> {run.stack.region}"
+    basis = f"{gb:g} GB (assumed), billed in {source_region}"
+    run.lines.add(item, "data-transfer/inter-region", gb, "GB", basis, rid, region=source_region)
+
+
+def _price_ecs_service(run: _Pricing, rid: str, props: dict) -> None:
+    """Fargate tasks' vCPU and memory hours; tasks on EC2 capacity are billed as the instances, not here."""
+    if not _uses_fargate(props):
+        reason = "only Fargate services are in the price model"
+        run.add_unpriced("ECS service on EC2", "hour", "EC2 capacity is priced elsewhere", rid, reason)
+        return
+    stack, hours = run.stack, run.hours
     desired = stack.resolve(props.get("DesiredCount", 1))
     definition = ref_name(props.get("TaskDefinition"))
     task = stack.props(definition) if definition in stack.resources else {}
     cpu, memory = stack.resolve(task.get("Cpu")), stack.resolve(task.get("Memory"))
-    arch = (
-        "arm64"
-        if str((task.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64")).upper() == "ARM64"
-        else "x86_64"
-    )
+    arch = _task_architecture(task)
     known = all(v is not None and v.isdigit() for v in (desired, cpu, memory))
     tasks = int(desired) if known else 0  # type: ignore[arg-type]
     vcpu = Decimal(cpu) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
     gib = Decimal(memory) / 1024 if known else Decimal(0)  # type: ignore[arg-type]
     reason = "desired count or task size is not a literal in the template"
-    lines.add(
+    run.lines.add(
         f"Fargate ({arch}) vCPU",
         f"fargate/{arch}/vcpu",
         tasks * vcpu * hours if known else None,
@@ -602,7 +588,7 @@ def _fargate_service(stack: StackFacts, lines: _Lines, rid: str, props: dict, ho
         rid,
         unknown=reason,
     )
-    lines.add(
+    run.lines.add(
         f"Fargate ({arch}) memory",
         f"fargate/{arch}/memory",
         tasks * gib * hours if known else None,
@@ -613,12 +599,32 @@ def _fargate_service(stack: StackFacts, lines: _Lines, rid: str, props: dict, ho
     )
 
 
-def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage: UsageAssumptions) -> None:
+def _uses_fargate(service_props: dict) -> bool:
+    strategy = service_props.get("CapacityProviderStrategy") or []
+    return service_props.get("LaunchType") == "FARGATE" or any(
+        str(s.get("CapacityProvider", "")).startswith("FARGATE") for s in strategy
+    )
+
+
+def _task_architecture(task_props: dict) -> str:
+    """Fargate bills Graviton (ARM64) tasks at their own, lower rate."""
+    declared = str((task_props.get("RuntimePlatform") or {}).get("CpuArchitecture", "X86_64")).upper()
+    return "arm64" if declared == "ARM64" else "x86_64"
+
+
+def _price_file_system(run: _Pricing, rid: str, props: dict) -> None:
+    _efs_storage(run, rid, props)
+    _efs_replication(run, rid, props)
+
+
+def _efs_storage(run: _Pricing, rid: str, props: dict) -> None:
+    """The assumed data, split between Standard and Infrequent Access when a lifecycle policy moves it."""
+    usage = run.usage
     moves_to_ia = any("TransitionToIA" in policy for policy in props.get("LifecyclePolicies") or [])
     ia_share = usage.efs_infrequent_access_share if moves_to_ia else 0.0
     standard_gb = round(usage.efs_storage_gb * (1 - ia_share), 3)
     ia_gb = round(usage.efs_storage_gb * ia_share, 3)
-    lines.add(
+    run.lines.add(
         "EFS Standard storage",
         "efs/standard",
         standard_gb,
@@ -627,7 +633,7 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
         rid,
     )
     if ia_gb:
-        lines.add(
+        run.lines.add(
             "EFS Infrequent Access storage",
             "efs/infrequent-access",
             ia_gb,
@@ -635,6 +641,11 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
             f"{ia_gb:g} of {usage.efs_storage_gb:g} GB (assumed; lifecycle policy moves cold files)",
             rid,
         )
+
+
+def _efs_replication(run: _Pricing, rid: str, props: dict) -> None:
+    """Per destination region: the transfer, and the replica's storage when EFS creates the replica."""
+    stack, usage = run.stack, run.usage
     for destination in replication_of(props).get("Destinations") or []:
         target = stack.resolve(destination.get("Region")) if isinstance(destination, dict) else None
         if not target:
@@ -642,7 +653,7 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
         if "FileSystemId" not in destination:
             # EFS creates the replica: it is billed to this stack. A destination that names a
             # file system (the recovery stack's own) is billed, with its lifecycle, there.
-            lines.add(
+            run.lines.add(
                 f"EFS replica storage in {target}",
                 "efs/standard",
                 usage.efs_storage_gb,
@@ -651,14 +662,35 @@ def _file_system(stack: StackFacts, lines: _Lines, rid: str, props: dict, usage:
                 rid,
                 region=target,
             )
-        lines.add(
+        run.add_assumed(
             f"EFS replication traffic {stack.region} -> {target}",
             "data-transfer/inter-region",
             usage.efs_replicated_gb,
             "GB",
-            f"{usage.efs_replicated_gb:g} GB (assumed)",
             rid,
         )
+
+
+#: The pricer of each billed resource type; a type neither here nor in NOT_BILLED is listed as unpriced.
+_PRICERS: dict[str, Pricer] = {
+    "AWS::RDS::DBInstance": _price_db_instance,
+    "AWS::RDS::DBCluster": _price_db_cluster,
+    "AWS::ElastiCache::ReplicationGroup": _price_cache_replication_group,
+    "AWS::EC2::NatGateway": _price_nat_gateway,
+    "AWS::EC2::EIP": _price_public_ip,
+    "AWS::EC2::VPCEndpoint": _price_vpc_endpoint,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _price_load_balancer,
+    "AWS::ECS::Service": _price_ecs_service,
+    "AWS::EFS::FileSystem": _price_file_system,
+    "AWS::Kinesis::Stream": _price_kinesis_stream,
+    "AWS::KMS::Key": _monthly_fee("KMS keys", "kms/key", "key"),
+    "AWS::CloudWatch::Alarm": _monthly_fee("CloudWatch alarms", "cloudwatch/alarm", "alarm"),
+    "AWS::CloudWatch::Dashboard": _monthly_fee("CloudWatch dashboards", "cloudwatch/dashboard", "dashboard"),
+    "AWS::Logs::LogGroup": _price_log_group,
+    "AWS::SecretsManager::Secret": _monthly_fee("Secrets", "secretsmanager/secret", "secret"),
+    "AWS::S3::Bucket": _price_bucket,
+    "AWS::Route53::HealthCheck": _monthly_fee("Route 53 health checks", "route53/health-check", "health check"),
+}
 
 
 def produce_costs(config, rendered: Sequence, files: Mapping[str, str]) -> dict[str, str]:
