@@ -212,6 +212,7 @@ class _Lines:
         self.stack = stack
         self.table = table
         self.lines: dict[tuple[str, str, str], CostLine] = {}
+        self._bases: dict[tuple[str, str, str], list[str]] = {}
 
     def add(
         self,
@@ -235,10 +236,17 @@ class _Lines:
             )
         line.quantity += amount
         line.resources.append(resource)
-        if len(line.resources) > 1:
-            line.basis = f"{len(line.resources)} × ({basis})"
+        bases = self._bases.setdefault(key, [])
+        bases.append(basis)
+        if len(bases) > 1:
+            # "N × (basis)" only while every merged resource has the same basis: a line of
+            # differently sized resources states each one, so the quantity adds up on paper.
+            line.basis = f"{len(bases)} × ({basis})" if len(set(bases)) == 1 else " + ".join(bases)
         if quantity is None:
-            line.unknown_reason = unknown or "quantity not stated in the template"
+            reason = unknown or "quantity not stated in the template"
+            reasons = [] if line.unknown_reason is None else line.unknown_reason.split("; ")
+            if reason not in reasons:
+                line.unknown_reason = "; ".join([*reasons, reason])
 
     def priced(self) -> list[CostLine]:
         """Every line, in the order first added; those with a known quantity are priced from the table."""
@@ -368,12 +376,20 @@ def _price_db_cluster(run: _Pricing, rid: str, props: dict) -> None:
     _managed_master_secret(run, rid, props)
 
 
-def _replication_group_nodes(stack: StackFacts, props: dict) -> int:
-    """Nodes in a replication group: stated outright, or shards x (primary + replicas)."""
+def _whole_number(stack: StackFacts, value: Any) -> int | None:
+    """``value`` as a whole number once resolved against the stack, else None (a deploy-time value)."""
+    resolved = stack.resolve(value)
+    return int(resolved) if isinstance(resolved, str) and resolved.isdigit() else None
+
+
+def _replication_group_nodes(stack: StackFacts, props: dict) -> int | None:
+    """Nodes in a replication group: stated outright, or shards x (primary + replicas); None when
+    a count is known only at deploy time."""
     if "NumCacheClusters" in props:
-        return int(stack.resolve(props["NumCacheClusters"]) or 0)
-    groups = int(stack.resolve(props.get("NumNodeGroups", 1)) or 1)
-    return groups * (1 + int(stack.resolve(props.get("ReplicasPerNodeGroup", 0)) or 0))
+        return _whole_number(stack, props["NumCacheClusters"])
+    groups = _whole_number(stack, props.get("NumNodeGroups", 1))
+    replicas = _whole_number(stack, props.get("ReplicasPerNodeGroup", 0))
+    return None if groups is None or replicas is None else groups * (1 + replicas)
 
 
 def _price_cache_replication_group(run: _Pricing, rid: str, props: dict) -> None:
@@ -383,10 +399,11 @@ def _price_cache_replication_group(run: _Pricing, rid: str, props: dict) -> None
     run.lines.add(
         f"ElastiCache {engine} {node_type} nodes",
         f"elasticache/{engine}/{node_type}",
-        nodes * run.hours,
+        None if nodes is None else nodes * run.hours,
         "hour",
-        f"{nodes} nodes × {run.hours} h",
+        f"{'?' if nodes is None else nodes} node{'' if nodes == 1 else 's'} × {run.hours} h",
         rid,
+        unknown="node count not stated in the template (a deploy-time value)",
     )
 
 

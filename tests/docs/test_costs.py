@@ -173,3 +173,41 @@ def test_costs_json_lists_assumptions_and_sources(artifacts):
     assert costs["price_sources"] and all(s["date"] for s in costs["price_sources"])
     assert costs["stack_name"] == "streamflix-prod-ha-database"
     assert load_template(artifacts["prod"]["ha-database.yaml"])  # the estimate sits beside its template
+
+
+def _caches(groups: dict[str, str], parameters: str = "") -> str:
+    """A template of replication groups of one node type, {logical id: NumCacheClusters as YAML}."""
+    resources = "".join(
+        f"  {name}:\n    Type: AWS::ElastiCache::ReplicationGroup\n    Properties:\n"
+        f"      ReplicationGroupDescription: probe\n      Engine: valkey\n"
+        f"      CacheNodeType: cache.t4g.small\n      NumCacheClusters: {nodes}\n"
+        for name, nodes in groups.items()
+    )
+    return f"AWSTemplateFormatVersion: '2010-09-09'\n{parameters}Resources:\n{resources}"
+
+
+def _cache_line(configs, text: str, *, unknown: bool = False):
+    stack = EnvironmentFacts.build(configs["dev"], [probe_stack("probe", "eu-central-1", text)])["probe"]
+    estimate = estimate_stack(stack)
+    (line,) = [line for line in (estimate.unknown if unknown else estimate.lines) if line.sku.startswith("elasticache/")]
+    return estimate, line
+
+
+def test_merged_lines_of_differently_sized_resources_state_each_basis(configs):
+    """Two caches of one node type with 2 and 3 nodes merge into one line of 5 × 730 hours:
+    the basis states both, not "2 × (3 nodes × 730 h)", which would not add up."""
+    _, line = _cache_line(configs, _caches({"Small": "2", "Large": "3"}))
+    assert line.resources == ["Small", "Large"] and line.quantity == 5 * 730
+    assert line.basis == "2 nodes × 730 h + 3 nodes × 730 h"
+    _, line = _cache_line(configs, _caches({"First": "2", "Second": "2"}))
+    assert line.basis == "2 × (2 nodes × 730 h)"
+
+
+def test_a_node_count_known_only_at_deploy_time_is_unknown_not_free(configs):
+    """A replication group whose node count is a parameter without a default is not priced at $0
+    (nor does it stop the build): its line is unknown and the estimate incomplete."""
+    text = _caches({"Cache": "!Ref CacheNodes"}, parameters="Parameters:\n  CacheNodes: {Type: Number}\n")
+    estimate, line = _cache_line(configs, text, unknown=True)
+    assert line.monthly_usd is None and not estimate.complete
+    assert line.unknown_reason == "node count not stated in the template (a deploy-time value)"
+    assert line.basis == "? nodes × 730 h"
