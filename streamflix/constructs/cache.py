@@ -81,14 +81,55 @@ def add_cache(
     key: Key,
     log_retention_days: int,
 ) -> Cache:
-    subnet_group = t.add_resource(
+    """Subnet group, RBAC users, slow log and the replication group, with its outputs.
+
+    Only the application user (IAM-authenticated, ``APP_ACCESS_STRING``) can do anything:
+    the ``default`` user every user group must hold is switched off.
+    """
+    subnet_group = _add_subnet_group(t, network)
+    default_user = _add_default_user(t, cfg, project)
+    app_user_name = NAMES["cache_app_user"].sub_pattern(project)
+    app_user = _add_app_user(t, cfg, app_user_name)
+    user_group = _add_user_group(t, cfg, project, members=[default_user, app_user])
+    slow_log = _add_slow_log(t, key, log_retention_days)
+    group_id = NAMES["cache_group"].sub_pattern(project)
+    node_count = 1 + cfg.replicas
+    group = _add_replication_group(
+        t, cfg, group_id=group_id, node_count=node_count, user_group=user_group, subnet_group=subnet_group,
+        security_group=security_group, key=key, slow_log=slow_log,
+    )
+    handle = Cache(
+        replication_group=Ref(group),
+        group_id_pattern=group_id,
+        # ElastiCache names member clusters <group-id>-001, -002, ...
+        member_ids=tuple(f"{group_id}-{n:03d}" for n in range(1, node_count + 1)),
+        primary_endpoint=GetAtt(group, "PrimaryEndPoint.Address"),
+        reader_endpoint=GetAtt(group, "ReaderEndPoint.Address"),
+        port=CACHE_PORT,
+        app_user_arn=GetAtt(app_user, "Arn"),
+        app_user_name_pattern=app_user_name,
+    )
+    t.add_output("CacheReplicationGroupId", handle.replication_group, "ElastiCache replication group id")
+    t.add_output("CachePrimaryEndpoint", handle.primary_endpoint, "Cache primary endpoint (TLS required)")
+    t.add_output("CacheReaderEndpoint", handle.reader_endpoint, "Cache reader endpoint (TLS required)")
+    t.add_output("CachePort", GetAtt(group, "PrimaryEndPoint.Port"), "Cache port")
+    t.add_output("CacheAppUserName", Sub(app_user_name), "IAM-authenticated cache user the service connects as")
+    return handle
+
+
+def _add_subnet_group(t: StackTemplate, network: Network) -> elasticache.SubnetGroup:
+    return t.add_resource(
         elasticache.SubnetGroup(
             CACHE_SUBNET_GROUP,
             Description="Isolated data subnets for ElastiCache",
             SubnetIds=network.data_subnets,
         )
     )
-    default_user = t.add_resource(
+
+
+def _add_default_user(t: StackTemplate, cfg: CacheConfig, project: str) -> elasticache.User:
+    """The ``default`` user a user group must contain, with every command and key switched off."""
+    return t.add_resource(
         elasticache.User(
             CACHE_DEFAULT_USER,
             UserId=Sub(NAMES["cache_default_user"].sub_pattern(project)),
@@ -98,9 +139,11 @@ def add_cache(
             AuthenticationMode=elasticache.AuthenticationMode(Type="no-password-required"),
         )
     )
+
+
+def _add_app_user(t: StackTemplate, cfg: CacheConfig, app_user_name: str) -> elasticache.User:
     # IAM-authenticated users must have UserId == UserName.
-    app_user_name = NAMES["cache_app_user"].sub_pattern(project)
-    app_user = t.add_resource(
+    return t.add_resource(
         elasticache.User(
             CACHE_APP_USER,
             UserId=Sub(app_user_name),
@@ -110,21 +153,35 @@ def add_cache(
             AuthenticationMode=elasticache.AuthenticationMode(Type="iam"),
         )
     )
-    user_group = t.add_resource(
+
+
+def _add_user_group(
+    t: StackTemplate, cfg: CacheConfig, project: str, *, members: list[elasticache.User]
+) -> elasticache.UserGroup:
+    return t.add_resource(
         elasticache.UserGroup(
             CACHE_USER_GROUP,
             UserGroupId=Sub(NAMES["cache_user_group"].sub_pattern(project)),
             Engine=cfg.engine,
-            UserIds=[Ref(default_user), Ref(app_user)],
+            UserIds=[Ref(user) for user in members],
         )
     )
+
+
+def _add_slow_log(t: StackTemplate, key: Key, log_retention_days: int) -> logs.LogGroup:
     slow_log = t.add_resource(
         logs.LogGroup(CACHE_SLOW_LOG_GROUP, RetentionInDays=log_retention_days, KmsKeyId=key.arn)
     )
     # The slow log outlives a delete or a replacement (a failed create still removes it).
     protect(slow_log, "Retain")
-    group_id = NAMES["cache_group"].sub_pattern(project)
-    node_count = 1 + cfg.replicas
+    return slow_log
+
+
+def _add_replication_group(
+    t: StackTemplate, cfg: CacheConfig, *, group_id: str, node_count: int, user_group: elasticache.UserGroup,
+    subnet_group: elasticache.SubnetGroup, security_group: Ref, key: Key, slow_log: logs.LogGroup,
+) -> elasticache.ReplicationGroup:
+    """A primary and ``cfg.replicas`` replicas over the AZs, failing over automatically; snapshot on delete."""
     group = t.add_resource(
         elasticache.ReplicationGroup(
             CACHE_REPLICATION_GROUP,
@@ -162,24 +219,7 @@ def add_cache(
         )
     )
     protect(group, "Snapshot")
-
-    handle = Cache(
-        replication_group=Ref(group),
-        group_id_pattern=group_id,
-        # ElastiCache names member clusters <group-id>-001, -002, ...
-        member_ids=tuple(f"{group_id}-{n:03d}" for n in range(1, node_count + 1)),
-        primary_endpoint=GetAtt(group, "PrimaryEndPoint.Address"),
-        reader_endpoint=GetAtt(group, "ReaderEndPoint.Address"),
-        port=CACHE_PORT,
-        app_user_arn=GetAtt(app_user, "Arn"),
-        app_user_name_pattern=app_user_name,
-    )
-    t.add_output("CacheReplicationGroupId", handle.replication_group, "ElastiCache replication group id")
-    t.add_output("CachePrimaryEndpoint", handle.primary_endpoint, "Cache primary endpoint (TLS required)")
-    t.add_output("CacheReaderEndpoint", handle.reader_endpoint, "Cache reader endpoint (TLS required)")
-    t.add_output("CachePort", GetAtt(group, "PrimaryEndPoint.Port"), "Cache port")
-    t.add_output("CacheAppUserName", Sub(app_user_name), "IAM-authenticated cache user the service connects as")
-    return handle
+    return group
 
 
 def watch_cache(monitoring: Monitoring, cache: Cache, th: AlarmThresholds) -> None:

@@ -117,41 +117,86 @@ def add_fargate_service(
     and on delete the routes and endpoints go only after the tasks have stopped (SF3006).
     """
     tasks = cfg.desired_count if desired_count is None else desired_count
-    cluster = t.add_resource(
+    cluster = _add_cluster(t, project)
+    log_group = _add_log_group(t, cfg, key)
+    task_definition = _add_task_definition(
+        t,
+        cfg,
+        project=project,
+        execution_role=_add_execution_role(t, cfg.container, log_group),
+        task_role=_add_task_role(t, role_purpose, grants),
+        volumes=volumes,
+        environment=environment,
+        log_group=log_group,
+    )
+    _note_image_pinned_by_tag(t, cfg.container)
+    service = _add_service(
+        t,
+        cluster,
+        task_definition,
+        tasks=tasks,
+        subnets=subnets,
+        security_group=security_group,
+        registration=_load_balancer_registration(load_balancer, cfg.container),
+        depends_on=_service_dependencies(egress, volumes, load_balancer),
+    )
+    _add_cpu_auto_scaling(t, cfg, cluster, service, minimum=tasks)
+    handle = Service(cluster_name=Ref(cluster), service_name=GetAtt(service, "Name"), desired_count=cfg.desired_count)
+    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
+    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
+    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
+    return handle
+
+
+def _add_cluster(t: StackTemplate, project: str) -> ecs.Cluster:
+    return t.add_resource(
         ecs.Cluster(
             ECS_CLUSTER,
             ClusterName=Sub(NAMES["ecs_cluster"].sub_pattern(project)),
             ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enhanced")],
         )
     )
+
+
+def _add_log_group(t: StackTemplate, cfg: ComputeConfig, key: Key) -> logs.LogGroup:
     log_group = t.add_resource(
         logs.LogGroup(SERVICE_LOG_GROUP, RetentionInDays=cfg.log_retention_days, KmsKeyId=key.arn)
     )
     # The service's logs outlive a delete or a replacement (a failed create still removes it).
     protect(log_group, "Retain")
+    return log_group
 
-    execution_statements = [
-        allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")])
-    ]
-    private_repo = _PRIVATE_ECR.match(cfg.container.image)
+
+def _add_execution_role(t: StackTemplate, contract: ContainerConfig, log_group: logs.LogGroup) -> iam.Role:
+    """The role the ECS agent uses: write the service's logs and, for a private ECR image, pull it."""
+    return t.add_resource(
+        iam.Role(
+            TASK_EXECUTION_ROLE,
+            Description="ECS agent: pull the image and write the service's logs",
+            AssumeRolePolicyDocument=service_trust("ecs-tasks.amazonaws.com"),
+            Policies=[inline_policy("pull-and-log", _pull_and_log_statements(contract.image, log_group))],
+        )
+    )
+
+
+def _pull_and_log_statements(image: str, log_group: logs.LogGroup) -> list[Statement]:
+    statements = [allow([logs_actions.CreateLogStream, logs_actions.PutLogEvents], [GetAtt(log_group, "Arn")])]
+    private_repo = _PRIVATE_ECR.match(image)
     if private_repo:
-        execution_statements.append(
+        statements.append(
             allow(
                 [ecr_actions.BatchGetImage, ecr_actions.GetDownloadUrlForLayer, ecr_actions.BatchCheckLayerAvailability],
                 [Sub("arn:${AWS::Partition}:ecr:{region}:{account}:repository/{repo}".format(**private_repo.groupdict()))],
             )
         )
         # GetAuthorizationToken is account-wide by design; it grants no image access by itself.
-        execution_statements.append(allow([ecr_actions.GetAuthorizationToken], ["*"]))
-    execution_role = t.add_resource(
-        iam.Role(
-            TASK_EXECUTION_ROLE,
-            Description="ECS agent: pull the image and write the service's logs",
-            AssumeRolePolicyDocument=service_trust("ecs-tasks.amazonaws.com"),
-            Policies=[inline_policy("pull-and-log", execution_statements)],
-        )
-    )
-    task_role = t.add_resource(
+        statements.append(allow([ecr_actions.GetAuthorizationToken], ["*"]))
+    return statements
+
+
+def _add_task_role(t: StackTemplate, role_purpose: str, grants: Sequence[Statement]) -> iam.Role:
+    """The application's own role: exactly the ``grants`` the owning constructs handed in."""
+    return t.add_resource(
         iam.Role(
             TASK_ROLE,
             Description=f"The application: {role_purpose}",
@@ -159,12 +204,26 @@ def add_fargate_service(
             Policies=[inline_policy("application", list(grants))],
         )
     )
+
+
+def _add_task_definition(
+    t: StackTemplate,
+    cfg: ComputeConfig,
+    *,
+    project: str,
+    execution_role: iam.Role,
+    task_role: iam.Role,
+    volumes: Sequence[EfsVolume],
+    environment: Mapping[str, Any],
+    log_group: logs.LogGroup,
+) -> ecs.TaskDefinition:
+    """An ARM64 Fargate task: the app container, its init containers and volumes, recording its contract."""
     contract = cfg.container
     image = _add_image_parameter(t, contract)
     app_container, init_containers, task_volumes = _containers(
         contract, image=image, volumes=volumes, environment=environment, log_group=Ref(log_group)
     )
-    task_definition = t.add_resource(
+    return t.add_resource(
         ecs.TaskDefinition(
             TASK_DEFINITION,
             Metadata={"StreamFlix": {"ContainerContract": {CONTAINER_NAME: contract_metadata(contract)}}},
@@ -180,27 +239,57 @@ def add_fargate_service(
             Volumes=task_volumes,
         )
     )
+
+
+def _note_image_pinned_by_tag(t: StackTemplate, contract: ContainerConfig) -> None:
     if not contract.pinned_by_digest:
         t.add_security_note(
             f"The container image {contract.image} is pinned by tag only: a tag can be moved to another image. "
             "Read its digest (`docker buildx imagetools inspect` or `crane digest`) and set "
             "compute.container.image to <image>@sha256:<digest> (or pass it as the ContainerImage parameter)."
         )
-    service_extras: dict[str, Any] = {}
-    depends_on = [*egress, *(name for volume in volumes for name in volume.depends_on)]
-    if load_balancer is not None:
-        service_extras["LoadBalancers"] = [
+
+
+def _load_balancer_registration(load_balancer: LoadBalancerTarget | None, contract: ContainerConfig) -> dict[str, Any]:
+    """The service properties that register its tasks with the target group (none without a load balancer)."""
+    if load_balancer is None:
+        return {}
+    return {
+        "LoadBalancers": [
             ecs.LoadBalancer(
                 ContainerName=CONTAINER_NAME,
                 ContainerPort=contract.port,
                 TargetGroupArn=load_balancer.target_group_arn,
             )
-        ]
-        service_extras["HealthCheckGracePeriodSeconds"] = load_balancer.health_check_grace_seconds
+        ],
+        "HealthCheckGracePeriodSeconds": load_balancer.health_check_grace_seconds,
+    }
+
+
+def _service_dependencies(
+    egress: Sequence[str], volumes: Sequence[EfsVolume], load_balancer: LoadBalancerTarget | None
+) -> list[str]:
+    """What must exist before the first task starts: its way out, its mount targets, the live listener."""
+    depends_on = [*egress, *(name for volume in volumes for name in volume.depends_on)]
+    if load_balancer is not None:
         depends_on.append(load_balancer.listener)
-    if depends_on:
-        service_extras["DependsOn"] = list(dict.fromkeys(depends_on))
-    service = t.add_resource(
+    return list(dict.fromkeys(depends_on))
+
+
+def _add_service(
+    t: StackTemplate,
+    cluster: ecs.Cluster,
+    task_definition: ecs.TaskDefinition,
+    *,
+    tasks: Any,
+    subnets: Sequence[Any],
+    security_group: Ref,
+    registration: dict[str, Any],
+    depends_on: list[str],
+) -> ecs.Service:
+    """Private tasks (no public IP); the circuit breaker rolls back a deploy that never gets healthy."""
+    attributes: dict[str, Any] = {"DependsOn": depends_on} if depends_on else {}
+    return t.add_resource(
         ecs.Service(
             SERVICE,
             Cluster=Ref(cluster),
@@ -220,16 +309,23 @@ def add_fargate_service(
                     AssignPublicIp="DISABLED", Subnets=list(subnets), SecurityGroups=[security_group]
                 )
             ),
-            **service_extras,
+            **registration,
+            **attributes,
         )
     )
+
+
+def _add_cpu_auto_scaling(
+    t: StackTemplate, cfg: ComputeConfig, cluster: ecs.Cluster, service: ecs.Service, *, minimum: Any
+) -> None:
+    """Target tracking on average CPU, between ``minimum`` and ``cfg.max_count`` tasks."""
     target = t.add_resource(
         aas.ScalableTarget(
             SERVICE_SCALABLE_TARGET,
             ServiceNamespace="ecs",
             ScalableDimension="ecs:service:DesiredCount",
             ResourceId=Sub("service/${Cluster}/${ServiceName}", Cluster=Ref(cluster), ServiceName=GetAtt(service, "Name")),
-            MinCapacity=tasks,
+            MinCapacity=minimum,
             MaxCapacity=cfg.max_count,
         )
     )
@@ -249,11 +345,6 @@ def add_fargate_service(
             ),
         )
     )
-    handle = Service(cluster_name=Ref(cluster), service_name=GetAtt(service, "Name"), desired_count=cfg.desired_count)
-    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
-    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
-    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
-    return handle
 
 
 def contract_metadata(contract: ContainerConfig) -> dict[str, Any]:

@@ -34,6 +34,8 @@ LOAD_BALANCER = "LoadBalancer"
 TARGET_GROUP = "TargetGroup"
 HTTPS_LISTENER = "HttpsListener"
 HTTP_LISTENER = "HttpListener"
+#: Prefix of the rule pair that lets the ALB reach the service (``<prefix>Ingress``/``<prefix>Egress``).
+LOAD_BALANCER_TO_SERVICE = "LoadBalancerToService"
 
 ACCESS_LOG_PREFIX = "alb"
 #: The principal that delivers ALB access logs in Regions opened since August 2022.
@@ -130,8 +132,41 @@ def add_load_balancer(
     the one ingress rule the ALB needs and nothing else does.
     """
     https = certificate_arn is not None
-    listener_ports = (80, 443) if https else (80,)
-    group = t.add_resource(
+    group = _add_security_group(t, network, name_prefix=name_prefix, listener_ports=(80, 443) if https else (80,))
+    allow_between(
+        t, LOAD_BALANCER_TO_SERVICE, source=group.title, target=service_security_group, port=container_port,
+        protocol="HTTP", source_label="load balancer", target_label="service",
+    )
+    bucket, policy = _access_log_bucket(t, cfg, region)
+    alb = _add_alb(t, cfg, project=project, network=network, security_group=group, bucket=bucket, policy=policy)
+    target_group = _add_target_group(
+        t, project=project, network=network, container_port=container_port, health_check_path=health_check_path
+    )
+    forward = [elb.Action(Type="forward", TargetGroupArn=Ref(target_group))]
+    if https:
+        serving = _add_https_listeners(t, cfg, alb, forward=forward, certificate_arn=certificate_arn, security_group=group)
+    else:
+        serving = _add_plain_http_listener(t, alb, forward=forward, security_group=group)
+
+    protocol = "HTTPS" if https else "HTTP"
+    handle = LoadBalancer(
+        arn=Ref(alb),
+        dns_name=GetAtt(alb, "DNSName"),
+        hosted_zone_id=GetAtt(alb, "CanonicalHostedZoneID"),
+        full_name=GetAtt(alb, "LoadBalancerFullName"),
+        target_group_full_name=GetAtt(target_group, "TargetGroupFullName"),
+        protocol=protocol,
+        target=LoadBalancerTarget(target_group_arn=Ref(target_group), listener=serving.title),
+    )
+    _add_outputs(t, handle, bucket)
+    return handle
+
+
+def _add_security_group(
+    t: StackTemplate, network: Network, *, name_prefix: str, listener_ports: tuple[int, ...]
+) -> ec2.SecurityGroup:
+    """The listener ports from the internet in; nothing out until ``allow_between`` opens the service port."""
+    return t.add_resource(
         ec2.SecurityGroup(
             LOAD_BALANCER_SECURITY_GROUP,
             GroupDescription="Load balancer: " + " and ".join(f"{p}" for p in listener_ports) + " from the internet",
@@ -147,13 +182,19 @@ def add_load_balancer(
             Tags=Tags(Name=Sub(f"{name_prefix}-alb")),
         )
     )
-    allow_between(
-        t, "LoadBalancerToService", source=group.title, target=service_security_group, port=container_port,
-        protocol="HTTP", source_label="load balancer", target_label="service",
-    )
 
-    bucket, policy = _access_log_bucket(t, cfg, region)
-    alb = t.add_resource(
+
+def _add_alb(
+    t: StackTemplate,
+    cfg: LoadBalancerConfig,
+    *,
+    project: str,
+    network: Network,
+    security_group: ec2.SecurityGroup,
+    bucket: s3.Bucket,
+    policy: s3.BucketPolicy,
+) -> elb.LoadBalancer:
+    return t.add_resource(
         elb.LoadBalancer(
             LOAD_BALANCER,
             # ELB checks it may write before it enables access logs; an internet-facing
@@ -164,7 +205,7 @@ def add_load_balancer(
             Scheme="internet-facing",
             IpAddressType="ipv4",
             Subnets=network.public_subnets,
-            SecurityGroups=[Ref(group)],
+            SecurityGroups=[Ref(security_group)],
             LoadBalancerAttributes=[
                 elb.LoadBalancerAttributes(Key=key, Value=value)
                 for key, value in (
@@ -178,7 +219,13 @@ def add_load_balancer(
             ],
         )
     )
-    target_group = t.add_resource(
+
+
+def _add_target_group(
+    t: StackTemplate, *, project: str, network: Network, container_port: int, health_check_path: str
+) -> elb.TargetGroup:
+    """The tasks by IP, probed on the container contract's own health check path."""
+    return t.add_resource(
         elb.TargetGroup(
             TARGET_GROUP,
             Name=Sub(NAMES["target_group"].sub_pattern(project)),
@@ -195,72 +242,82 @@ def add_load_balancer(
             TargetGroupAttributes=[elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")],
         )
     )
-    forward = [elb.Action(Type="forward", TargetGroupArn=Ref(target_group))]
-    if https:
-        serving = t.add_resource(
-            elb.Listener(
-                HTTPS_LISTENER,
-                LoadBalancerArn=Ref(alb),
-                Port=443,
-                Protocol="HTTPS",
-                SslPolicy=cfg.ssl_policy,
-                Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
-                DefaultActions=forward,
-            )
-        )
-        t.suppress_scan(
-            group, "CKV_AWS_260",
-            "port 80 only answers with a 301 redirect to HTTPS on 443 (HttpListener); nothing is served in plaintext",
-        )
-        t.add_resource(
-            elb.Listener(
-                HTTP_LISTENER,
-                LoadBalancerArn=Ref(alb),
-                Port=80,
-                Protocol="HTTP",
-                DefaultActions=[
-                    elb.Action(
-                        Type="redirect",
-                        RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301"),
-                    )
-                ],
-            )
-        )
-    else:
-        serving = t.add_resource(
-            elb.Listener(HTTP_LISTENER, LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=forward)
-        )
-        no_certificate = (
-            "no ACM certificate is configured, so this listener serves plain HTTP by config (recorded in "
-            "Metadata.StreamFlix.SecurityNotes; prod needs a plaintext-listener security override)"
-        )
-        t.suppress_scan(serving, "CKV_AWS_2", no_certificate)
-        t.suppress_scan(serving, "CKV_AWS_103", no_certificate)
-        t.suppress_scan(group, "CKV_AWS_260", no_certificate)
-        t.add_security_note(
-            f"{HTTP_LISTENER} serves plain HTTP: no ACM certificate is configured "
-            "(load_balancer.primary_certificate_arn / recovery_certificate_arn). Traffic between clients and "
-            "the load balancer is unencrypted; configure certificates before serving real users."
-        )
 
-    protocol = "HTTPS" if https else "HTTP"
-    handle = LoadBalancer(
-        arn=Ref(alb),
-        dns_name=GetAtt(alb, "DNSName"),
-        hosted_zone_id=GetAtt(alb, "CanonicalHostedZoneID"),
-        full_name=GetAtt(alb, "LoadBalancerFullName"),
-        target_group_full_name=GetAtt(target_group, "TargetGroupFullName"),
-        protocol=protocol,
-        target=LoadBalancerTarget(target_group_arn=Ref(target_group), listener=serving.title),
+
+def _add_https_listeners(
+    t: StackTemplate,
+    cfg: LoadBalancerConfig,
+    alb: elb.LoadBalancer,
+    *,
+    forward: list[elb.Action],
+    certificate_arn: Any,
+    security_group: ec2.SecurityGroup,
+) -> elb.Listener:
+    """HTTPS on 443 serves; HTTP on 80 only redirects to it. Returns the serving listener."""
+    serving = t.add_resource(
+        elb.Listener(
+            HTTPS_LISTENER,
+            LoadBalancerArn=Ref(alb),
+            Port=443,
+            Protocol="HTTPS",
+            SslPolicy=cfg.ssl_policy,
+            Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
+            DefaultActions=forward,
+        )
     )
+    t.suppress_scan(
+        security_group, "CKV_AWS_260",
+        "port 80 only answers with a 301 redirect to HTTPS on 443 (HttpListener); nothing is served in plaintext",
+    )
+    t.add_resource(
+        elb.Listener(
+            HTTP_LISTENER,
+            LoadBalancerArn=Ref(alb),
+            Port=80,
+            Protocol="HTTP",
+            DefaultActions=[
+                elb.Action(
+                    Type="redirect",
+                    RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301"),
+                )
+            ],
+        )
+    )
+    return serving
+
+
+def _add_plain_http_listener(
+    t: StackTemplate, alb: elb.LoadBalancer, *, forward: list[elb.Action], security_group: ec2.SecurityGroup
+) -> elb.Listener:
+    """No certificate: HTTP on 80 serves, and the template says so in its security notes."""
+    serving = t.add_resource(
+        elb.Listener(HTTP_LISTENER, LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=forward)
+    )
+    no_certificate = (
+        "no ACM certificate is configured, so this listener serves plain HTTP by config (recorded in "
+        "Metadata.StreamFlix.SecurityNotes; prod needs a plaintext-listener security override)"
+    )
+    t.suppress_scan(serving, "CKV_AWS_2", no_certificate)
+    t.suppress_scan(serving, "CKV_AWS_103", no_certificate)
+    t.suppress_scan(security_group, "CKV_AWS_260", no_certificate)
+    t.add_security_note(
+        f"{HTTP_LISTENER} serves plain HTTP: no ACM certificate is configured "
+        "(load_balancer.primary_certificate_arn / recovery_certificate_arn). Traffic between clients and "
+        "the load balancer is unencrypted; configure certificates before serving real users."
+    )
+    return serving
+
+
+def _add_outputs(t: StackTemplate, handle: LoadBalancer, bucket: s3.Bucket) -> None:
     t.add_output("LoadBalancerArn", handle.arn, "ARN of the application load balancer")
     t.add_output("LoadBalancerDnsName", handle.dns_name, "DNS name of the application load balancer")
     t.add_output(
         "LoadBalancerHostedZoneId", handle.hosted_zone_id, "Route 53 zone of the load balancer's DNS name (for alias records)"
     )
-    t.add_output("ServiceUrl", Sub(f"{protocol.lower()}://${{{LOAD_BALANCER}.DNSName}}"), f"The service over {protocol}")
+    t.add_output(
+        "ServiceUrl", Sub(f"{handle.protocol.lower()}://${{{LOAD_BALANCER}.DNSName}}"), f"The service over {handle.protocol}"
+    )
     t.add_output("AccessLogBucketName", Ref(bucket), "S3 bucket with the load balancer's access logs")
-    return handle
 
 
 def _access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig, region: str) -> tuple[s3.Bucket, s3.BucketPolicy]:

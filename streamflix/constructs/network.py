@@ -69,6 +69,14 @@ def nat_gateway_id(slot: str) -> str:
     return f"NatGateway{slot}"
 
 
+def nat_eip_id(slot: str) -> str:
+    return f"NatEip{slot}"
+
+
+def app_default_route_id(slot: str) -> str:
+    return f"AppDefaultRoute{slot}"
+
+
 @dataclass(frozen=True)
 class Network:
     """Handles other constructs need."""
@@ -128,90 +136,20 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
     """Add the VPC with its subnets, routes, NAT gateways, endpoints and flow logs."""
     slots = AZ_SLOTS[: cfg.az_count]
     zone_ids = tuple(cfg.availability_zone_ids) if cfg.availability_zone_ids is not None else None
-    vpc = t.add_resource(
-        ec2.VPC(
-            VPC,
-            CidrBlock=cfg.vpc_cidr,
-            EnableDnsHostnames=True,
-            EnableDnsSupport=True,
-            Tags=Tags(Name=Sub(f"{name_prefix}-vpc")),
-        )
-    )
-    igw = t.add_resource(ec2.InternetGateway(INTERNET_GATEWAY, Tags=Tags(Name=Sub(f"{name_prefix}-igw"))))
-    attachment = t.add_resource(
-        ec2.VPCGatewayAttachment(INTERNET_GATEWAY_ATTACHMENT, VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
-    )
-
-    public_rt = t.add_resource(
-        ec2.RouteTable(PUBLIC_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-public")))
-    )
-    t.add_resource(
-        ec2.Route(
-            PUBLIC_DEFAULT_ROUTE,
-            DependsOn=attachment.title,
-            RouteTableId=Ref(public_rt),
-            DestinationCidrBlock="0.0.0.0/0",
-            GatewayId=Ref(igw),
-        )
-    )
+    vpc = _add_vpc(t, cfg, name_prefix)
+    igw, attachment = _add_internet_gateway(t, vpc, name_prefix)
+    public_rt = _add_public_route_table(t, vpc, igw, attachment, name_prefix)
 
     public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
     app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
     data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
-
     for slot in slots:
         _associate(t, public_subnet_id(slot), public_rt)
 
-    nat_slots = {"per_az": slots, "single": slots[:1], "none": ()}[cfg.nat_gateways]
-    for slot in nat_slots:
-        # DependsOn the attachment (SF3004): a public address needs the gateway attached at
-        # create, and the attachment must outlive the address at delete.
-        eip = t.add_resource(
-            ec2.EIP(
-                f"NatEip{slot}", DependsOn=attachment.title, Domain="vpc",
-                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
-            )
-        )
-        t.add_resource(
-            ec2.NatGateway(
-                nat_gateway_id(slot),
-                DependsOn=attachment.title,
-                AllocationId=GetAtt(eip, "AllocationId"),
-                SubnetId=Ref(public_subnet_id(slot)),
-                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
-            )
-        )
-
-    app_route_tables = []
-    app_egress: list[str] = []
-    for slot in slots:
-        table = t.add_resource(
-            ec2.RouteTable(
-                app_route_table_id(slot), VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-app-{slot.lower()}"))
-            )
-        )
-        app_route_tables.append(table)
-        if nat_slots:
-            # With one shared NAT, every AZ's app route leaves through slot A's gateway.
-            nat_slot = slot if slot in nat_slots else nat_slots[0]
-            app_egress.append(f"AppDefaultRoute{slot}")
-            t.add_resource(
-                ec2.Route(
-                    f"AppDefaultRoute{slot}",
-                    RouteTableId=Ref(table),
-                    DestinationCidrBlock="0.0.0.0/0",
-                    NatGatewayId=Ref(nat_gateway_id(nat_slot)),
-                )
-            )
-        app_egress.append(_associate(t, app_subnet_id(slot), table))
-
-    # Data subnets are isolated: no default route, only the S3 gateway endpoint.
-    data_rt = t.add_resource(
-        ec2.RouteTable(DATA_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-data")))
-    )
-    for slot in slots:
-        _associate(t, data_subnet_id(slot), data_rt)
-
+    nat_slots = _nat_slots(cfg, slots)
+    _add_nat_gateways(t, nat_slots, attachment, name_prefix)
+    app_route_tables, app_egress = _add_app_routing(t, vpc, slots, nat_slots, name_prefix)
+    data_rt = _add_data_routing(t, vpc, slots, name_prefix)
     endpoint_sg, endpoints = _add_endpoints(t, cfg, vpc, app_route_tables + [data_rt], app_subnets, name_prefix)
     app_egress.extend(endpoints)
     _add_flow_logs(t, cfg, vpc, key)
@@ -231,6 +169,119 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
         app_egress=tuple(app_egress),
         zone_ids=zone_ids,
     )
+
+
+def _add_vpc(t: StackTemplate, cfg: NetworkConfig, name_prefix: str) -> ec2.VPC:
+    return t.add_resource(
+        ec2.VPC(
+            VPC,
+            CidrBlock=cfg.vpc_cidr,
+            EnableDnsHostnames=True,
+            EnableDnsSupport=True,
+            Tags=Tags(Name=Sub(f"{name_prefix}-vpc")),
+        )
+    )
+
+
+def _add_internet_gateway(
+    t: StackTemplate, vpc: ec2.VPC, name_prefix: str
+) -> tuple[ec2.InternetGateway, ec2.VPCGatewayAttachment]:
+    igw = t.add_resource(ec2.InternetGateway(INTERNET_GATEWAY, Tags=Tags(Name=Sub(f"{name_prefix}-igw"))))
+    attachment = t.add_resource(
+        ec2.VPCGatewayAttachment(INTERNET_GATEWAY_ATTACHMENT, VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
+    )
+    return igw, attachment
+
+
+def _add_public_route_table(
+    t: StackTemplate, vpc: ec2.VPC, igw: ec2.InternetGateway, attachment: ec2.VPCGatewayAttachment, name_prefix: str
+) -> ec2.RouteTable:
+    """The public subnets' table: the default route goes to the internet gateway."""
+    public_rt = t.add_resource(
+        ec2.RouteTable(PUBLIC_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-public")))
+    )
+    t.add_resource(
+        ec2.Route(
+            PUBLIC_DEFAULT_ROUTE,
+            DependsOn=attachment.title,
+            RouteTableId=Ref(public_rt),
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=Ref(igw),
+        )
+    )
+    return public_rt
+
+
+def _nat_slots(cfg: NetworkConfig, slots: tuple[str, ...]) -> tuple[str, ...]:
+    """The AZ slots that get a NAT gateway: every one, slot A only, or none (VPC endpoints alone)."""
+    return {"per_az": slots, "single": slots[:1], "none": ()}[cfg.nat_gateways]
+
+
+def _add_nat_gateways(
+    t: StackTemplate, nat_slots: tuple[str, ...], attachment: ec2.VPCGatewayAttachment, name_prefix: str
+) -> None:
+    """An Elastic IP and a NAT gateway in the public subnet of each of ``nat_slots``."""
+    for slot in nat_slots:
+        # DependsOn the attachment (SF3004): a public address needs the gateway attached at
+        # create, and the attachment must outlive the address at delete.
+        eip = t.add_resource(
+            ec2.EIP(
+                nat_eip_id(slot), DependsOn=attachment.title, Domain="vpc",
+                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
+            )
+        )
+        t.add_resource(
+            ec2.NatGateway(
+                nat_gateway_id(slot),
+                DependsOn=attachment.title,
+                AllocationId=GetAtt(eip, "AllocationId"),
+                SubnetId=Ref(public_subnet_id(slot)),
+                Tags=Tags(Name=Sub(f"{name_prefix}-nat-{slot.lower()}")),
+            )
+        )
+
+
+def _add_app_routing(
+    t: StackTemplate, vpc: ec2.VPC, slots: tuple[str, ...], nat_slots: tuple[str, ...], name_prefix: str
+) -> tuple[list[ec2.RouteTable], list[str]]:
+    """A route table per app subnet, with a default route through NAT when there is one.
+
+    Returns the tables (the S3 gateway endpoint routes into them) and the logical IDs
+    of the routes and associations that make up the app subnets' egress.
+    """
+    tables = []
+    egress: list[str] = []
+    for slot in slots:
+        table = t.add_resource(
+            ec2.RouteTable(
+                app_route_table_id(slot), VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-app-{slot.lower()}"))
+            )
+        )
+        tables.append(table)
+        if nat_slots:
+            # With one shared NAT, every AZ's app route leaves through slot A's gateway.
+            nat_slot = slot if slot in nat_slots else nat_slots[0]
+            egress.append(app_default_route_id(slot))
+            t.add_resource(
+                ec2.Route(
+                    app_default_route_id(slot),
+                    RouteTableId=Ref(table),
+                    DestinationCidrBlock="0.0.0.0/0",
+                    NatGatewayId=Ref(nat_gateway_id(nat_slot)),
+                )
+            )
+        egress.append(_associate(t, app_subnet_id(slot), table))
+    return tables, egress
+
+
+def _add_data_routing(t: StackTemplate, vpc: ec2.VPC, slots: tuple[str, ...], name_prefix: str) -> ec2.RouteTable:
+    """Data subnets are isolated: one table with no default route, only the S3 gateway endpoint."""
+    data_rt = t.add_resource(
+        ec2.RouteTable(DATA_ROUTE_TABLE, VpcId=Ref(vpc), Tags=Tags(Name=Sub(f"{name_prefix}-data")))
+    )
+    for slot in slots:
+        _associate(t, data_subnet_id(slot), data_rt)
+    return data_rt
 
 
 def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix, zone_ids) -> list[Ref]:
