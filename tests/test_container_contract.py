@@ -117,6 +117,23 @@ def test_a_digest_pinned_image_has_no_note():
     assert not any("pinned by tag only" in note for note in metadata.get("SecurityNotes", []))
 
 
+def test_a_private_ecr_image_lets_the_execution_role_pull_from_that_repository_only():
+    """An image in a private ECR repository renders (the ARN's ${AWS::Partition} once broke the
+    build) and the execution role may pull from that one repository, not from every one."""
+    image = "123456789012.dkr.ecr.eu-central-1.amazonaws.com/streamflix/app:1.4.2"
+    config = parse_config(
+        f"name: private\ntier: dev\nenvironment_suffix: prv\nha_database:\n  compute:\n    container:\n      image: {image}\n",
+        source="private.yaml",
+    )
+    (stack,) = render_environment(config)
+    role = Template.from_stack(stack).find_resources("AWS::IAM::Role")["TaskExecutionRole"]
+    statements = [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    pull = next(s for s in statements if "ecr:BatchGetImage" in s["Action"])
+    assert pull["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ecr:eu-central-1:123456789012:repository/streamflix/app"}]
+    token = next(s for s in statements if "ecr:GetAuthorizationToken" in s["Action"])
+    assert token["Resource"] == ["*"] and token["Action"] == ["ecr:GetAuthorizationToken"]
+
+
 @pytest.mark.parametrize(
     ("container", "expected"),
     [

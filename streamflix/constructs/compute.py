@@ -186,7 +186,7 @@ def _pull_and_log_statements(image: str, log_group: logs.LogGroup) -> list[State
         statements.append(
             allow(
                 [ecr_actions.BatchGetImage, ecr_actions.GetDownloadUrlForLayer, ecr_actions.BatchCheckLayerAvailability],
-                [Sub("arn:${AWS::Partition}:ecr:{region}:{account}:repository/{repo}".format(**private_repo.groupdict()))],
+                [Sub("arn:${AWS::Partition}:ecr:" + "{region}:{account}:repository/{repo}".format(**private_repo.groupdict()))],
             )
         )
         # GetAuthorizationToken is account-wide by design; it grants no image access by itself.
