@@ -419,9 +419,16 @@ def _price_public_ip(run: _Pricing, rid: str, props: dict) -> None:
 
 
 def _price_vpc_endpoint(run: _Pricing, rid: str, props: dict) -> None:
-    """Interface endpoints bill per subnet (AZ) hour and per GB; gateway endpoints are free."""
-    if props.get("VpcEndpointType") != "Interface":
+    """Interface endpoints bill per subnet (AZ) hour and per GB; gateway endpoints are free
+    (CloudFormation's default type is Gateway); any other type (GatewayLoadBalancer, Resource,
+    ServiceNetwork) bills, and is not in the price model."""
+    endpoint_type = props.get("VpcEndpointType", "Gateway")
+    if endpoint_type == "Gateway":
         run.count_not_billed("AWS::EC2::VPCEndpoint (Gateway)")
+        return
+    if endpoint_type != "Interface":
+        reason = f"{endpoint_type} VPC endpoints are not in the price model"
+        run.add_unpriced(f"{endpoint_type} endpoint", "hour", "not in the price model", rid, reason)
         return
     zones = len(props.get("SubnetIds") or [])
     run.lines.add(

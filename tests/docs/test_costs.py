@@ -211,3 +211,20 @@ def test_a_node_count_known_only_at_deploy_time_is_unknown_not_free(configs):
     assert line.monthly_usd is None and not estimate.complete
     assert line.unknown_reason == "node count not stated in the template (a deploy-time value)"
     assert line.basis == "? nodes × 730 h"
+
+
+def test_only_gateway_endpoints_count_as_free(configs):
+    """A Gateway endpoint (also by CloudFormation's default type) is free; a Gateway Load Balancer
+    endpoint bills hourly and is not in the price model, so it is listed unknown, never as free."""
+    text = (
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n"
+        "  S3Endpoint: {Type: AWS::EC2::VPCEndpoint, Properties: {VpcId: vpc-1, ServiceName: com.amazonaws.eu-central-1.s3}}\n"
+        "  Inspection:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: vpc-1\n"
+        "      VpcEndpointType: GatewayLoadBalancer\n      ServiceName: com.amazonaws.vpce.eu-central-1.vpce-svc-1\n"
+    )
+    stack = EnvironmentFacts.build(configs["dev"], [probe_stack("probe", "eu-central-1", text)])["probe"]
+    estimate = estimate_stack(stack)
+    assert estimate.not_billed == {"AWS::EC2::VPCEndpoint (Gateway)": 1}
+    (line,) = estimate.unknown
+    assert line.resources == ["Inspection"] and not estimate.complete
+    assert line.unknown_reason == "GatewayLoadBalancer VPC endpoints are not in the price model"
