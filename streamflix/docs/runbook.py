@@ -12,7 +12,7 @@ it describes.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from streamflix.cfn import is_intrinsic, is_true, ref_name, text_of
 from streamflix.docs import bootstrap, failover, maintenance, operations
@@ -184,123 +184,152 @@ def key_facts(stack: StackFacts) -> list[dict]:
     resolved where the template fixes it, else in ``text_of``'s notation (``!Ref X``), never a Python
     value."""
     facts: list[dict] = []
-    for rid in stack.of_type("AWS::RDS::DBCluster"):
-        p = stack.props(rid)
-        members = stack.cluster_members(rid)
-        facts.append(
-            {
-                "kind": "cluster",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine"), ""),
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                **_generated_name(stack, rid),
-                "instances": len(members),
-                "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
-                "readers": max(len(members) - 1, 0),
-                "encrypted": is_true(p.get("StorageEncrypted")),
-                **_protection(stack, p.get("DeletionProtection")),
-            }
-        )
-    for rid in stack.of_type("AWS::RDS::DBInstance"):
-        p = stack.props(rid)
-        if "DBClusterIdentifier" in p:
-            continue
-        facts.append(
-            {
-                "kind": "instance",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine")),  # None: a replica inherits its source's engine
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                "replica": "SourceDBInstanceIdentifier" in p,
-                "source_region": stack.resolve(p.get("SourceRegion")),
-                **_generated_name(stack, rid),
-                "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
-                "multi_az": is_true(p.get("MultiAZ")),
-                **_protection(stack, p.get("DeletionProtection")),
-            }
-        )
-    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "cache",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine"), "redis"),
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                **_generated_name(stack, rid),
-                "nodes": _shown(stack, p.get("NumCacheClusters")),
-                "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
-                "multi_az": is_true(p.get("MultiAZEnabled")),
-                "automatic_failover": is_true(p.get("AutomaticFailoverEnabled")),
-                "at_rest": is_true(p.get("AtRestEncryptionEnabled")),
-                "in_transit": is_true(p.get("TransitEncryptionEnabled")),
-            }
-        )
-    for rid in stack.of_type("AWS::ECS::Service"):
-        p = stack.props(rid)
-        definition = ref_name(p.get("TaskDefinition"))
-        task = stack.props(definition) if definition in stack.resources else {}
-        network = _mapping(_mapping(p.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
-        subnets = network.get("Subnets")
-        facts.append(
-            {
-                "kind": "service",
-                "id": rid,
-                "launch_type": _shown(stack, p.get("LaunchType"), "EC2"),
-                "desired": _shown(stack, p.get("DesiredCount"), "1"),
-                "cpu": _shown(stack, task.get("Cpu"), "?"),
-                "memory": _shown(stack, task.get("Memory"), "?"),
-                "architecture": _shown(stack, _mapping(task.get("RuntimePlatform")).get("CpuArchitecture"), "X86_64"),
-                "subnets": len(subnets) if isinstance(subnets, list) else _shown(stack, subnets, "?"),
-            }
-        )
-    for rid in stack.of_type("AWS::Kinesis::Stream"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "stream",
-                "id": rid,
-                **_generated_name(stack, rid),
-                "mode": _shown(stack, _mapping(p.get("StreamModeDetails")).get("StreamMode"), "PROVISIONED"),
-                "retention_hours": _shown(stack, p.get("RetentionPeriodHours"), "24"),
-            }
-        )
-    for rid in stack.of_type("AWS::EFS::FileSystem"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "file_system",
-                "id": rid,
-                "encrypted": is_true(p.get("Encrypted")),
-                "replicated_to": [_shown(stack, d.get("Region"), "?") for d in replication_of(p).get("Destinations") or []],
-            }
-        )
-    subnets = stack.of_type("AWS::EC2::Subnet")
-    if subnets:
-        endpoints = stack.of_type("AWS::EC2::VPCEndpoint")
-        interface = [r for r in endpoints if stack.props(r).get("VpcEndpointType") == "Interface"]
-        facts.append(
-            {
-                "kind": "network",
-                "subnets": len(subnets),
-                "nat_gateways": len(stack.of_type("AWS::EC2::NatGateway")),
-                "interface_endpoints": len(interface),
-                "gateway_endpoints": len(endpoints) - len(interface),
-            }
-        )
-    for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        p = stack.props(rid)
-        attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
-        facts.append(
-            {
-                "kind": "load_balancer",
-                "id": rid,
-                "type": _shown(stack, p.get("Type"), "application"),
-                "scheme": _shown(stack, p.get("Scheme"), "internet-facing"),
-                **_protection(stack, attributes.get("deletion_protection.enabled")),
-            }
-        )
+    for resource_type, facts_of in _COMPONENT_FACTS.items():
+        ids = stack.of_type(resource_type)
+        if ids:
+            facts += facts_of(stack, ids)
     return facts
+
+
+def _each(fact_of: Callable[[StackFacts, str], dict | None]) -> Callable[[StackFacts, list[str]], list[dict]]:
+    """A builder stating one component per resource (those ``fact_of`` returns None for are not main components)."""
+
+    def facts_of(stack: StackFacts, ids: list[str]) -> list[dict]:
+        return [fact for fact in (fact_of(stack, rid) for rid in ids) if fact is not None]
+
+    return facts_of
+
+
+def _cluster_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    members = stack.cluster_members(rid)
+    return {
+        "kind": "cluster",
+        "id": rid,
+        "engine": _shown(stack, p.get("Engine"), ""),
+        "version": _shown(stack, p.get("EngineVersion"), ""),
+        **_generated_name(stack, rid),
+        "instances": len(members),
+        "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
+        "readers": max(len(members) - 1, 0),
+        "encrypted": is_true(p.get("StorageEncrypted")),
+        **_protection(stack, p.get("DeletionProtection")),
+    }
+
+
+def _instance_fact(stack: StackFacts, rid: str) -> dict | None:
+    """A stand-alone DB instance or read replica (None for a cluster member: its cluster is the component)."""
+    p = stack.props(rid)
+    if "DBClusterIdentifier" in p:
+        return None
+    return {
+        "kind": "instance",
+        "id": rid,
+        "engine": _shown(stack, p.get("Engine")),  # None: a replica inherits its source's engine
+        "version": _shown(stack, p.get("EngineVersion"), ""),
+        "replica": "SourceDBInstanceIdentifier" in p,
+        "source_region": stack.resolve(p.get("SourceRegion")),
+        **_generated_name(stack, rid),
+        "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
+        "multi_az": is_true(p.get("MultiAZ")),
+        **_protection(stack, p.get("DeletionProtection")),
+    }
+
+
+def _cache_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        "kind": "cache",
+        "id": rid,
+        "engine": _shown(stack, p.get("Engine"), "redis"),
+        "version": _shown(stack, p.get("EngineVersion"), ""),
+        **_generated_name(stack, rid),
+        "nodes": _shown(stack, p.get("NumCacheClusters")),
+        "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
+        "multi_az": is_true(p.get("MultiAZEnabled")),
+        "automatic_failover": is_true(p.get("AutomaticFailoverEnabled")),
+        "at_rest": is_true(p.get("AtRestEncryptionEnabled")),
+        "in_transit": is_true(p.get("TransitEncryptionEnabled")),
+    }
+
+
+def _service_fact(stack: StackFacts, rid: str) -> dict:
+    """An ECS service with the size of the task definition it runs (``?`` when that is not in the template)."""
+    p = stack.props(rid)
+    definition = ref_name(p.get("TaskDefinition"))
+    task = stack.props(definition) if definition in stack.resources else {}
+    subnets = _mapping(_mapping(p.get("NetworkConfiguration")).get("AwsvpcConfiguration")).get("Subnets")
+    return {
+        "kind": "service",
+        "id": rid,
+        "launch_type": _shown(stack, p.get("LaunchType"), "EC2"),
+        "desired": _shown(stack, p.get("DesiredCount"), "1"),
+        "cpu": _shown(stack, task.get("Cpu"), "?"),
+        "memory": _shown(stack, task.get("Memory"), "?"),
+        "architecture": _shown(stack, _mapping(task.get("RuntimePlatform")).get("CpuArchitecture"), "X86_64"),
+        "subnets": len(subnets) if isinstance(subnets, list) else _shown(stack, subnets, "?"),
+    }
+
+
+def _stream_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        "kind": "stream",
+        "id": rid,
+        **_generated_name(stack, rid),
+        "mode": _shown(stack, _mapping(p.get("StreamModeDetails")).get("StreamMode"), "PROVISIONED"),
+        "retention_hours": _shown(stack, p.get("RetentionPeriodHours"), "24"),
+    }
+
+
+def _file_system_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        "kind": "file_system",
+        "id": rid,
+        "encrypted": is_true(p.get("Encrypted")),
+        "replicated_to": [_shown(stack, d.get("Region"), "?") for d in replication_of(p).get("Destinations") or []],
+    }
+
+
+def _network_facts(stack: StackFacts, subnets: list[str]) -> list[dict]:
+    """The network is one component, however many subnets it has: their count and the stack's ways out."""
+    endpoints = stack.of_type("AWS::EC2::VPCEndpoint")
+    interface = [r for r in endpoints if stack.props(r).get("VpcEndpointType") == "Interface"]
+    return [
+        {
+            "kind": "network",
+            "subnets": len(subnets),
+            "nat_gateways": len(stack.of_type("AWS::EC2::NatGateway")),
+            "interface_endpoints": len(interface),
+            "gateway_endpoints": len(endpoints) - len(interface),
+        }
+    ]
+
+
+def _load_balancer_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
+    return {
+        "kind": "load_balancer",
+        "id": rid,
+        "type": _shown(stack, p.get("Type"), "application"),
+        "scheme": _shown(stack, p.get("Scheme"), "internet-facing"),
+        **_protection(stack, attributes.get("deletion_protection.enabled")),
+    }
+
+
+#: The facts of each main component, found by its resource type, in the order the purpose chapter lists them.
+_COMPONENT_FACTS: dict[str, Callable[[StackFacts, list[str]], list[dict]]] = {
+    "AWS::RDS::DBCluster": _each(_cluster_fact),
+    "AWS::RDS::DBInstance": _each(_instance_fact),
+    "AWS::ElastiCache::ReplicationGroup": _each(_cache_fact),
+    "AWS::ECS::Service": _each(_service_fact),
+    "AWS::Kinesis::Stream": _each(_stream_fact),
+    "AWS::EFS::FileSystem": _each(_file_system_fact),
+    "AWS::EC2::Subnet": _network_facts,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _each(_load_balancer_fact),
+}
 
 
 def _shown(stack: StackFacts, value, default: str | None = None) -> str | None:
