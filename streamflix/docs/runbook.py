@@ -200,15 +200,23 @@ def _each(fact_of: Callable[[StackFacts, str], dict | None]) -> Callable[[StackF
     return facts_of
 
 
+def _engine_component(stack: StackFacts, rid: str, kind: str, engine_default: str | None) -> dict:
+    """What a database or cache states first: its kind, logical ID, engine and version, and its name."""
+    p = stack.props(rid)
+    return {
+        "kind": kind,
+        "id": rid,
+        "engine": _shown(stack, p.get("Engine"), engine_default),
+        "version": _shown(stack, p.get("EngineVersion"), ""),
+        **_generated_name(stack, rid),
+    }
+
+
 def _cluster_fact(stack: StackFacts, rid: str) -> dict:
     p = stack.props(rid)
     members = stack.cluster_members(rid)
     return {
-        "kind": "cluster",
-        "id": rid,
-        "engine": _shown(stack, p.get("Engine"), ""),
-        "version": _shown(stack, p.get("EngineVersion"), ""),
-        **_generated_name(stack, rid),
+        **_engine_component(stack, rid, "cluster", engine_default=""),
         "instances": len(members),
         "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
         "readers": max(len(members) - 1, 0),
@@ -223,13 +231,10 @@ def _instance_fact(stack: StackFacts, rid: str) -> dict | None:
     if "DBClusterIdentifier" in p:
         return None
     return {
-        "kind": "instance",
-        "id": rid,
-        "engine": _shown(stack, p.get("Engine")),  # None: a replica inherits its source's engine
-        "version": _shown(stack, p.get("EngineVersion"), ""),
+        # engine None: a replica inherits its source's engine
+        **_engine_component(stack, rid, "instance", engine_default=None),
         "replica": "SourceDBInstanceIdentifier" in p,
         "source_region": stack.resolve(p.get("SourceRegion")),
-        **_generated_name(stack, rid),
         "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
         "multi_az": is_true(p.get("MultiAZ")),
         **_protection(stack, p.get("DeletionProtection")),
@@ -239,11 +244,7 @@ def _instance_fact(stack: StackFacts, rid: str) -> dict | None:
 def _cache_fact(stack: StackFacts, rid: str) -> dict:
     p = stack.props(rid)
     return {
-        "kind": "cache",
-        "id": rid,
-        "engine": _shown(stack, p.get("Engine"), "redis"),
-        "version": _shown(stack, p.get("EngineVersion"), ""),
-        **_generated_name(stack, rid),
+        **_engine_component(stack, rid, "cache", engine_default="redis"),
         "nodes": _shown(stack, p.get("NumCacheClusters")),
         "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
         "multi_az": is_true(p.get("MultiAZEnabled")),
