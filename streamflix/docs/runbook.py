@@ -497,25 +497,72 @@ def _engine_version_check(stack: StackFacts, service: str, engine: str, version:
 def deploy(ctx: RunbookContext) -> Section:
     stack, env = ctx.stack, ctx.env
     region, name = stack.region, stack.stack_name
-    capabilities = [("--capabilities", stack.capabilities)] if stack.capabilities else []
-    key = s3_key(stack, ctx.environment)
     required = env.required_wires(stack.blueprint)
-    parameter_argument = "file://${FILLED}" if required else f"file://{create_stack_file(stack.blueprint)}"
+    # With required wiring the operator first fills the parameter files into copies (see _wiring).
+    parameters = "file://${FILLED}" if required else f"file://{create_stack_file(stack.blueprint)}"
+    overrides = "file://${FILLED_OVERRIDES}" if required else f"file://{overrides_file(stack.blueprint)}"
     wired = bool(required or env.optional_wires(stack.blueprint))
     wires, fill = _wiring(ctx) if wired else ("", "")
-    upload = [
-        f"cd out/{ctx.environment}   # or your --out folder: the one holding {stack.filename}",
-        f'TEMPLATE_URL="{template_url(stack, ctx.environment)}"',
-        command("aws", "s3", "cp", stack.filename, f"s3://${{TEMPLATE_BUCKET}}/{key}", options=[("--region", region)]),
+    update = [
+        'CHANGE_SET="update-$(date -u +%Y%m%d%H%M%S)"',
+        _copy_template(stack, ctx.environment),
+        *_change_set_steps(stack, "$CHANGE_SET", "UPDATE", parameters),
+    ]
+    after = [
+        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
+        f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
+    ]
+    text = render_chapter(
+        "deploy",
+        order=_deploy_order(ctx) if len(env.stacks) > 1 and env.partners_of(stack.blueprint) else [],
+        capabilities=stack.capabilities,
+        iam_resources=stack.iam_resources,
+        upload=code("\n".join(_upload_steps(stack, ctx.environment))),
+        wired=wired,
+        wires=wires,
+        fill=fill,
+        span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
+        long_wait=ctx.provisioning.high_minutes >= 50,
+        create=code("\n".join(_change_set_steps(stack, f"{name}-create", "CREATE", parameters))),
+        events=code(_events(region, name)),
+        stateful=stack.stateful,
+        update=code("\n".join(update)),
+        filled=bool(required),
+        deploy=code(_deploy_without_executing(stack, ctx.environment, overrides)),
+        after=code("\n".join(after)),
+        **_delete_commands(stack),
+    )
+    return "Deploy", text
+
+
+def _upload_steps(stack: StackFacts, environment: str) -> list[str]:
+    """Copy the rendered template to the bucket and let CloudFormation validate it from there."""
+    return [
+        f"cd out/{environment}   # or your --out folder: the one holding {stack.filename}",
+        f'TEMPLATE_URL="{template_url(stack, environment)}"',
+        _copy_template(stack, environment),
         aws(
             "cloudformation",
             "validate-template",
-            region=region,
+            region=stack.region,
             options=[("--template-url", "$TEMPLATE_URL"), ("--query", "Capabilities")],
         ),
     ]
-    change_set = f"{name}-create"
-    create = [
+
+
+def _copy_template(stack: StackFacts, environment: str) -> str:
+    destination = f"s3://${{TEMPLATE_BUCKET}}/{s3_key(stack, environment)}"
+    return command("aws", "s3", "cp", stack.filename, destination, options=[("--region", stack.region)])
+
+
+def _capabilities(stack: StackFacts) -> list[tuple[str, str]]:
+    return [("--capabilities", stack.capabilities)] if stack.capabilities else []
+
+
+def _change_set_steps(stack: StackFacts, change_set: str, change_set_type: str, parameters: str) -> list[str]:
+    """Create a change set (``CREATE`` or ``UPDATE``), show it, execute it and wait for the stack."""
+    region, name = stack.region, stack.stack_name
+    return [
         aws(
             "cloudformation",
             "create-change-set",
@@ -523,10 +570,10 @@ def deploy(ctx: RunbookContext) -> Section:
             options=[
                 ("--stack-name", name),
                 ("--change-set-name", change_set),
-                ("--change-set-type", "CREATE"),
+                ("--change-set-type", change_set_type),
                 ("--template-url", "$TEMPLATE_URL"),
-                ("--parameters", parameter_argument),
-                *capabilities,
+                ("--parameters", parameters),
+                *_capabilities(stack),
             ],
         ),
         _wait(region, name, "change-set-create-complete", change_set),
@@ -537,76 +584,26 @@ def deploy(ctx: RunbookContext) -> Section:
             region=region,
             options=[("--stack-name", name), ("--change-set-name", change_set)],
         ),
-        _wait(region, name, "stack-create-complete"),
+        _wait(region, name, f"stack-{change_set_type.lower()}-complete"),
     ]
-    update = [
-        'CHANGE_SET="update-$(date -u +%Y%m%d%H%M%S)"',
-        command("aws", "s3", "cp", stack.filename, f"s3://${{TEMPLATE_BUCKET}}/{key}", options=[("--region", region)]),
-        aws(
-            "cloudformation",
-            "create-change-set",
-            region=region,
-            options=[
-                ("--stack-name", name),
-                ("--change-set-name", "$CHANGE_SET"),
-                ("--change-set-type", "UPDATE"),
-                ("--template-url", "$TEMPLATE_URL"),
-                ("--parameters", parameter_argument),
-                *capabilities,
-            ],
-        ),
-        _wait(region, name, "change-set-create-complete", "$CHANGE_SET"),
-        _describe_change_set(region, name, "$CHANGE_SET"),
-        aws(
-            "cloudformation",
-            "execute-change-set",
-            region=region,
-            options=[("--stack-name", name), ("--change-set-name", "$CHANGE_SET")],
-        ),
-        _wait(region, name, "stack-update-complete"),
-    ]
-    deploy_command = aws(
+
+
+def _deploy_without_executing(stack: StackFacts, environment: str, overrides: str) -> str:
+    """The one-command alternative: ``aws cloudformation deploy`` stopping at the change set for review."""
+    return aws(
         "cloudformation",
         "deploy",
-        region=region,
+        region=stack.region,
         options=[
-            ("--stack-name", name),
+            ("--stack-name", stack.stack_name),
             ("--template-file", stack.filename),
             ("--s3-bucket", "$TEMPLATE_BUCKET"),
-            ("--s3-prefix", f"{stack.project}/{ctx.environment}"),
-            (
-                "--parameter-overrides",
-                "file://${FILLED_OVERRIDES}" if required else f"file://{overrides_file(stack.blueprint)}",
-            ),
-            *capabilities,
+            ("--s3-prefix", f"{stack.project}/{environment}"),
+            ("--parameter-overrides", overrides),
+            *_capabilities(stack),
             ("--no-execute-changeset", None),
         ],
     )
-    after = [
-        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
-        f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
-    ]
-    text = render_chapter(
-        "deploy",
-        order=_deploy_order(ctx) if len(env.stacks) > 1 and env.partners_of(stack.blueprint) else [],
-        capabilities=stack.capabilities,
-        iam_resources=stack.iam_resources,
-        upload=code("\n".join(upload)),
-        wired=wired,
-        wires=wires,
-        fill=fill,
-        span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
-        long_wait=ctx.provisioning.high_minutes >= 50,
-        create=code("\n".join(create)),
-        events=code(_events(region, name)),
-        stateful=stack.stateful,
-        update=code("\n".join(update)),
-        filled=bool(required),
-        deploy=code(deploy_command),
-        after=code("\n".join(after)),
-        **_delete_commands(stack),
-    )
-    return "Deploy", text
 
 
 def _describe_change_set(region: str, name: str, change_set: str) -> str:
