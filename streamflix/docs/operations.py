@@ -603,99 +603,20 @@ def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
 
 def troubleshooting(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
-    region, name = stack.region, stack.stack_name
-
-    engines = [
-        (rid, resource_type, p) for rid, resource_type, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p
-    ]
-    checks = []
-    for _, resource_type, props in engines:
-        if resource_type.startswith("AWS::ElastiCache::"):
-            service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
-        else:
-            service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
-        checks.append(
-            aws(
-                service,
-                operation,
-                region=region,
-                options=[
-                    ("--engine", str(props["Engine"])),
-                    ("--query", f"{listing}[].EngineVersion"),
-                    ("--output", "text"),
-                ],
-            )
-        )
-        checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
-
+    engines = _engine_resources(stack)
+    checks = [line for _, resource_type, props in engines for line in _engine_versions(stack, resource_type, props)]
     groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
-    cache_commands = ""
-    if groups:
-        group_id = stack.physical_name(groups[0]) or groups[0]
-        group = [("--replication-group-id", group_id)]
-        cache_commands = code(
-            "\n".join(
-                [
-                    aws(
-                        "elasticache",
-                        "describe-replication-groups",
-                        region=region,
-                        options=[*group, ("--query", "ReplicationGroups[0].Status"), ("--output", "text")],
-                    ),
-                    aws_wait("elasticache", "replication-group-available", region=region, options=group),
-                    aws("elasticache", "delete-replication-group", region=region, options=group),
-                    aws_wait("elasticache", "replication-group-deleted", region=region, options=group),
-                    "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
-                    aws(
-                        "cloudformation",
-                        "continue-update-rollback",
-                        region=region,
-                        options=[("--stack-name", name), ("--resources-to-skip", groups[0])],
-                    ),
-                    "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
-                    aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
-                    aws(
-                        "cloudformation",
-                        "delete-stack",
-                        region=region,
-                        options=[("--stack-name", name), ("--retain-resources", groups[0])],
-                    ),
-                ]
-            )
-        )
-
     export = next((e for e in (stack.export_name(o) for o in stack.outputs) if e), None)
-
     service_id, service_commands = _unsettled_service(stack)
-
-    replacement = ""
-    if stack.stateful:
-        replacement = code(
-            aws(
-                "cloudformation",
-                "describe-change-set",
-                region=region,
-                options=[
-                    ("--stack-name", name),
-                    ("--change-set-name", "$CHANGE_SET"),
-                    (
-                        "--query",
-                        "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
-                        ".ResourceChange.[LogicalResourceId,Details[].Target.Name]",
-                    ),
-                    ("--output", "json"),
-                ],
-            )
-        )
     text = render_chapter(
         "troubleshooting",
         engines=[rid for rid, _, _ in engines],
         catalog=stack.metadata.get("CatalogSnapshot", "see the template metadata"),
         engine_checks=code("\n".join(checks)),
         cache_group=groups[0] if groups else None,
-        cache_commands=cache_commands,
+        cache_commands=code("\n".join(_stuck_cache_steps(stack, groups[0]))) if groups else "",
         export=export,
-        imports=code(aws("cloudformation", "list-imports", region=region, options=[("--export-name", export)]))
+        imports=code(aws("cloudformation", "list-imports", region=stack.region, options=[("--export-name", export)]))
         if export
         else "",
         capabilities=stack.capabilities,
@@ -707,9 +628,78 @@ def troubleshooting(ctx: "RunbookContext") -> Section:
             "AWS::ECS::Service", "AWS::ElastiCache::ReplicationGroup", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"
         ),
         eips=stack.has_type("AWS::EC2::EIP"),
-        replacement=replacement,
+        replacement=code(_replacements(stack)) if stack.stateful else "",
     )
     return "Troubleshooting", text
+
+
+def _engine_resources(stack: StackFacts) -> list[tuple[str, str, dict]]:
+    """Every resource that pins an engine version: its logical ID, type and properties."""
+    return [(rid, t, p) for rid, t, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p]
+
+
+def _engine_versions(stack: StackFacts, resource_type: str, props: dict) -> list[str]:
+    """The versions of a resource's engine AWS offers in the region, then the ones our catalogue holds."""
+    if resource_type.startswith("AWS::ElastiCache::"):
+        service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
+    else:
+        service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
+    engine = props["Engine"]
+    return [
+        aws(
+            service,
+            operation,
+            region=stack.region,
+            options=[("--engine", str(engine)), ("--query", f"{listing}[].EngineVersion"), ("--output", "text")],
+        ),
+        f"python build.py catalog show --engine {engine} --region {stack.region}",
+    ]
+
+
+def _stuck_cache_steps(stack: StackFacts, group_rid: str) -> list[str]:
+    """A replication group stuck in create or delete: wait for it or delete it by hand, then let the stack
+    roll back past it (an update) or delete the stack keeping the group out (a first create)."""
+    region, name = stack.region, stack.stack_name
+    group = [("--replication-group-id", stack.physical_name(group_rid) or group_rid)]
+    return [
+        aws(
+            "elasticache",
+            "describe-replication-groups",
+            region=region,
+            options=[*group, ("--query", "ReplicationGroups[0].Status"), ("--output", "text")],
+        ),
+        aws_wait("elasticache", "replication-group-available", region=region, options=group),
+        aws("elasticache", "delete-replication-group", region=region, options=group),
+        aws_wait("elasticache", "replication-group-deleted", region=region, options=group),
+        "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
+        aws(
+            "cloudformation",
+            "continue-update-rollback",
+            region=region,
+            options=[("--stack-name", name), ("--resources-to-skip", group_rid)],
+        ),
+        "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
+        aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
+        aws(
+            "cloudformation",
+            "delete-stack",
+            region=region,
+            options=[("--stack-name", name), ("--retain-resources", group_rid)],
+        ),
+    ]
+
+
+#: The change set's resources CloudFormation would replace (or may: ``Conditional``) and the properties why.
+_REPLACEMENTS_QUERY = (
+    "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
+    ".ResourceChange.[LogicalResourceId,Details[].Target.Name]"
+)
+
+
+def _replacements(stack: StackFacts) -> str:
+    change_set = [("--stack-name", stack.stack_name), ("--change-set-name", "$CHANGE_SET")]
+    query = [("--query", _REPLACEMENTS_QUERY), ("--output", "json")]
+    return aws("cloudformation", "describe-change-set", region=stack.region, options=[*change_set, *query])
 
 
 def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
