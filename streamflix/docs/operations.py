@@ -360,15 +360,43 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """An Aurora cluster: restorable window and manual snapshot, point-in-time and snapshot restores
     into a new cluster placed like the live one, and the clean-up."""
     props = stack.props(rid)
-    region = stack.region
     cluster = stack.physical_name(rid) or rid
     restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    members = stack.cluster_members(rid)
-    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
+    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
+    handles, placement = _cluster_placement(stack, props)
+    add_instance = _restored_instance_steps(stack, rid, restored, instance)
+    cleanup = [
+        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        aws("rds", "delete-db-cluster", region=stack.region,
+            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+    ]
+    return {
+        "kind": "aurora",
+        "id": rid,
+        "cluster": cluster,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "snapshot": code("\n".join(_cluster_snapshot_steps(stack, cluster))),
+        "point_in_time": code("\n".join([
+            *setup_lines(*handles),
+            *_cluster_point_in_time_steps(stack, cluster, restored, placement),
+            *add_instance,
+        ])),
+        "from_snapshot": code("\n".join([
+            *_cluster_from_snapshot_steps(stack, rid, cluster, restored, placement),
+            *add_instance,
+        ])),
+        "cleanup": code("\n".join(cleanup)),
+    }
+
+
+def _cluster_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | None], list[tuple[str, str | None]]]:
+    """The handles a restored cluster's placement reads (subnet group, security group, key, parameter
+    group) and the restore options placing it like the live cluster."""
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
     parameter_group = ref_name(props.get("DBClusterParameterGroupName"))
     params = ref_handle(stack, parameter_group) if parameter_group in stack.resources else None
-    placement = [
+    options = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
         *([("--vpc-security-group-ids", group.value)] if group else []),
         *([("--kms-key-id", key.value)] if key else []),
@@ -379,76 +407,78 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             else []
         ),
     ]
-    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
-    add_instance = [
-        aws("rds", "create-db-instance", region=region, options=[
-            ("--db-instance-identifier", instance),
-            ("--db-cluster-identifier", restored),
-            ("--engine", str(props.get("Engine"))),
-            ("--db-instance-class", str(instance_class)),
-        ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", instance)]),
-        aws("rds", "describe-db-clusters", region=region, options=[
-            ("--db-cluster-identifier", restored),
-            ("--query", "DBClusters[0].Endpoint"),
-            ("--output", "text"),
-        ]),
-    ]
-    snapshot = [
-        aws("rds", "describe-db-clusters", region=region, options=[
+    return [subnet, group, key, params], options
+
+
+def _cluster_snapshot_steps(stack: StackFacts, cluster: str) -> list[str]:
+    """The cluster's restorable window, and a manual snapshot before risky work."""
+    return [
+        aws("rds", "describe-db-clusters", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
             ("--output", "text"),
         ]),
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-        aws("rds", "create-db-cluster-snapshot", region=region, options=[
+        aws("rds", "create-db-cluster-snapshot", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--db-cluster-snapshot-identifier", f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE"),
         ]),
     ]
-    point_in_time = [
-        *setup_lines(subnet, group, key, params),
+
+
+def _cluster_point_in_time_steps(stack: StackFacts, cluster: str, restored: str, placement: list) -> list[str]:
+    return [
         RESTORE_TIME.format(window="restorable window"),
-        aws("rds", "restore-db-cluster-to-point-in-time", region=region, options=[
+        aws("rds", "restore-db-cluster-to-point-in-time", region=stack.region, options=[
             ("--source-db-cluster-identifier", cluster),
             ("--db-cluster-identifier", restored),
             ("--restore-to-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        *add_instance,
     ]
-    from_snapshot = [
-        aws("rds", "describe-db-cluster-snapshots", region=region, options=[
+
+
+def _cluster_from_snapshot_steps(
+    stack: StackFacts, rid: str, cluster: str, restored: str, placement: list
+) -> list[str]:
+    """Pick one of the cluster's snapshots and restore it (a snapshot restore names the engine and version again)."""
+    props = stack.props(rid)
+    return [
+        aws("rds", "describe-db-cluster-snapshots", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--query", "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]"),
             ("--output", "table"),
         ]),
         'SNAPSHOT="<identifier from the list>"',
-        aws("rds", "restore-db-cluster-from-snapshot", region=region, options=[
+        aws("rds", "restore-db-cluster-from-snapshot", region=stack.region, options=[
             ("--db-cluster-identifier", restored),
             ("--snapshot-identifier", "$SNAPSHOT"),
             ("--engine", str(props.get("Engine"))),
             ("--engine-version", str(props.get("EngineVersion"))),
             *placement,
         ]),
-        *add_instance,
     ]
-    cleanup = [
-        aws("rds", "delete-db-instance", region=region, options=[("--db-instance-identifier", instance)]),
-        aws("rds", "delete-db-cluster", region=region,
-            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+
+
+def _restored_instance_steps(stack: StackFacts, rid: str, restored: str, instance: str) -> list[str]:
+    """A restored cluster has no instance: add one (of the live cluster's first member's class), wait for it,
+    and print the endpoint."""
+    members = stack.cluster_members(rid)
+    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
+    return [
+        aws("rds", "create-db-instance", region=stack.region, options=[
+            ("--db-instance-identifier", instance),
+            ("--db-cluster-identifier", restored),
+            ("--engine", str(stack.props(rid).get("Engine"))),
+            ("--db-instance-class", str(instance_class)),
+        ]),
+        aws_wait("rds", "db-instance-available", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        aws("rds", "describe-db-clusters", region=stack.region, options=[
+            ("--db-cluster-identifier", restored),
+            ("--query", "DBClusters[0].Endpoint"),
+            ("--output", "text"),
+        ]),
     ]
-    return {
-        "kind": "aurora",
-        "id": rid,
-        "cluster": cluster,
-        "retention": props.get("BackupRetentionPeriod", 1),
-        "window": props.get("PreferredBackupWindow"),
-        "snapshot": code("\n".join(snapshot)),
-        "point_in_time": code("\n".join(point_in_time)),
-        "from_snapshot": code("\n".join(from_snapshot)),
-        "cleanup": code("\n".join(cleanup)),
-    }
 
 
 def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
