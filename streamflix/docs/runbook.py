@@ -367,73 +367,20 @@ def _protection(stack: StackFacts, value) -> dict[str, bool]:
 def prerequisites(ctx: RunbookContext) -> Section:
     stack = ctx.stack
     types = {t for _, t, _ in stack.iter_resources()}
-    services = sorted(
-        {"cloudformation", "s3"}
-        | {s for prefix, s in _SERVICE_OF_TYPE.items() if any(t.startswith(prefix) for t in types)}
-    )
-    roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if any(t.startswith(prefix) for t in types)]
-    checks = [
-        "aws sts get-caller-identity",
-        "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
-        f'export TEMPLATE_BUCKET="{stack.project}-templates-${{AWS_ACCOUNT_ID}}-{stack.region}"   '
-        f"# or any bucket in {stack.region} you can write to",
-        "# only if you have none yet:",
-        command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
-    ]
-    if roles:
-        checks += [
-            "",
-            *[
-                command("aws", "iam", "create-service-linked-role", options=[("--aws-service-name", role)])
-                for role in roles
-            ],
-        ]
+    services = sorted({"cloudformation", "s3"} | {s for prefix, s in _SERVICE_OF_TYPE.items() if _uses(types, prefix)})
+    roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if _uses(types, prefix)]
     eips = stack.of_type("AWS::EC2::EIP")
-    if eips:
-        checks += [
-            "",
-            aws(
-                "service-quotas",
-                "get-service-quota",
-                region=stack.region,
-                options=[("--service-code", "ec2"), ("--quota-code", ELASTIC_IP_QUOTA), ("--query", "Quota.Value")],
-            ),
-            aws("ec2", "describe-addresses", region=stack.region, options=[("--query", "length(Addresses)")]),
-        ]
     engines = _pinned_engines(stack)
-    if engines:
-        checks += [
-            "",
-            *[_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
-        ]
-    required_sources = {w.source_blueprint for w in ctx.env.required_wires(stack.blueprint)}
-    sources = []
-    for source in ctx.env.sources_of(stack.blueprint):
-        required = source.blueprint in required_sources
-        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
-        if not required:
-            # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
-            # without it, so the source is not a prerequisite (see the deploy order).
-            continue
-        checks += [
-            "",
-            aws(
-                "cloudformation",
-                "describe-stacks",
-                region=source.region,
-                options=[
-                    ("--stack-name", source.stack_name),
-                    ("--query", "Stacks[0].StackStatus"),
-                    ("--output", "text"),
-                ],
-            ),
-        ]
-    emails = [
-        s.get("Endpoint")
-        for rid in stack.of_type("AWS::SNS::Topic")
-        for s in stack.props(rid).get("Subscription") or []
-        if s.get("Protocol") == "email"
+    sources, source_checks = _source_stacks(ctx)
+    groups = [
+        _account_and_bucket_steps(stack),
+        [command("aws", "iam", "create-service-linked-role", options=[("--aws-service-name", r)]) for r in roles],
+        _elastic_ip_room_steps(stack) if eips else [],
+        [_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
+        *source_checks,
     ]
+    # One code block, a blank line between the checks of different prerequisites.
+    checks = "\n\n".join("\n".join(group) for group in groups if group)
     text = render_chapter(
         "prerequisites",
         services=", ".join(f"`{s}`" for s in services),
@@ -447,10 +394,65 @@ def prerequisites(ctx: RunbookContext) -> Section:
         engines=bool(engines),
         catalog=stack.metadata.get("CatalogSnapshot", "its snapshot date"),
         sources=sources,
-        emails=[str(e) for e in emails],
-        checks=code("\n".join(checks)),
+        emails=[str(e) for e in _alarm_emails(stack)],
+        checks=code(checks),
     )
     return "Prerequisites", text
+
+
+def _uses(types: set[str], prefix: str) -> bool:
+    return any(t.startswith(prefix) for t in types)
+
+
+def _account_and_bucket_steps(stack: StackFacts) -> list[str]:
+    """Who the CLI acts as, and the template bucket every deploy command reads from."""
+    return [
+        "aws sts get-caller-identity",
+        "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
+        f'export TEMPLATE_BUCKET="{stack.project}-templates-${{AWS_ACCOUNT_ID}}-{stack.region}"   '
+        f"# or any bucket in {stack.region} you can write to",
+        "# only if you have none yet:",
+        command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
+    ]
+
+
+def _elastic_ip_room_steps(stack: StackFacts) -> list[str]:
+    """The account's Elastic IP quota in the region, and how many addresses it already holds."""
+    return [
+        aws(
+            "service-quotas",
+            "get-service-quota",
+            region=stack.region,
+            options=[("--service-code", "ec2"), ("--quota-code", ELASTIC_IP_QUOTA), ("--query", "Quota.Value")],
+        ),
+        aws("ec2", "describe-addresses", region=stack.region, options=[("--query", "length(Addresses)")]),
+    ]
+
+
+def _source_stacks(ctx: RunbookContext) -> tuple[list[dict], list[list[str]]]:
+    """The stacks this one takes parameters from (for the chapter), and a status check for each one
+    that must be deployed first."""
+    required_sources = {w.source_blueprint for w in ctx.env.required_wires(ctx.stack.blueprint)}
+    sources, checks = [], []
+    for source in ctx.env.sources_of(ctx.stack.blueprint):
+        required = source.blueprint in required_sources
+        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
+        # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
+        # without it, so the source is not a prerequisite (see the deploy order).
+        if required:
+            status = [("--stack-name", source.stack_name), ("--query", "Stacks[0].StackStatus"), ("--output", "text")]
+            checks.append([aws("cloudformation", "describe-stacks", region=source.region, options=status)])
+    return sources, checks
+
+
+def _alarm_emails(stack: StackFacts) -> list:
+    """The e-mail endpoints subscribed to the stack's topics (each must confirm its subscription)."""
+    return [
+        s.get("Endpoint")
+        for rid in stack.of_type("AWS::SNS::Topic")
+        for s in stack.props(rid).get("Subscription") or []
+        if s.get("Protocol") == "email"
+    ]
 
 
 def _pinned_engines(stack: StackFacts) -> list[tuple[str, str, str]]:
