@@ -360,15 +360,43 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """An Aurora cluster: restorable window and manual snapshot, point-in-time and snapshot restores
     into a new cluster placed like the live one, and the clean-up."""
     props = stack.props(rid)
-    region = stack.region
     cluster = stack.physical_name(rid) or rid
     restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    members = stack.cluster_members(rid)
-    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
+    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
+    handles, placement = _cluster_placement(stack, props)
+    add_instance = _restored_instance_steps(stack, rid, restored, instance)
+    cleanup = [
+        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        aws("rds", "delete-db-cluster", region=stack.region,
+            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+    ]
+    return {
+        "kind": "aurora",
+        "id": rid,
+        "cluster": cluster,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "snapshot": code("\n".join(_cluster_snapshot_steps(stack, cluster))),
+        "point_in_time": code("\n".join([
+            *setup_lines(*handles),
+            *_cluster_point_in_time_steps(stack, cluster, restored, placement),
+            *add_instance,
+        ])),
+        "from_snapshot": code("\n".join([
+            *_cluster_from_snapshot_steps(stack, rid, cluster, restored, placement),
+            *add_instance,
+        ])),
+        "cleanup": code("\n".join(cleanup)),
+    }
+
+
+def _cluster_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | None], list[tuple[str, str | None]]]:
+    """The handles a restored cluster's placement reads (subnet group, security group, key, parameter
+    group) and the restore options placing it like the live cluster."""
     subnet, group, key = _placement(stack, props, "DBSubnetGroupName", "VpcSecurityGroupIds")
     parameter_group = ref_name(props.get("DBClusterParameterGroupName"))
     params = ref_handle(stack, parameter_group) if parameter_group in stack.resources else None
-    placement = [
+    options = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
         *([("--vpc-security-group-ids", group.value)] if group else []),
         *([("--kms-key-id", key.value)] if key else []),
@@ -379,76 +407,78 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             else []
         ),
     ]
-    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
-    add_instance = [
-        aws("rds", "create-db-instance", region=region, options=[
-            ("--db-instance-identifier", instance),
-            ("--db-cluster-identifier", restored),
-            ("--engine", str(props.get("Engine"))),
-            ("--db-instance-class", str(instance_class)),
-        ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", instance)]),
-        aws("rds", "describe-db-clusters", region=region, options=[
-            ("--db-cluster-identifier", restored),
-            ("--query", "DBClusters[0].Endpoint"),
-            ("--output", "text"),
-        ]),
-    ]
-    snapshot = [
-        aws("rds", "describe-db-clusters", region=region, options=[
+    return [subnet, group, key, params], options
+
+
+def _cluster_snapshot_steps(stack: StackFacts, cluster: str) -> list[str]:
+    """The cluster's restorable window, and a manual snapshot before risky work."""
+    return [
+        aws("rds", "describe-db-clusters", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
             ("--output", "text"),
         ]),
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-        aws("rds", "create-db-cluster-snapshot", region=region, options=[
+        aws("rds", "create-db-cluster-snapshot", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--db-cluster-snapshot-identifier", f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE"),
         ]),
     ]
-    point_in_time = [
-        *setup_lines(subnet, group, key, params),
+
+
+def _cluster_point_in_time_steps(stack: StackFacts, cluster: str, restored: str, placement: list) -> list[str]:
+    return [
         RESTORE_TIME.format(window="restorable window"),
-        aws("rds", "restore-db-cluster-to-point-in-time", region=region, options=[
+        aws("rds", "restore-db-cluster-to-point-in-time", region=stack.region, options=[
             ("--source-db-cluster-identifier", cluster),
             ("--db-cluster-identifier", restored),
             ("--restore-to-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        *add_instance,
     ]
-    from_snapshot = [
-        aws("rds", "describe-db-cluster-snapshots", region=region, options=[
+
+
+def _cluster_from_snapshot_steps(
+    stack: StackFacts, rid: str, cluster: str, restored: str, placement: list
+) -> list[str]:
+    """Pick one of the cluster's snapshots and restore it (a snapshot restore names the engine and version again)."""
+    props = stack.props(rid)
+    return [
+        aws("rds", "describe-db-cluster-snapshots", region=stack.region, options=[
             ("--db-cluster-identifier", cluster),
             ("--query", "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]"),
             ("--output", "table"),
         ]),
         'SNAPSHOT="<identifier from the list>"',
-        aws("rds", "restore-db-cluster-from-snapshot", region=region, options=[
+        aws("rds", "restore-db-cluster-from-snapshot", region=stack.region, options=[
             ("--db-cluster-identifier", restored),
             ("--snapshot-identifier", "$SNAPSHOT"),
             ("--engine", str(props.get("Engine"))),
             ("--engine-version", str(props.get("EngineVersion"))),
             *placement,
         ]),
-        *add_instance,
     ]
-    cleanup = [
-        aws("rds", "delete-db-instance", region=region, options=[("--db-instance-identifier", instance)]),
-        aws("rds", "delete-db-cluster", region=region,
-            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+
+
+def _restored_instance_steps(stack: StackFacts, rid: str, restored: str, instance: str) -> list[str]:
+    """A restored cluster has no instance: add one (of the live cluster's first member's class), wait for it,
+    and print the endpoint."""
+    members = stack.cluster_members(rid)
+    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
+    return [
+        aws("rds", "create-db-instance", region=stack.region, options=[
+            ("--db-instance-identifier", instance),
+            ("--db-cluster-identifier", restored),
+            ("--engine", str(stack.props(rid).get("Engine"))),
+            ("--db-instance-class", str(instance_class)),
+        ]),
+        aws_wait("rds", "db-instance-available", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        aws("rds", "describe-db-clusters", region=stack.region, options=[
+            ("--db-cluster-identifier", restored),
+            ("--query", "DBClusters[0].Endpoint"),
+            ("--output", "text"),
+        ]),
     ]
-    return {
-        "kind": "aurora",
-        "id": rid,
-        "cluster": cluster,
-        "retention": props.get("BackupRetentionPeriod", 1),
-        "window": props.get("PreferredBackupWindow"),
-        "snapshot": code("\n".join(snapshot)),
-        "point_in_time": code("\n".join(point_in_time)),
-        "from_snapshot": code("\n".join(from_snapshot)),
-        "cleanup": code("\n".join(cleanup)),
-    }
 
 
 def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
@@ -603,99 +633,20 @@ def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
 
 def troubleshooting(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
-    region, name = stack.region, stack.stack_name
-
-    engines = [
-        (rid, resource_type, p) for rid, resource_type, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p
-    ]
-    checks = []
-    for _, resource_type, props in engines:
-        if resource_type.startswith("AWS::ElastiCache::"):
-            service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
-        else:
-            service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
-        checks.append(
-            aws(
-                service,
-                operation,
-                region=region,
-                options=[
-                    ("--engine", str(props["Engine"])),
-                    ("--query", f"{listing}[].EngineVersion"),
-                    ("--output", "text"),
-                ],
-            )
-        )
-        checks.append(f"python build.py catalog show --engine {props['Engine']} --region {region}")
-
+    engines = _engine_resources(stack)
+    checks = [line for _, resource_type, props in engines for line in _engine_versions(stack, resource_type, props)]
     groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
-    cache_commands = ""
-    if groups:
-        group_id = stack.physical_name(groups[0]) or groups[0]
-        group = [("--replication-group-id", group_id)]
-        cache_commands = code(
-            "\n".join(
-                [
-                    aws(
-                        "elasticache",
-                        "describe-replication-groups",
-                        region=region,
-                        options=[*group, ("--query", "ReplicationGroups[0].Status"), ("--output", "text")],
-                    ),
-                    aws_wait("elasticache", "replication-group-available", region=region, options=group),
-                    aws("elasticache", "delete-replication-group", region=region, options=group),
-                    aws_wait("elasticache", "replication-group-deleted", region=region, options=group),
-                    "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
-                    aws(
-                        "cloudformation",
-                        "continue-update-rollback",
-                        region=region,
-                        options=[("--stack-name", name), ("--resources-to-skip", groups[0])],
-                    ),
-                    "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
-                    aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
-                    aws(
-                        "cloudformation",
-                        "delete-stack",
-                        region=region,
-                        options=[("--stack-name", name), ("--retain-resources", groups[0])],
-                    ),
-                ]
-            )
-        )
-
     export = next((e for e in (stack.export_name(o) for o in stack.outputs) if e), None)
-
     service_id, service_commands = _unsettled_service(stack)
-
-    replacement = ""
-    if stack.stateful:
-        replacement = code(
-            aws(
-                "cloudformation",
-                "describe-change-set",
-                region=region,
-                options=[
-                    ("--stack-name", name),
-                    ("--change-set-name", "$CHANGE_SET"),
-                    (
-                        "--query",
-                        "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
-                        ".ResourceChange.[LogicalResourceId,Details[].Target.Name]",
-                    ),
-                    ("--output", "json"),
-                ],
-            )
-        )
     text = render_chapter(
         "troubleshooting",
         engines=[rid for rid, _, _ in engines],
         catalog=stack.metadata.get("CatalogSnapshot", "see the template metadata"),
         engine_checks=code("\n".join(checks)),
         cache_group=groups[0] if groups else None,
-        cache_commands=cache_commands,
+        cache_commands=code("\n".join(_stuck_cache_steps(stack, groups[0]))) if groups else "",
         export=export,
-        imports=code(aws("cloudformation", "list-imports", region=region, options=[("--export-name", export)]))
+        imports=code(aws("cloudformation", "list-imports", region=stack.region, options=[("--export-name", export)]))
         if export
         else "",
         capabilities=stack.capabilities,
@@ -707,9 +658,78 @@ def troubleshooting(ctx: "RunbookContext") -> Section:
             "AWS::ECS::Service", "AWS::ElastiCache::ReplicationGroup", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance"
         ),
         eips=stack.has_type("AWS::EC2::EIP"),
-        replacement=replacement,
+        replacement=code(_replacements(stack)) if stack.stateful else "",
     )
     return "Troubleshooting", text
+
+
+def _engine_resources(stack: StackFacts) -> list[tuple[str, str, dict]]:
+    """Every resource that pins an engine version: its logical ID, type and properties."""
+    return [(rid, t, p) for rid, t, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p]
+
+
+def _engine_versions(stack: StackFacts, resource_type: str, props: dict) -> list[str]:
+    """The versions of a resource's engine AWS offers in the region, then the ones our catalogue holds."""
+    if resource_type.startswith("AWS::ElastiCache::"):
+        service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
+    else:
+        service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
+    engine = props["Engine"]
+    return [
+        aws(
+            service,
+            operation,
+            region=stack.region,
+            options=[("--engine", str(engine)), ("--query", f"{listing}[].EngineVersion"), ("--output", "text")],
+        ),
+        f"python build.py catalog show --engine {engine} --region {stack.region}",
+    ]
+
+
+def _stuck_cache_steps(stack: StackFacts, group_rid: str) -> list[str]:
+    """A replication group stuck in create or delete: wait for it or delete it by hand, then let the stack
+    roll back past it (an update) or delete the stack keeping the group out (a first create)."""
+    region, name = stack.region, stack.stack_name
+    group = [("--replication-group-id", stack.physical_name(group_rid) or group_rid)]
+    return [
+        aws(
+            "elasticache",
+            "describe-replication-groups",
+            region=region,
+            options=[*group, ("--query", "ReplicationGroups[0].Status"), ("--output", "text")],
+        ),
+        aws_wait("elasticache", "replication-group-available", region=region, options=group),
+        aws("elasticache", "delete-replication-group", region=region, options=group),
+        aws_wait("elasticache", "replication-group-deleted", region=region, options=group),
+        "# an update that failed (UPDATE_ROLLBACK_FAILED): skip the resource you removed by hand",
+        aws(
+            "cloudformation",
+            "continue-update-rollback",
+            region=region,
+            options=[("--stack-name", name), ("--resources-to-skip", group_rid)],
+        ),
+        "# a first create that failed (ROLLBACK_FAILED): delete the stack; if it ends DELETE_FAILED, retain what is gone",
+        aws("cloudformation", "delete-stack", region=region, options=[("--stack-name", name)]),
+        aws(
+            "cloudformation",
+            "delete-stack",
+            region=region,
+            options=[("--stack-name", name), ("--retain-resources", group_rid)],
+        ),
+    ]
+
+
+#: The change set's resources CloudFormation would replace (or may: ``Conditional``) and the properties why.
+_REPLACEMENTS_QUERY = (
+    "Changes[?ResourceChange.Replacement=='True' || ResourceChange.Replacement=='Conditional']"
+    ".ResourceChange.[LogicalResourceId,Details[].Target.Name]"
+)
+
+
+def _replacements(stack: StackFacts) -> str:
+    change_set = [("--stack-name", stack.stack_name), ("--change-set-name", "$CHANGE_SET")]
+    query = [("--query", _REPLACEMENTS_QUERY), ("--output", "json")]
+    return aws("cloudformation", "describe-change-set", region=stack.region, options=[*change_set, *query])
 
 
 def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:

@@ -12,7 +12,7 @@ it describes.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from streamflix.cfn import is_intrinsic, is_true, ref_name, text_of
 from streamflix.docs import bootstrap, failover, maintenance, operations
@@ -184,123 +184,153 @@ def key_facts(stack: StackFacts) -> list[dict]:
     resolved where the template fixes it, else in ``text_of``'s notation (``!Ref X``), never a Python
     value."""
     facts: list[dict] = []
-    for rid in stack.of_type("AWS::RDS::DBCluster"):
-        p = stack.props(rid)
-        members = stack.cluster_members(rid)
-        facts.append(
-            {
-                "kind": "cluster",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine"), ""),
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                **_generated_name(stack, rid),
-                "instances": len(members),
-                "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
-                "readers": max(len(members) - 1, 0),
-                "encrypted": is_true(p.get("StorageEncrypted")),
-                **_protection(stack, p.get("DeletionProtection")),
-            }
-        )
-    for rid in stack.of_type("AWS::RDS::DBInstance"):
-        p = stack.props(rid)
-        if "DBClusterIdentifier" in p:
-            continue
-        facts.append(
-            {
-                "kind": "instance",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine")),  # None: a replica inherits its source's engine
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                "replica": "SourceDBInstanceIdentifier" in p,
-                "source_region": stack.resolve(p.get("SourceRegion")),
-                **_generated_name(stack, rid),
-                "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
-                "multi_az": is_true(p.get("MultiAZ")),
-                **_protection(stack, p.get("DeletionProtection")),
-            }
-        )
-    for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "cache",
-                "id": rid,
-                "engine": _shown(stack, p.get("Engine"), "redis"),
-                "version": _shown(stack, p.get("EngineVersion"), ""),
-                **_generated_name(stack, rid),
-                "nodes": _shown(stack, p.get("NumCacheClusters")),
-                "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
-                "multi_az": is_true(p.get("MultiAZEnabled")),
-                "automatic_failover": is_true(p.get("AutomaticFailoverEnabled")),
-                "at_rest": is_true(p.get("AtRestEncryptionEnabled")),
-                "in_transit": is_true(p.get("TransitEncryptionEnabled")),
-            }
-        )
-    for rid in stack.of_type("AWS::ECS::Service"):
-        p = stack.props(rid)
-        definition = ref_name(p.get("TaskDefinition"))
-        task = stack.props(definition) if definition in stack.resources else {}
-        network = _mapping(_mapping(p.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
-        subnets = network.get("Subnets")
-        facts.append(
-            {
-                "kind": "service",
-                "id": rid,
-                "launch_type": _shown(stack, p.get("LaunchType"), "EC2"),
-                "desired": _shown(stack, p.get("DesiredCount"), "1"),
-                "cpu": _shown(stack, task.get("Cpu"), "?"),
-                "memory": _shown(stack, task.get("Memory"), "?"),
-                "architecture": _shown(stack, _mapping(task.get("RuntimePlatform")).get("CpuArchitecture"), "X86_64"),
-                "subnets": len(subnets) if isinstance(subnets, list) else _shown(stack, subnets, "?"),
-            }
-        )
-    for rid in stack.of_type("AWS::Kinesis::Stream"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "stream",
-                "id": rid,
-                **_generated_name(stack, rid),
-                "mode": _shown(stack, _mapping(p.get("StreamModeDetails")).get("StreamMode"), "PROVISIONED"),
-                "retention_hours": _shown(stack, p.get("RetentionPeriodHours"), "24"),
-            }
-        )
-    for rid in stack.of_type("AWS::EFS::FileSystem"):
-        p = stack.props(rid)
-        facts.append(
-            {
-                "kind": "file_system",
-                "id": rid,
-                "encrypted": is_true(p.get("Encrypted")),
-                "replicated_to": [_shown(stack, d.get("Region"), "?") for d in replication_of(p).get("Destinations") or []],
-            }
-        )
-    subnets = stack.of_type("AWS::EC2::Subnet")
-    if subnets:
-        endpoints = stack.of_type("AWS::EC2::VPCEndpoint")
-        interface = [r for r in endpoints if stack.props(r).get("VpcEndpointType") == "Interface"]
-        facts.append(
-            {
-                "kind": "network",
-                "subnets": len(subnets),
-                "nat_gateways": len(stack.of_type("AWS::EC2::NatGateway")),
-                "interface_endpoints": len(interface),
-                "gateway_endpoints": len(endpoints) - len(interface),
-            }
-        )
-    for rid in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
-        p = stack.props(rid)
-        attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
-        facts.append(
-            {
-                "kind": "load_balancer",
-                "id": rid,
-                "type": _shown(stack, p.get("Type"), "application"),
-                "scheme": _shown(stack, p.get("Scheme"), "internet-facing"),
-                **_protection(stack, attributes.get("deletion_protection.enabled")),
-            }
-        )
+    for resource_type, facts_of in _COMPONENT_FACTS.items():
+        ids = stack.of_type(resource_type)
+        if ids:
+            facts += facts_of(stack, ids)
     return facts
+
+
+def _each(fact_of: Callable[[StackFacts, str], dict | None]) -> Callable[[StackFacts, list[str]], list[dict]]:
+    """A builder stating one component per resource (those ``fact_of`` returns None for are not main components)."""
+
+    def facts_of(stack: StackFacts, ids: list[str]) -> list[dict]:
+        return [fact for fact in (fact_of(stack, rid) for rid in ids) if fact is not None]
+
+    return facts_of
+
+
+def _engine_component(stack: StackFacts, rid: str, kind: str, engine_default: str | None) -> dict:
+    """What a database or cache states first: its kind, logical ID, engine and version, and its name."""
+    p = stack.props(rid)
+    return {
+        "kind": kind,
+        "id": rid,
+        "engine": _shown(stack, p.get("Engine"), engine_default),
+        "version": _shown(stack, p.get("EngineVersion"), ""),
+        **_generated_name(stack, rid),
+    }
+
+
+def _cluster_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    members = stack.cluster_members(rid)
+    return {
+        **_engine_component(stack, rid, "cluster", engine_default=""),
+        "instances": len(members),
+        "classes": sorted({_shown(stack, stack.props(m).get("DBInstanceClass"), "?") for m in members}),
+        "readers": max(len(members) - 1, 0),
+        "encrypted": is_true(p.get("StorageEncrypted")),
+        **_protection(stack, p.get("DeletionProtection")),
+    }
+
+
+def _instance_fact(stack: StackFacts, rid: str) -> dict | None:
+    """A stand-alone DB instance or read replica (None for a cluster member: its cluster is the component)."""
+    p = stack.props(rid)
+    if "DBClusterIdentifier" in p:
+        return None
+    return {
+        # engine None: a replica inherits its source's engine
+        **_engine_component(stack, rid, "instance", engine_default=None),
+        "replica": "SourceDBInstanceIdentifier" in p,
+        "source_region": stack.resolve(p.get("SourceRegion")),
+        "instance_class": _shown(stack, p.get("DBInstanceClass"), "?"),
+        "multi_az": is_true(p.get("MultiAZ")),
+        **_protection(stack, p.get("DeletionProtection")),
+    }
+
+
+def _cache_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        **_engine_component(stack, rid, "cache", engine_default="redis"),
+        "nodes": _shown(stack, p.get("NumCacheClusters")),
+        "node_type": _shown(stack, p.get("CacheNodeType"), "?"),
+        "multi_az": is_true(p.get("MultiAZEnabled")),
+        "automatic_failover": is_true(p.get("AutomaticFailoverEnabled")),
+        "at_rest": is_true(p.get("AtRestEncryptionEnabled")),
+        "in_transit": is_true(p.get("TransitEncryptionEnabled")),
+    }
+
+
+def _service_fact(stack: StackFacts, rid: str) -> dict:
+    """An ECS service with the size of the task definition it runs (``?`` when that is not in the template)."""
+    p = stack.props(rid)
+    definition = ref_name(p.get("TaskDefinition"))
+    task = stack.props(definition) if definition in stack.resources else {}
+    subnets = _mapping(_mapping(p.get("NetworkConfiguration")).get("AwsvpcConfiguration")).get("Subnets")
+    return {
+        "kind": "service",
+        "id": rid,
+        "launch_type": _shown(stack, p.get("LaunchType"), "EC2"),
+        "desired": _shown(stack, p.get("DesiredCount"), "1"),
+        "cpu": _shown(stack, task.get("Cpu"), "?"),
+        "memory": _shown(stack, task.get("Memory"), "?"),
+        "architecture": _shown(stack, _mapping(task.get("RuntimePlatform")).get("CpuArchitecture"), "X86_64"),
+        "subnets": len(subnets) if isinstance(subnets, list) else _shown(stack, subnets, "?"),
+    }
+
+
+def _stream_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        "kind": "stream",
+        "id": rid,
+        **_generated_name(stack, rid),
+        "mode": _shown(stack, _mapping(p.get("StreamModeDetails")).get("StreamMode"), "PROVISIONED"),
+        "retention_hours": _shown(stack, p.get("RetentionPeriodHours"), "24"),
+    }
+
+
+def _file_system_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    return {
+        "kind": "file_system",
+        "id": rid,
+        "encrypted": is_true(p.get("Encrypted")),
+        "replicated_to": [_shown(stack, d.get("Region"), "?") for d in replication_of(p).get("Destinations") or []],
+    }
+
+
+def _network_facts(stack: StackFacts, subnets: list[str]) -> list[dict]:
+    """The network is one component, however many subnets it has: their count and the stack's ways out."""
+    endpoints = stack.of_type("AWS::EC2::VPCEndpoint")
+    interface = [r for r in endpoints if stack.props(r).get("VpcEndpointType") == "Interface"]
+    return [
+        {
+            "kind": "network",
+            "subnets": len(subnets),
+            "nat_gateways": len(stack.of_type("AWS::EC2::NatGateway")),
+            "interface_endpoints": len(interface),
+            "gateway_endpoints": len(endpoints) - len(interface),
+        }
+    ]
+
+
+def _load_balancer_fact(stack: StackFacts, rid: str) -> dict:
+    p = stack.props(rid)
+    attributes = {a.get("Key"): a.get("Value") for a in p.get("LoadBalancerAttributes") or []}
+    return {
+        "kind": "load_balancer",
+        "id": rid,
+        "type": _shown(stack, p.get("Type"), "application"),
+        "scheme": _shown(stack, p.get("Scheme"), "internet-facing"),
+        **_protection(stack, attributes.get("deletion_protection.enabled")),
+    }
+
+
+#: The facts of each main component, found by its resource type, in the order the purpose chapter lists them.
+_COMPONENT_FACTS: dict[str, Callable[[StackFacts, list[str]], list[dict]]] = {
+    "AWS::RDS::DBCluster": _each(_cluster_fact),
+    "AWS::RDS::DBInstance": _each(_instance_fact),
+    "AWS::ElastiCache::ReplicationGroup": _each(_cache_fact),
+    "AWS::ECS::Service": _each(_service_fact),
+    "AWS::Kinesis::Stream": _each(_stream_fact),
+    "AWS::EFS::FileSystem": _each(_file_system_fact),
+    "AWS::EC2::Subnet": _network_facts,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _each(_load_balancer_fact),
+}
 
 
 def _shown(stack: StackFacts, value, default: str | None = None) -> str | None:
@@ -337,73 +367,20 @@ def _protection(stack: StackFacts, value) -> dict[str, bool]:
 def prerequisites(ctx: RunbookContext) -> Section:
     stack = ctx.stack
     types = {t for _, t, _ in stack.iter_resources()}
-    services = sorted(
-        {"cloudformation", "s3"}
-        | {s for prefix, s in _SERVICE_OF_TYPE.items() if any(t.startswith(prefix) for t in types)}
-    )
-    roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if any(t.startswith(prefix) for t in types)]
-    checks = [
-        "aws sts get-caller-identity",
-        "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
-        f'export TEMPLATE_BUCKET="{stack.project}-templates-${{AWS_ACCOUNT_ID}}-{stack.region}"   '
-        f"# or any bucket in {stack.region} you can write to",
-        "# only if you have none yet:",
-        command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
-    ]
-    if roles:
-        checks += [
-            "",
-            *[
-                command("aws", "iam", "create-service-linked-role", options=[("--aws-service-name", role)])
-                for role in roles
-            ],
-        ]
+    services = sorted({"cloudformation", "s3"} | {s for prefix, s in _SERVICE_OF_TYPE.items() if _uses(types, prefix)})
+    roles = [role for prefix, role in _SERVICE_LINKED_ROLES.items() if _uses(types, prefix)]
     eips = stack.of_type("AWS::EC2::EIP")
-    if eips:
-        checks += [
-            "",
-            aws(
-                "service-quotas",
-                "get-service-quota",
-                region=stack.region,
-                options=[("--service-code", "ec2"), ("--quota-code", ELASTIC_IP_QUOTA), ("--query", "Quota.Value")],
-            ),
-            aws("ec2", "describe-addresses", region=stack.region, options=[("--query", "length(Addresses)")]),
-        ]
     engines = _pinned_engines(stack)
-    if engines:
-        checks += [
-            "",
-            *[_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
-        ]
-    required_sources = {w.source_blueprint for w in ctx.env.required_wires(stack.blueprint)}
-    sources = []
-    for source in ctx.env.sources_of(stack.blueprint):
-        required = source.blueprint in required_sources
-        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
-        if not required:
-            # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
-            # without it, so the source is not a prerequisite (see the deploy order).
-            continue
-        checks += [
-            "",
-            aws(
-                "cloudformation",
-                "describe-stacks",
-                region=source.region,
-                options=[
-                    ("--stack-name", source.stack_name),
-                    ("--query", "Stacks[0].StackStatus"),
-                    ("--output", "text"),
-                ],
-            ),
-        ]
-    emails = [
-        s.get("Endpoint")
-        for rid in stack.of_type("AWS::SNS::Topic")
-        for s in stack.props(rid).get("Subscription") or []
-        if s.get("Protocol") == "email"
+    sources, source_checks = _source_stacks(ctx)
+    groups = [
+        _account_and_bucket_steps(stack),
+        [command("aws", "iam", "create-service-linked-role", options=[("--aws-service-name", r)]) for r in roles],
+        _elastic_ip_room_steps(stack) if eips else [],
+        [_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
+        *source_checks,
     ]
+    # One code block, a blank line between the checks of different prerequisites.
+    checks = "\n\n".join("\n".join(group) for group in groups if group)
     text = render_chapter(
         "prerequisites",
         services=", ".join(f"`{s}`" for s in services),
@@ -417,10 +394,65 @@ def prerequisites(ctx: RunbookContext) -> Section:
         engines=bool(engines),
         catalog=stack.metadata.get("CatalogSnapshot", "its snapshot date"),
         sources=sources,
-        emails=[str(e) for e in emails],
-        checks=code("\n".join(checks)),
+        emails=[str(e) for e in _alarm_emails(stack)],
+        checks=code(checks),
     )
     return "Prerequisites", text
+
+
+def _uses(types: set[str], prefix: str) -> bool:
+    return any(t.startswith(prefix) for t in types)
+
+
+def _account_and_bucket_steps(stack: StackFacts) -> list[str]:
+    """Who the CLI acts as, and the template bucket every deploy command reads from."""
+    return [
+        "aws sts get-caller-identity",
+        "export AWS_ACCOUNT_ID=$(aws sts get-caller-identity --query Account --output text)",
+        f'export TEMPLATE_BUCKET="{stack.project}-templates-${{AWS_ACCOUNT_ID}}-{stack.region}"   '
+        f"# or any bucket in {stack.region} you can write to",
+        "# only if you have none yet:",
+        command("aws", "s3", "mb", "s3://${TEMPLATE_BUCKET}", options=[("--region", stack.region)]),
+    ]
+
+
+def _elastic_ip_room_steps(stack: StackFacts) -> list[str]:
+    """The account's Elastic IP quota in the region, and how many addresses it already holds."""
+    return [
+        aws(
+            "service-quotas",
+            "get-service-quota",
+            region=stack.region,
+            options=[("--service-code", "ec2"), ("--quota-code", ELASTIC_IP_QUOTA), ("--query", "Quota.Value")],
+        ),
+        aws("ec2", "describe-addresses", region=stack.region, options=[("--query", "length(Addresses)")]),
+    ]
+
+
+def _source_stacks(ctx: RunbookContext) -> tuple[list[dict], list[list[str]]]:
+    """The stacks this one takes parameters from (for the chapter), and a status check for each one
+    that must be deployed first."""
+    required_sources = {w.source_blueprint for w in ctx.env.required_wires(ctx.stack.blueprint)}
+    sources, checks = [], []
+    for source in ctx.env.sources_of(ctx.stack.blueprint):
+        required = source.blueprint in required_sources
+        sources.append({"stack_name": source.stack_name, "region": source.region, "required": required})
+        # Optional wiring (e.g. dr-primary's backup key from dr-recovery): the stack deploys first
+        # without it, so the source is not a prerequisite (see the deploy order).
+        if required:
+            status = [("--stack-name", source.stack_name), ("--query", "Stacks[0].StackStatus"), ("--output", "text")]
+            checks.append([aws("cloudformation", "describe-stacks", region=source.region, options=status)])
+    return sources, checks
+
+
+def _alarm_emails(stack: StackFacts) -> list:
+    """The e-mail endpoints subscribed to the stack's topics (each must confirm its subscription)."""
+    return [
+        s.get("Endpoint")
+        for rid in stack.of_type("AWS::SNS::Topic")
+        for s in stack.props(rid).get("Subscription") or []
+        if s.get("Protocol") == "email"
+    ]
 
 
 def _pinned_engines(stack: StackFacts) -> list[tuple[str, str, str]]:
@@ -467,25 +499,72 @@ def _engine_version_check(stack: StackFacts, service: str, engine: str, version:
 def deploy(ctx: RunbookContext) -> Section:
     stack, env = ctx.stack, ctx.env
     region, name = stack.region, stack.stack_name
-    capabilities = [("--capabilities", stack.capabilities)] if stack.capabilities else []
-    key = s3_key(stack, ctx.environment)
     required = env.required_wires(stack.blueprint)
-    parameter_argument = "file://${FILLED}" if required else f"file://{create_stack_file(stack.blueprint)}"
+    # With required wiring the operator first fills the parameter files into copies (see _wiring).
+    parameters = "file://${FILLED}" if required else f"file://{create_stack_file(stack.blueprint)}"
+    overrides = "file://${FILLED_OVERRIDES}" if required else f"file://{overrides_file(stack.blueprint)}"
     wired = bool(required or env.optional_wires(stack.blueprint))
     wires, fill = _wiring(ctx) if wired else ("", "")
-    upload = [
-        f"cd out/{ctx.environment}   # or your --out folder: the one holding {stack.filename}",
-        f'TEMPLATE_URL="{template_url(stack, ctx.environment)}"',
-        command("aws", "s3", "cp", stack.filename, f"s3://${{TEMPLATE_BUCKET}}/{key}", options=[("--region", region)]),
+    update = [
+        'CHANGE_SET="update-$(date -u +%Y%m%d%H%M%S)"',
+        _copy_template(stack, ctx.environment),
+        *_change_set_steps(stack, "$CHANGE_SET", "UPDATE", parameters),
+    ]
+    after = [
+        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
+        f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
+    ]
+    text = render_chapter(
+        "deploy",
+        order=_deploy_order(ctx) if len(env.stacks) > 1 and env.partners_of(stack.blueprint) else [],
+        capabilities=stack.capabilities,
+        iam_resources=stack.iam_resources,
+        upload=code("\n".join(_upload_steps(stack, ctx.environment))),
+        wired=wired,
+        wires=wires,
+        fill=fill,
+        span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
+        long_wait=ctx.provisioning.high_minutes >= 50,
+        create=code("\n".join(_change_set_steps(stack, f"{name}-create", "CREATE", parameters))),
+        events=code(_events(region, name)),
+        stateful=stack.stateful,
+        update=code("\n".join(update)),
+        filled=bool(required),
+        deploy=code(_deploy_without_executing(stack, ctx.environment, overrides)),
+        after=code("\n".join(after)),
+        **_delete_commands(stack),
+    )
+    return "Deploy", text
+
+
+def _upload_steps(stack: StackFacts, environment: str) -> list[str]:
+    """Copy the rendered template to the bucket and let CloudFormation validate it from there."""
+    return [
+        f"cd out/{environment}   # or your --out folder: the one holding {stack.filename}",
+        f'TEMPLATE_URL="{template_url(stack, environment)}"',
+        _copy_template(stack, environment),
         aws(
             "cloudformation",
             "validate-template",
-            region=region,
+            region=stack.region,
             options=[("--template-url", "$TEMPLATE_URL"), ("--query", "Capabilities")],
         ),
     ]
-    change_set = f"{name}-create"
-    create = [
+
+
+def _copy_template(stack: StackFacts, environment: str) -> str:
+    destination = f"s3://${{TEMPLATE_BUCKET}}/{s3_key(stack, environment)}"
+    return command("aws", "s3", "cp", stack.filename, destination, options=[("--region", stack.region)])
+
+
+def _capabilities(stack: StackFacts) -> list[tuple[str, str]]:
+    return [("--capabilities", stack.capabilities)] if stack.capabilities else []
+
+
+def _change_set_steps(stack: StackFacts, change_set: str, change_set_type: str, parameters: str) -> list[str]:
+    """Create a change set (``CREATE`` or ``UPDATE``), show it, execute it and wait for the stack."""
+    region, name = stack.region, stack.stack_name
+    return [
         aws(
             "cloudformation",
             "create-change-set",
@@ -493,10 +572,10 @@ def deploy(ctx: RunbookContext) -> Section:
             options=[
                 ("--stack-name", name),
                 ("--change-set-name", change_set),
-                ("--change-set-type", "CREATE"),
+                ("--change-set-type", change_set_type),
                 ("--template-url", "$TEMPLATE_URL"),
-                ("--parameters", parameter_argument),
-                *capabilities,
+                ("--parameters", parameters),
+                *_capabilities(stack),
             ],
         ),
         _wait(region, name, "change-set-create-complete", change_set),
@@ -507,76 +586,26 @@ def deploy(ctx: RunbookContext) -> Section:
             region=region,
             options=[("--stack-name", name), ("--change-set-name", change_set)],
         ),
-        _wait(region, name, "stack-create-complete"),
+        _wait(region, name, f"stack-{change_set_type.lower()}-complete"),
     ]
-    update = [
-        'CHANGE_SET="update-$(date -u +%Y%m%d%H%M%S)"',
-        command("aws", "s3", "cp", stack.filename, f"s3://${{TEMPLATE_BUCKET}}/{key}", options=[("--region", region)]),
-        aws(
-            "cloudformation",
-            "create-change-set",
-            region=region,
-            options=[
-                ("--stack-name", name),
-                ("--change-set-name", "$CHANGE_SET"),
-                ("--change-set-type", "UPDATE"),
-                ("--template-url", "$TEMPLATE_URL"),
-                ("--parameters", parameter_argument),
-                *capabilities,
-            ],
-        ),
-        _wait(region, name, "change-set-create-complete", "$CHANGE_SET"),
-        _describe_change_set(region, name, "$CHANGE_SET"),
-        aws(
-            "cloudformation",
-            "execute-change-set",
-            region=region,
-            options=[("--stack-name", name), ("--change-set-name", "$CHANGE_SET")],
-        ),
-        _wait(region, name, "stack-update-complete"),
-    ]
-    deploy_command = aws(
+
+
+def _deploy_without_executing(stack: StackFacts, environment: str, overrides: str) -> str:
+    """The one-command alternative: ``aws cloudformation deploy`` stopping at the change set for review."""
+    return aws(
         "cloudformation",
         "deploy",
-        region=region,
+        region=stack.region,
         options=[
-            ("--stack-name", name),
+            ("--stack-name", stack.stack_name),
             ("--template-file", stack.filename),
             ("--s3-bucket", "$TEMPLATE_BUCKET"),
-            ("--s3-prefix", f"{stack.project}/{ctx.environment}"),
-            (
-                "--parameter-overrides",
-                "file://${FILLED_OVERRIDES}" if required else f"file://{overrides_file(stack.blueprint)}",
-            ),
-            *capabilities,
+            ("--s3-prefix", f"{stack.project}/{environment}"),
+            ("--parameter-overrides", overrides),
+            *_capabilities(stack),
             ("--no-execute-changeset", None),
         ],
     )
-    after = [
-        f"python build.py outputs {ctx.build_command()} --stack {stack.blueprint}",
-        f"STREAMFLIX_ENV={ctx.environment} python -m pytest tests/integration -m integration",
-    ]
-    text = render_chapter(
-        "deploy",
-        order=_deploy_order(ctx) if len(env.stacks) > 1 and env.partners_of(stack.blueprint) else [],
-        capabilities=stack.capabilities,
-        iam_resources=stack.iam_resources,
-        upload=code("\n".join(upload)),
-        wired=wired,
-        wires=wires,
-        fill=fill,
-        span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
-        long_wait=ctx.provisioning.high_minutes >= 50,
-        create=code("\n".join(create)),
-        events=code(_events(region, name)),
-        stateful=stack.stateful,
-        update=code("\n".join(update)),
-        filled=bool(required),
-        deploy=code(deploy_command),
-        after=code("\n".join(after)),
-        **_delete_commands(stack),
-    )
-    return "Deploy", text
 
 
 def _describe_change_set(region: str, name: str, change_set: str) -> str:
