@@ -382,7 +382,9 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             *_cluster_point_in_time_steps(stack, cluster, restored, placement),
             *add_instance,
         ])),
+        # Either restore may be the one an operator runs, so each block sets what it uses.
         "from_snapshot": code("\n".join([
+            *setup_lines(*handles),
             *_cluster_from_snapshot_steps(stack, rid, cluster, restored, placement),
             *add_instance,
         ])),

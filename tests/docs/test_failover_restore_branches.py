@@ -367,3 +367,18 @@ def test_a_replica_no_template_names_is_found_from_the_primary_region(dev, dev_d
     assert (calls[0].value("--region"), calls[0].value("--stack-name")) == ("eu-west-2", "streamflix-dev-dr-primary")
     assert calls[0].value("--query") == "Stacks[0].Outputs[?OutputKey=='FileSystemId'].OutputValue"
     assert "--output text)   # reads the primary region" in efs
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_restore_an_operator_may_run_alone_sets_every_variable_it_uses(env, artifacts):
+    """The point-in-time restore and the snapshot restore are alternatives ("... instead"): an
+    operator runs one of them, so each block sets the placement variables it reads (the snapshot
+    block once read $AURORA_SUBNET_GROUP etc. that only the block above it set)."""
+    text = section(artifacts[env]["runbooks/ha-database.md"], RESTORE_TITLE)
+    alternatives = re.findall(r"^From a snapshot instead[^\n]*\n\n```bash\n(.*?)```", text, re.M | re.S)
+    assert alternatives, "the Aurora cluster's snapshot restore is in the chapter"
+    for block in alternatives:
+        assigned = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", block, re.M))
+        used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", block))
+        assert used <= assigned, f"read but not set in this block: {sorted(used - assigned)}"
+        assert {"AURORA_SUBNET_GROUP", "DATABASE_SECURITY_GROUP", "DATA_KEY"} <= used
