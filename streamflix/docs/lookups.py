@@ -104,6 +104,19 @@ def derived_identifier(name: str, tag: str, limit: int) -> str:
     return f"{name[: limit - len(tag) - 1].rstrip('-')}-{tag}"
 
 
+def derived_handle(handle: Handle, tag: str, limit: int, variable: str | None = None) -> Handle:
+    """A new resource's identifier next to ``handle``'s (``derived_identifier``): literal when the name is,
+    else derived in shell from the variable read from the stack, cut to ``limit`` the same way (an
+    identifier may not end in a hyphen, so one left at the cut is dropped before the tag)."""
+    if not handle.is_variable:
+        return Handle(derived_identifier(handle.value, tag, limit))
+    source = handle.value.lstrip("$")
+    variable = variable or f"{source}_{tag.upper()}"
+    keep = limit - len(tag) - 1
+    derive = f'{variable}="${{{source}:0:{keep}}}"; {variable}="${{{variable}%-}}-{tag}"'
+    return Handle(f"${variable}", (*handle.setup, derive))
+
+
 def setup_lines(*handles: Handle | None) -> list[str]:
     """The lines that define the handles' shell variables, each once, in order."""
     lines: list[str] = []

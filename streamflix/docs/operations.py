@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamflix.cfn import is_true, ref_name, target_of, text_of
 from streamflix.docs.lifecycle import follow_up_update
-from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
+from streamflix.docs.lookups import Handle, attribute_handle, derived_handle, ref_handle, setup_lines
 from streamflix.docs.markdown import aws, aws_wait, code, command, table
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
@@ -358,34 +358,39 @@ def _stream_replay(stack: StackFacts, rid: str) -> str:
 
 def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """An Aurora cluster: restorable window and manual snapshot, point-in-time and snapshot restores
-    into a new cluster placed like the live one, and the clean-up."""
+    into a new cluster placed like the live one, and the clean-up. A name CloudFormation generated is
+    read from the stack, and the restored copies' names are derived from it in shell."""
     props = stack.props(rid)
-    cluster = stack.physical_name(rid) or rid
-    restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
+    cluster = ref_handle(stack, rid)
+    restored = derived_handle(cluster, "restore", DB_IDENTIFIER_LIMIT)
+    instance = derived_handle(restored, "1", DB_IDENTIFIER_LIMIT)
     handles, placement = _cluster_placement(stack, props)
-    add_instance = _restored_instance_steps(stack, rid, restored, instance)
+    add_instance = _restored_instance_steps(stack, rid, restored.value, instance.value)
     cleanup = [
-        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        *setup_lines(restored, instance),
+        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance.value)]),
         aws("rds", "delete-db-cluster", region=stack.region,
-            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+            options=[("--db-cluster-identifier", restored.value), ("--skip-final-snapshot", None)]),
     ]
+    # Either restore may be the one an operator runs, so each block sets what it uses.
+    names = setup_lines(restored, instance)
     return {
         "kind": "aurora",
         "id": rid,
-        "cluster": cluster,
+        "cluster": cluster.value,
         "retention": props.get("BackupRetentionPeriod", 1),
         "window": props.get("PreferredBackupWindow"),
         "snapshot": code("\n".join(_cluster_snapshot_steps(stack, cluster))),
         "point_in_time": code("\n".join([
+            *names,
             *setup_lines(*handles),
-            *_cluster_point_in_time_steps(stack, cluster, restored, placement),
+            *_cluster_point_in_time_steps(stack, cluster.value, restored.value, placement),
             *add_instance,
         ])),
-        # Either restore may be the one an operator runs, so each block sets what it uses.
         "from_snapshot": code("\n".join([
+            *names,
             *setup_lines(*handles),
-            *_cluster_from_snapshot_steps(stack, rid, cluster, restored, placement),
+            *_cluster_from_snapshot_steps(stack, rid, cluster, restored.value, placement),
             *add_instance,
         ])),
         "cleanup": code("\n".join(cleanup)),
@@ -412,18 +417,20 @@ def _cluster_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | No
     return [subnet, group, key, params], options
 
 
-def _cluster_snapshot_steps(stack: StackFacts, cluster: str) -> list[str]:
+def _cluster_snapshot_steps(stack: StackFacts, cluster: Handle) -> list[str]:
     """The cluster's restorable window, and a manual snapshot before risky work."""
+    manual = derived_handle(cluster, "manual", 48)
     return [
+        *setup_lines(cluster, manual),
         aws("rds", "describe-db-clusters", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
+            ("--db-cluster-identifier", cluster.value),
             ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
             ("--output", "text"),
         ]),
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
         aws("rds", "create-db-cluster-snapshot", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
-            ("--db-cluster-snapshot-identifier", f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE"),
+            ("--db-cluster-identifier", cluster.value),
+            ("--db-cluster-snapshot-identifier", f"{manual.value}-$SNAPSHOT_DATE"),
         ]),
     ]
 
@@ -441,13 +448,13 @@ def _cluster_point_in_time_steps(stack: StackFacts, cluster: str, restored: str,
 
 
 def _cluster_from_snapshot_steps(
-    stack: StackFacts, rid: str, cluster: str, restored: str, placement: list
+    stack: StackFacts, rid: str, cluster: Handle, restored: str, placement: list
 ) -> list[str]:
     """Pick one of the cluster's snapshots and restore it (a snapshot restore names the engine and version again)."""
     props = stack.props(rid)
     return [
         aws("rds", "describe-db-cluster-snapshots", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
+            ("--db-cluster-identifier", cluster.value),
             ("--query", "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]"),
             ("--output", "table"),
         ]),
@@ -488,7 +495,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     props = stack.props(rid)
     region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
-    name = stack.physical_name(rid) or rid
+    name = instance.value
     if "SourceDBInstanceIdentifier" in props:
         commands = [
             *instance.setup,
@@ -502,7 +509,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             ]),
         ]
         return {"kind": "replica", "id": rid, "name": name, "commands": code("\n".join(commands))}
-    restored = derived_identifier(name, "restore", DB_IDENTIFIER_LIMIT)
+    restored = derived_handle(instance, "restore", DB_IDENTIFIER_LIMIT)
     subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
     placement = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
@@ -510,7 +517,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
     commands = [
-        *instance.setup,
+        *setup_lines(instance, restored),
         aws("rds", "describe-db-instances", region=region, options=[
             ("--db-instance-identifier", instance.value),
             ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
@@ -520,11 +527,11 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         RESTORE_TIME.format(window="retention window"),
         aws("rds", "restore-db-instance-to-point-in-time", region=region, options=[
             ("--source-db-instance-identifier", instance.value),
-            ("--target-db-instance-identifier", restored),
+            ("--target-db-instance-identifier", restored.value),
             ("--restore-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored)]),
+        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored.value)]),
     ]
     return {
         "kind": "instance",
@@ -540,8 +547,10 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A replication group: its snapshots, a manual one, and a restore into a new group with the same settings."""
     props = stack.props(rid)
     region = stack.region
-    group_id = stack.physical_name(rid) or rid
-    restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
+    replication_group = ref_handle(stack, rid)
+    restored = derived_handle(replication_group, "restore", CACHE_GROUP_LIMIT)
+    manual = derived_handle(replication_group, "manual", CACHE_GROUP_LIMIT)
+    group_id = replication_group.value
     kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
@@ -558,6 +567,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
     ]
     commands = [
+        *setup_lines(replication_group, restored, manual),
         aws("elasticache", "describe-snapshots", region=region, options=[
             ("--replication-group-id", group_id),
             ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
@@ -566,12 +576,12 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
         aws("elasticache", "create-snapshot", region=region, options=[
             ("--replication-group-id", group_id),
-            ("--snapshot-name", f"{derived_identifier(group_id, 'manual', 40)}-$SNAPSHOT_DATE"),
+            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
         ]),
         *setup_lines(subnet, group, key, *user_groups),
         'SNAPSHOT="<snapshot name from the list>"',
         aws("elasticache", "create-replication-group", region=region, options=[
-            ("--replication-group-id", restored),
+            ("--replication-group-id", restored.value),
             ("--replication-group-description", f"Restore of {group_id}"),
             ("--snapshot-name", "$SNAPSHOT"),
             ("--engine", str(props.get("Engine", "redis"))),
@@ -585,7 +595,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             *flags,
         ]),
         aws_wait("elasticache", "replication-group-available", region=region,
-                 options=[("--replication-group-id", restored)]),
+                 options=[("--replication-group-id", restored.value)]),
     ]
     return {
         "kind": "cache",
@@ -692,8 +702,10 @@ def _stuck_cache_steps(stack: StackFacts, group_rid: str) -> list[str]:
     """A replication group stuck in create or delete: wait for it or delete it by hand, then let the stack
     roll back past it (an update) or delete the stack keeping the group out (a first create)."""
     region, name = stack.region, stack.stack_name
-    group = [("--replication-group-id", stack.physical_name(group_rid) or group_rid)]
+    replication_group = ref_handle(stack, group_rid)
+    group = [("--replication-group-id", replication_group.value)]
     return [
+        *replication_group.setup,
         aws(
             "elasticache",
             "describe-replication-groups",

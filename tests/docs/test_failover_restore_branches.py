@@ -382,3 +382,77 @@ def test_each_restore_an_operator_may_run_alone_sets_every_variable_it_uses(env,
         used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", block))
         assert used <= assigned, f"read but not set in this block: {sorted(used - assigned)}"
         assert {"AURORA_SUBNET_GROUP", "DATABASE_SECURITY_GROUP", "DATA_KEY"} <= used
+
+
+#: Each stateful type's name property, and the types a runbook command names by its ``Ref``.
+GENERATED_NAMES = {
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::ElastiCache::ReplicationGroup": "ReplicationGroupId",
+}
+
+
+def generated_names(template: dict) -> None:
+    """Leave every database's and cache's name to CloudFormation (no name property): only the deployed stack knows it."""
+    for resource_type, prop in GENERATED_NAMES.items():
+        for rid in of_type(template, resource_type):
+            template["Resources"][rid]["Properties"].pop(prop, None)
+
+
+def test_generated_names_are_read_from_the_stack_never_the_logical_id(dev, artifacts):
+    """With no name in the template, every command reads the identifier CloudFormation generated from the
+    stack (``describe-stack-resource`` or an output) and derives the restored copies' names from it in shell,
+    within the AWS limits; it never passes the logical ID, which names nothing in AWS."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=generated_names, dr_primary=generated_names)
+    ha = load_template(next(s for s in stacks if s.blueprint == "ha-database").text)
+    cluster, = of_type(ha, "AWS::RDS::DBCluster")
+    cache, = of_type(ha, "AWS::ElastiCache::ReplicationGroup")
+    logical = set(ha["Resources"]) | set(load_template(next(s for s in stacks if s.blueprint == "dr-primary").text)["Resources"])
+    identifier_flags = ("--db-cluster-identifier", "--source-db-cluster-identifier", "--db-instance-identifier",
+                        "--source-db-instance-identifier", "--target-db-instance-identifier",
+                        "--replication-group-id", "--source-identifier", "--snapshot-name",
+                        "--db-cluster-snapshot-identifier")
+    for book in ("ha-database", "dr-primary"):
+        text = files[f"runbooks/{book}.md"]
+        before = artifacts["dev"][f"runbooks/{book}.md"]
+        region = next(s.region for s in stacks if s.blueprint == book)  # the recovery stack keeps its names
+        for call in (c for c in invocations(text) if c.value("--region") == region):
+            for flag in identifier_flags:
+                for value in call.options.get(flag, []):
+                    assert value.startswith("$"), f"{book}: {call.line}"
+                    assert value.split("-")[0].lstrip("$") not in logical
+        # the unedited render names the resources literally
+        assert any(not v.startswith("$") for c in invocations(before) for v in c.options.get("--replication-group-id", []))
+
+    restore = section(files["runbooks/ha-database.md"], RESTORE_TITLE)
+    aurora = restore_block(restore, cluster)
+    lines = re.findall(r"```bash\n.*?```", aurora, re.S)
+    reads = f"--logical-resource-id {cluster} --query StackResourceDetail.PhysicalResourceId"
+    assert all(reads in block or "Outputs[?OutputKey==" in block for block in lines[:3])
+    pit = next(c for c in invocations(aurora) if c.operation == "restore-db-cluster-to-point-in-time")
+    source, target = pit.value("--source-db-cluster-identifier"), pit.value("--db-cluster-identifier")
+    assert source != target
+    # the restored cluster's name is derived in shell from the read name, cut to the RDS limit
+    derive = next(line for line in lines[1].splitlines() if line.startswith(target.lstrip("$") + "="))
+    assert f"${{{source.lstrip('$')}:0:55}}" in derive and derive.endswith("-restore\"")
+    cleanup = invocations(lines[3])
+    assert [c.operation for c in cleanup] == ["describe-stacks", "delete-db-instance", "delete-db-cluster"]
+    assert cleanup[2].value("--db-cluster-identifier") == target
+    # each fenced block sets what it reads (the clean-up reads the names the restore derived)
+    for block in lines:
+        assigned = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", block, re.M)) | set(re.findall(r"; ([A-Z_][A-Z0-9_]*)=", block))
+        used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
+        assert used <= assigned | {"SNAPSHOT_DATE", "RESTORE_TIME", "SNAPSHOT"}, sorted(used - assigned)
+
+    cache_block = restore_block(restore, cache)
+    create = next(c for c in invocations(cache_block) if c.operation == "create-replication-group")
+    assert "\nCACHE_REPLICATION_GROUP=$(aws cloudformation describe-stack" in cache_block
+    derive = next(line for line in cache_block.splitlines()
+                  if line.startswith(create.value("--replication-group-id").lstrip("$") + "="))
+    assert ":0:32}" in derive and derive.endswith("-restore\"")
+
+    stuck = section(files["runbooks/ha-database.md"], "Troubleshooting")
+    assert "\nCACHE_REPLICATION_GROUP=$(aws cloudformation describe-stack" in stuck
+    groups = [c.value("--replication-group-id") for c in invocations(stuck) if "--replication-group-id" in c.options]
+    assert len(groups) == 4 and set(groups) == {"$CACHE_REPLICATION_GROUP"}
