@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from streamflix.cfn import text_of
 from streamflix.docs.markdown import assign, aws
 from streamflix.docs.stack import StackFacts
 
@@ -94,6 +95,45 @@ def attribute_handle(stack: StackFacts, logical_id: str, attribute: str, variabl
         return None
     variable = variable or variable_name(logical_id, attribute.replace(".", "_").upper())
     return Handle(f"${variable}", (assign(variable, output_command(stack, output)),))
+
+
+#: How to read a deployed resource's settings: (service, describe operation, identifier option, the result's record).
+DESCRIBE_RESOURCE: dict[str, tuple[str, str, str, str]] = {
+    "AWS::RDS::DBCluster": ("rds", "describe-db-clusters", "--db-cluster-identifier", "DBClusters[0]"),
+    "AWS::RDS::DBInstance": ("rds", "describe-db-instances", "--db-instance-identifier", "DBInstances[0]"),
+    "AWS::ElastiCache::ReplicationGroup": (
+        "elasticache", "describe-replication-groups", "--replication-group-id", "ReplicationGroups[0]",
+    ),
+}
+
+
+def describe_command(stack: StackFacts, resource: Handle, resource_type: str, field: str) -> str:
+    """The one-line command printing ``field`` (a JMESPath on the record) of the deployed resource."""
+    service, operation, option, record = DESCRIBE_RESOURCE[resource_type]
+    query = field.replace("@", record) if "@" in field else f"{record}.{field}"
+    return aws(service, operation, region=stack.region, one_line=True,
+               options=[(option, resource.value), ("--query", query), ("--output", "text")])
+
+
+def setting_handle(
+    stack: StackFacts, logical_id: str, prop: str, field: str, variable: str, default: str | None = None
+) -> Handle:
+    """A setting a restore states again (class, engine, version): the template's value where it is what
+    is deployed (``StackFacts.resolve``: a literal, or a parameter default that runs), ``default`` when the
+    template leaves it out, else read from the running resource (``field`` of its describe record, ``@``
+    standing for the record) into ``variable``, or for a type not in ``DESCRIBE_RESOURCE`` a placeholder
+    the operator fills: never ``None`` or an intrinsic's text as a value."""
+    props = stack.props(logical_id)
+    if prop not in props and default is not None:
+        return Handle(default)
+    resolved = stack.resolve(props.get(prop))
+    if resolved is not None:
+        return Handle(resolved)
+    if stack.type_of(logical_id) not in DESCRIBE_RESOURCE:
+        return Handle(f"${variable}", (f'{variable}="<{prop} of {logical_id}: {text_of(props.get(prop))}>"',))
+    resource = ref_handle(stack, logical_id)
+    command = describe_command(stack, resource, stack.type_of(logical_id), field)
+    return Handle(f"${variable}", (*resource.setup, assign(variable, command)))
 
 
 def derived_identifier(name: str, tag: str, limit: int) -> str:

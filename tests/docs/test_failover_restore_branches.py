@@ -456,3 +456,85 @@ def test_generated_names_are_read_from_the_stack_never_the_logical_id(dev, artif
     assert "\nCACHE_REPLICATION_GROUP=$(aws cloudformation describe-stack" in stuck
     groups = [c.value("--replication-group-id") for c in invocations(stuck) if "--replication-group-id" in c.options]
     assert len(groups) == 4 and set(groups) == {"$CACHE_REPLICATION_GROUP"}
+
+
+def deploy_time_sizes(template: dict) -> None:
+    """The cluster's and cache's class, engine and version as parameters: the engine with a default (what is
+    deployed), the rest without one (only the deployed stack knows them)."""
+    parameters = template["Parameters"]
+    parameters["DbEngine"] = {"Type": "String", "Default": "aurora-postgresql", "Description": "engine"}
+    for name in ("DbClass", "DbEngineVersion", "CacheClass", "CacheVersion", "CacheNodes"):
+        parameters[name] = {"Type": "String", "Description": "known at deploy time"}
+    resources = template["Resources"]
+    cluster, = of_type(template, "AWS::RDS::DBCluster")
+    resources[cluster]["Properties"].update(Engine={"Ref": "DbEngine"}, EngineVersion={"Ref": "DbEngineVersion"})
+    for member in of_type(template, "AWS::RDS::DBInstance"):
+        resources[member]["Properties"]["DBInstanceClass"] = {"Ref": "DbClass"}
+    cache, = of_type(template, "AWS::ElastiCache::ReplicationGroup")
+    resources[cache]["Properties"].update(CacheNodeType={"Ref": "CacheClass"}, EngineVersion={"Ref": "CacheVersion"},
+                                          NumCacheClusters={"Ref": "CacheNodes"})
+
+
+def test_a_class_or_version_known_at_deploy_time_is_read_from_the_deployed_resource(dev, artifacts):
+    """A restore re-states the class, engine and version: a parameter default that is deployed is written out,
+    a value only the deploy knows is read from the running resource into a shell variable (never ``None``,
+    a Python dict or ``!Ref`` text, which the CLI would refuse or pass on as a name)."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=deploy_time_sizes)
+    ha = load_template(next(s for s in stacks if s.blueprint == "ha-database").text)
+    cluster, = of_type(ha, "AWS::RDS::DBCluster")
+    cache, = of_type(ha, "AWS::ElastiCache::ReplicationGroup")
+    restore = section(files["runbooks/ha-database.md"], RESTORE_TITLE)
+    before = section(artifacts["dev"]["runbooks/ha-database.md"], RESTORE_TITLE)
+    sized = ("--engine", "--engine-version", "--db-instance-class", "--cache-node-type", "--num-cache-clusters")
+
+    def values(text: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for call in invocations(text):
+            if call.operation in ("create-db-instance", "restore-db-cluster-from-snapshot", "create-replication-group"):
+                for flag in sized:
+                    found.setdefault(flag, set()).update(call.options.get(flag, []))
+        return found
+
+    unedited = values(before)
+    assert unedited["--db-instance-class"] == {config.ha_database.database.instance_class}
+    assert not any(v.startswith("$") for vs in unedited.values() for v in vs)
+    edited_values = values(restore)
+    for flag, found in edited_values.items():
+        assert found, flag
+        assert not [v for v in found if v == "None" or "{" in v or "!" in v or "Ref" in v], (flag, found)
+    assert "aurora-postgresql" in edited_values["--engine"]  # the parameter's default is what runs
+
+    aurora = restore_block(restore, cluster)
+    blocks = re.findall(r"```bash\n.*?```", aurora, re.S)
+    from_snapshot = next(c for c in invocations(blocks[2]) if c.operation == "restore-db-cluster-from-snapshot")
+    version = from_snapshot.value("--engine-version")
+    assert version.startswith("$")
+    assert re.search(rf'^{version[1:]}=\$\(aws rds describe-db-clusters .*--query "?DBClusters\[0\]\.EngineVersion"? ',
+                     blocks[2], re.M)
+    for block in blocks[1:3]:
+        add = next(c for c in invocations(block) if c.operation == "create-db-instance")
+        instance_class = add.value("--db-instance-class")
+        assert instance_class.startswith("$")
+        assert re.search(rf"^{instance_class[1:]}=\$\(aws rds describe-db-instances .*"
+                         r'--query "?DBInstances\[0\]\.DBInstanceClass"? ', block, re.M)
+
+    cache_block = restore_block(restore, cache)
+    create = next(c for c in invocations(cache_block) if c.operation == "create-replication-group")
+    reads = {
+        "--cache-node-type": "ReplicationGroups[0].CacheNodeType",
+        "--num-cache-clusters": "length(ReplicationGroups[0].MemberClusters)",
+        "--engine-version": "CacheClusters[0].EngineVersion",
+    }
+    for flag, query in reads.items():
+        variable = create.value(flag)
+        assert variable.startswith("$"), flag
+        line = next(line for line in cache_block.splitlines() if line.startswith(variable[1:] + "="))
+        assert f'--query "{query}"' in line or f"--query {query}" in line, line
+    for block in [*blocks, cache_block]:
+        assigned = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", block, re.M))
+        used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
+        assert used <= assigned | {"SNAPSHOT_DATE", "RESTORE_TIME", "SNAPSHOT"}, sorted(used - assigned)
+
+    engines = section(files["runbooks/ha-database.md"], "Troubleshooting")
+    assert not [c for c in invocations(engines) if "{" in (c.value("--engine") or "")]
