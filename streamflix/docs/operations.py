@@ -393,7 +393,7 @@ def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     return {
         "kind": "aurora",
         "id": rid,
-        "cluster": cluster.value,
+        "cluster": None if cluster.is_variable else cluster.value,
         "retention": props.get("BackupRetentionPeriod", 1),
         "window": props.get("PreferredBackupWindow"),
         "snapshot": code("\n".join(_cluster_snapshot_steps(stack, cluster))),
@@ -506,7 +506,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     props = stack.props(rid)
     region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
-    name = instance.value
+    name = None if instance.is_variable else instance.value
     if "SourceDBInstanceIdentifier" in props:
         commands = [
             *instance.setup,
@@ -606,7 +606,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     return {
         "kind": "cache",
         "id": rid,
-        "group": group_id,
+        "group": None if replication_group.is_variable else group_id,
         "snapshots": kept if parameter_text(kept) != "0" else 0,
         "window": props.get("SnapshotWindow"),
         "commands": code("\n".join(commands)),

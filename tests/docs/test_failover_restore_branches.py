@@ -426,6 +426,10 @@ def test_generated_names_are_read_from_the_stack_never_the_logical_id(dev, artif
         assert any(not v.startswith("$") for c in invocations(before) for v in c.options.get("--replication-group-id", []))
 
     restore = section(files["runbooks/ha-database.md"], RESTORE_TITLE)
+    assert f"### `{cluster}` (Aurora cluster with a generated name)" in restore
+    assert f"### `{cache}` (ElastiCache with a generated name)" in restore
+    assert "### `PostgresPrimaryInstance` (DB instance with a generated name)" in files["runbooks/dr-primary.md"]
+    assert f"### `{cluster}` (Aurora cluster `streamflix-dev-" in section(artifacts["dev"]["runbooks/ha-database.md"], RESTORE_TITLE)
     aurora = restore_block(restore, cluster)
     lines = re.findall(r"```bash\n.*?```", aurora, re.S)
     reads = f"--logical-resource-id {cluster} --query StackResourceDetail.PhysicalResourceId"
