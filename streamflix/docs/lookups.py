@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from streamflix.cfn import text_of
 from streamflix.docs.markdown import assign, aws
 from streamflix.docs.stack import StackFacts
 
@@ -130,10 +129,16 @@ def setting_handle(
     if resolved is not None:
         return Handle(resolved)
     if stack.type_of(logical_id) not in DESCRIBE_RESOURCE:
-        return Handle(f"${variable}", (f'{variable}="<{prop} of {logical_id}: {text_of(props.get(prop))}>"',))
+        return placeholder_handle(variable, f"{prop} of {logical_id} as deployed")
     resource = ref_handle(stack, logical_id)
     command = describe_command(stack, resource, stack.type_of(logical_id), field)
     return Handle(f"${variable}", (*resource.setup, assign(variable, command)))
+
+
+def placeholder_handle(variable: str, what: str) -> Handle:
+    """A value the operator fills in (``VARIABLE="<what>"``). ``what`` holds no ``!``, which an
+    interactive shell would expand inside double quotes, so no intrinsic's short form."""
+    return Handle(f"${variable}", (f'{variable}="<{what.replace("!", "")}>"',))
 
 
 def derived_identifier(name: str, tag: str, limit: int) -> str:

@@ -542,3 +542,22 @@ def test_a_class_or_version_known_at_deploy_time_is_read_from_the_deployed_resou
 
     engines = section(files["runbooks/ha-database.md"], "Troubleshooting")
     assert not [c for c in invocations(engines) if "{" in (c.value("--engine") or "")]
+
+
+def test_a_version_known_at_deploy_time_is_checked_with_the_value_the_operator_passes(dev, artifacts):
+    """Before a deploy nothing runs to read a setting from: the prerequisites' engine-version check uses the
+    parameter's default where that is deployed, else a variable the operator sets to the value passed."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=deploy_time_sizes)
+    checks = [c for c in invocations(section(files["runbooks/ha-database.md"], "Prerequisites"))
+              if c.operation == "describe-db-engine-versions"]
+    unedited = [c for c in invocations(section(artifacts["dev"]["runbooks/ha-database.md"], "Prerequisites"))
+                if c.operation == "describe-db-engine-versions"]
+    assert unedited[0].value("--engine-version") == config.ha_database.database.engine_version
+    assert [(c.value("--engine"), c.value("--engine-version")) for c in checks] == [
+        ("aurora-postgresql", "$DB_ENGINE_VERSION")
+    ]
+    assert 'DB_ENGINE_VERSION="<the DbEngineVersion you deploy with>"' in files["runbooks/ha-database.md"]
+    cache = [c for c in invocations(section(files["runbooks/ha-database.md"], "Prerequisites"))
+             if c.operation == "describe-cache-engine-versions"]
+    assert [c.value("--engine-version") for c in cache] == ["$CACHE_VERSION"]
