@@ -148,8 +148,10 @@ def _cache_failovers(stack: StackFacts) -> list[dict[str, str]]:
     for rid in stack.of_type("AWS::ElastiCache::ReplicationGroup"):
         if not is_true(stack.props(rid).get("AutomaticFailoverEnabled")):
             continue
-        group = stack.physical_name(rid) or rid
+        replication_group = ref_handle(stack, rid)
+        group = replication_group.value
         commands = [
+            *replication_group.setup,
             aws("elasticache", "test-failover", region=region,
                 options=[("--replication-group-id", group), ("--node-group-id", "0001")]),
             aws("elasticache", "describe-events", region=region, options=[

@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from streamflix.cfn import is_true, ref_name, target_of, text_of
 from streamflix.docs.lifecycle import follow_up_update
-from streamflix.docs.lookups import Handle, attribute_handle, derived_identifier, ref_handle, setup_lines
-from streamflix.docs.markdown import aws, aws_wait, code, command, table
+from streamflix.docs.lookups import (
+    Handle,
+    attribute_handle,
+    derived_handle,
+    describe_command,
+    ref_handle,
+    setting_handle,
+    setup_lines,
+    variable_name,
+)
+from streamflix.docs.markdown import assign, aws, aws_wait, code, command, table
 from streamflix.docs.prose import render_chapter
 from streamflix.docs.stack import StackFacts, parameter_text, replication_of
 
@@ -358,34 +367,44 @@ def _stream_replay(stack: StackFacts, rid: str) -> str:
 
 def _aurora_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """An Aurora cluster: restorable window and manual snapshot, point-in-time and snapshot restores
-    into a new cluster placed like the live one, and the clean-up."""
+    into a new cluster placed like the live one, and the clean-up. A name CloudFormation generated is
+    read from the stack, and the restored copies' names are derived from it in shell."""
     props = stack.props(rid)
-    cluster = stack.physical_name(rid) or rid
-    restored = derived_identifier(cluster, "restore", DB_IDENTIFIER_LIMIT)
-    instance = derived_identifier(restored, "1", DB_IDENTIFIER_LIMIT)
+    cluster = ref_handle(stack, rid)
+    restored = derived_handle(cluster, "restore", DB_IDENTIFIER_LIMIT)
+    instance = derived_handle(restored, "1", DB_IDENTIFIER_LIMIT)
     handles, placement = _cluster_placement(stack, props)
-    add_instance = _restored_instance_steps(stack, rid, restored, instance)
+    engine = setting_handle(stack, rid, "Engine", "Engine", variable_name(rid, "ENGINE"))
+    version = setting_handle(stack, rid, "EngineVersion", "EngineVersion", variable_name(rid, "ENGINE_VERSION"))
+    members = stack.cluster_members(rid)
+    instance_class = (
+        setting_handle(stack, members[0], "DBInstanceClass", "DBInstanceClass", variable_name(members[0], "CLASS"))
+        if members
+        else Handle("db.r6g.large")
+    )
+    add_instance = _restored_instance_steps(stack, restored.value, instance.value, engine.value, instance_class.value)
     cleanup = [
-        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance)]),
+        *setup_lines(restored, instance),
+        aws("rds", "delete-db-instance", region=stack.region, options=[("--db-instance-identifier", instance.value)]),
         aws("rds", "delete-db-cluster", region=stack.region,
-            options=[("--db-cluster-identifier", restored), ("--skip-final-snapshot", None)]),
+            options=[("--db-cluster-identifier", restored.value), ("--skip-final-snapshot", None)]),
     ]
+    # Either restore may be the one an operator runs, so each block sets what it uses.
     return {
         "kind": "aurora",
         "id": rid,
-        "cluster": cluster,
+        "cluster": None if cluster.is_variable else cluster.value,
         "retention": props.get("BackupRetentionPeriod", 1),
         "window": props.get("PreferredBackupWindow"),
         "snapshot": code("\n".join(_cluster_snapshot_steps(stack, cluster))),
         "point_in_time": code("\n".join([
-            *setup_lines(*handles),
-            *_cluster_point_in_time_steps(stack, cluster, restored, placement),
+            *setup_lines(restored, instance, *handles, engine, instance_class),
+            *_cluster_point_in_time_steps(stack, cluster.value, restored.value, placement),
             *add_instance,
         ])),
-        # Either restore may be the one an operator runs, so each block sets what it uses.
         "from_snapshot": code("\n".join([
-            *setup_lines(*handles),
-            *_cluster_from_snapshot_steps(stack, rid, cluster, restored, placement),
+            *setup_lines(restored, instance, *handles, engine, version, instance_class),
+            *_cluster_from_snapshot_steps(stack, cluster, restored.value, (engine, version), placement),
             *add_instance,
         ])),
         "cleanup": code("\n".join(cleanup)),
@@ -412,18 +431,20 @@ def _cluster_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | No
     return [subnet, group, key, params], options
 
 
-def _cluster_snapshot_steps(stack: StackFacts, cluster: str) -> list[str]:
+def _cluster_snapshot_steps(stack: StackFacts, cluster: Handle) -> list[str]:
     """The cluster's restorable window, and a manual snapshot before risky work."""
+    manual = derived_handle(cluster, "manual", 48)
     return [
+        *setup_lines(cluster, manual),
         aws("rds", "describe-db-clusters", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
+            ("--db-cluster-identifier", cluster.value),
             ("--query", "DBClusters[0].[EarliestRestorableTime,LatestRestorableTime]"),
             ("--output", "text"),
         ]),
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
         aws("rds", "create-db-cluster-snapshot", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
-            ("--db-cluster-snapshot-identifier", f"{derived_identifier(cluster, 'manual', 48)}-$SNAPSHOT_DATE"),
+            ("--db-cluster-identifier", cluster.value),
+            ("--db-cluster-snapshot-identifier", f"{manual.value}-$SNAPSHOT_DATE"),
         ]),
     ]
 
@@ -441,13 +462,12 @@ def _cluster_point_in_time_steps(stack: StackFacts, cluster: str, restored: str,
 
 
 def _cluster_from_snapshot_steps(
-    stack: StackFacts, rid: str, cluster: str, restored: str, placement: list
+    stack: StackFacts, cluster: Handle, restored: str, engine: tuple[Handle, Handle], placement: list
 ) -> list[str]:
     """Pick one of the cluster's snapshots and restore it (a snapshot restore names the engine and version again)."""
-    props = stack.props(rid)
     return [
         aws("rds", "describe-db-cluster-snapshots", region=stack.region, options=[
-            ("--db-cluster-identifier", cluster),
+            ("--db-cluster-identifier", cluster.value),
             ("--query", "DBClusterSnapshots[].[DBClusterSnapshotIdentifier,SnapshotCreateTime,SnapshotType]"),
             ("--output", "table"),
         ]),
@@ -455,24 +475,22 @@ def _cluster_from_snapshot_steps(
         aws("rds", "restore-db-cluster-from-snapshot", region=stack.region, options=[
             ("--db-cluster-identifier", restored),
             ("--snapshot-identifier", "$SNAPSHOT"),
-            ("--engine", str(props.get("Engine"))),
-            ("--engine-version", str(props.get("EngineVersion"))),
+            ("--engine", engine[0].value),
+            ("--engine-version", engine[1].value),
             *placement,
         ]),
     ]
 
 
-def _restored_instance_steps(stack: StackFacts, rid: str, restored: str, instance: str) -> list[str]:
+def _restored_instance_steps(stack: StackFacts, restored: str, instance: str, engine: str, instance_class: str) -> list[str]:
     """A restored cluster has no instance: add one (of the live cluster's first member's class), wait for it,
     and print the endpoint."""
-    members = stack.cluster_members(rid)
-    instance_class = stack.resolve(stack.props(members[0]).get("DBInstanceClass")) if members else "db.r6g.large"
     return [
         aws("rds", "create-db-instance", region=stack.region, options=[
             ("--db-instance-identifier", instance),
             ("--db-cluster-identifier", restored),
-            ("--engine", str(stack.props(rid).get("Engine"))),
-            ("--db-instance-class", str(instance_class)),
+            ("--engine", engine),
+            ("--db-instance-class", instance_class),
         ]),
         aws_wait("rds", "db-instance-available", region=stack.region, options=[("--db-instance-identifier", instance)]),
         aws("rds", "describe-db-clusters", region=stack.region, options=[
@@ -488,7 +506,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     props = stack.props(rid)
     region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
-    name = stack.physical_name(rid) or rid
+    name = None if instance.is_variable else instance.value
     if "SourceDBInstanceIdentifier" in props:
         commands = [
             *instance.setup,
@@ -502,7 +520,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
             ]),
         ]
         return {"kind": "replica", "id": rid, "name": name, "commands": code("\n".join(commands))}
-    restored = derived_identifier(name, "restore", DB_IDENTIFIER_LIMIT)
+    restored = derived_handle(instance, "restore", DB_IDENTIFIER_LIMIT)
     subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
     placement = [
         *([("--db-subnet-group-name", subnet.value)] if subnet else []),
@@ -510,7 +528,7 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
     commands = [
-        *instance.setup,
+        *setup_lines(instance, restored),
         aws("rds", "describe-db-instances", region=region, options=[
             ("--db-instance-identifier", instance.value),
             ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
@@ -520,11 +538,11 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         RESTORE_TIME.format(window="retention window"),
         aws("rds", "restore-db-instance-to-point-in-time", region=region, options=[
             ("--source-db-instance-identifier", instance.value),
-            ("--target-db-instance-identifier", restored),
+            ("--target-db-instance-identifier", restored.value),
             ("--restore-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored)]),
+        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored.value)]),
     ]
     return {
         "kind": "instance",
@@ -540,8 +558,11 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A replication group: its snapshots, a manual one, and a restore into a new group with the same settings."""
     props = stack.props(rid)
     region = stack.region
-    group_id = stack.physical_name(rid) or rid
-    restored = derived_identifier(group_id, "restore", CACHE_GROUP_LIMIT)
+    replication_group = ref_handle(stack, rid)
+    restored = derived_handle(replication_group, "restore", CACHE_GROUP_LIMIT)
+    manual = derived_handle(replication_group, "manual", CACHE_GROUP_LIMIT)
+    group_id = replication_group.value
+    settings = _cache_settings(stack, rid, replication_group)
     kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
@@ -557,7 +578,9 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--security-group-ids", group.value)] if group else []),
         *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
     ]
+    names = setup_lines(replication_group, restored, manual)
     commands = [
+        *names,
         aws("elasticache", "describe-snapshots", region=region, options=[
             ("--replication-group-id", group_id),
             ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
@@ -566,35 +589,56 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
         aws("elasticache", "create-snapshot", region=region, options=[
             ("--replication-group-id", group_id),
-            ("--snapshot-name", f"{derived_identifier(group_id, 'manual', 40)}-$SNAPSHOT_DATE"),
+            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
         ]),
-        *setup_lines(subnet, group, key, *user_groups),
+        *[line for line in setup_lines(subnet, group, key, *user_groups, *settings.values()) if line not in names],
         'SNAPSHOT="<snapshot name from the list>"',
         aws("elasticache", "create-replication-group", region=region, options=[
-            ("--replication-group-id", restored),
+            ("--replication-group-id", restored.value),
             ("--replication-group-description", f"Restore of {group_id}"),
             ("--snapshot-name", "$SNAPSHOT"),
-            ("--engine", str(props.get("Engine", "redis"))),
-            *([("--engine-version", str(props["EngineVersion"]))] if "EngineVersion" in props else []),
-            ("--cache-node-type", str(props.get("CacheNodeType"))),
-            *(
-                [("--num-cache-clusters", parameter_text(props["NumCacheClusters"]))]
-                if "NumCacheClusters" in props
-                else []
-            ),
+            *[(flag, handle.value) for flag, handle in settings.items()],
             *flags,
         ]),
         aws_wait("elasticache", "replication-group-available", region=region,
-                 options=[("--replication-group-id", restored)]),
+                 options=[("--replication-group-id", restored.value)]),
     ]
     return {
         "kind": "cache",
         "id": rid,
-        "group": group_id,
+        "group": None if replication_group.is_variable else group_id,
         "snapshots": kept if parameter_text(kept) != "0" else 0,
         "window": props.get("SnapshotWindow"),
         "commands": code("\n".join(commands)),
     }
+
+
+def _cache_settings(stack: StackFacts, rid: str, replication_group: Handle) -> dict[str, Handle]:
+    """What a replication group restored from a snapshot states again, by option: engine, version (when the
+    template pins one), node type and node count (when set), each as deployed (``setting_handle``). A
+    group's record has no engine version: it is read from the group's first member cluster."""
+    props = stack.props(rid)
+    settings = {"--engine": setting_handle(stack, rid, "Engine", "Engine", variable_name(rid, "ENGINE"), "redis")}
+    if "EngineVersion" in props:
+        version = setting_handle(stack, rid, "EngineVersion", "EngineVersion", variable_name(rid, "ENGINE_VERSION"))
+        if version.is_variable and stack.type_of(rid) == "AWS::ElastiCache::ReplicationGroup":
+            member, variable = variable_name(rid, "MEMBER"), variable_name(rid, "ENGINE_VERSION")
+            version = Handle(f"${variable}", (
+                *replication_group.setup,
+                assign(member, describe_command(stack, replication_group, stack.type_of(rid), "MemberClusters[0]")),
+                assign(variable, aws("elasticache", "describe-cache-clusters", region=stack.region, one_line=True, options=[
+                    ("--cache-cluster-id", f"${member}"),
+                    ("--query", "CacheClusters[0].EngineVersion"),
+                    ("--output", "text"),
+                ])),
+            ))
+        settings["--engine-version"] = version
+    settings["--cache-node-type"] = setting_handle(stack, rid, "CacheNodeType", "CacheNodeType", variable_name(rid, "NODE_TYPE"))
+    if "NumCacheClusters" in props:
+        settings["--num-cache-clusters"] = setting_handle(
+            stack, rid, "NumCacheClusters", "length(@.MemberClusters)", variable_name(rid, "NODES")
+        )
+    return settings
 
 
 def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
@@ -636,7 +680,7 @@ def _file_system_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
 def troubleshooting(ctx: "RunbookContext") -> Section:
     stack = ctx.stack
     engines = _engine_resources(stack)
-    checks = [line for _, resource_type, props in engines for line in _engine_versions(stack, resource_type, props)]
+    checks = [line for rid, resource_type, _ in engines for line in _engine_versions(stack, rid, resource_type)]
     groups = stack.of_type("AWS::ElastiCache::ReplicationGroup")
     export = next((e for e in (stack.export_name(o) for o in stack.outputs) if e), None)
     service_id, service_commands = _unsettled_service(stack)
@@ -670,21 +714,23 @@ def _engine_resources(stack: StackFacts) -> list[tuple[str, str, dict]]:
     return [(rid, t, p) for rid, t, p in stack.iter_resources() if "EngineVersion" in p and "Engine" in p]
 
 
-def _engine_versions(stack: StackFacts, resource_type: str, props: dict) -> list[str]:
-    """The versions of a resource's engine AWS offers in the region, then the ones our catalogue holds."""
+def _engine_versions(stack: StackFacts, rid: str, resource_type: str) -> list[str]:
+    """The versions of a resource's engine AWS offers in the region, then the ones our catalogue holds
+    (an engine known only at deploy time is read from the resource first)."""
     if resource_type.startswith("AWS::ElastiCache::"):
         service, operation, listing = "elasticache", "describe-cache-engine-versions", "CacheEngineVersions"
     else:
         service, operation, listing = "rds", "describe-db-engine-versions", "DBEngineVersions"
-    engine = props["Engine"]
+    engine = setting_handle(stack, rid, "Engine", "Engine", variable_name(rid, "ENGINE"))
     return [
+        *engine.setup,
         aws(
             service,
             operation,
             region=stack.region,
-            options=[("--engine", str(engine)), ("--query", f"{listing}[].EngineVersion"), ("--output", "text")],
+            options=[("--engine", engine.value), ("--query", f"{listing}[].EngineVersion"), ("--output", "text")],
         ),
-        f"python build.py catalog show --engine {engine} --region {stack.region}",
+        f"python build.py catalog show --engine {engine.value} --region {stack.region}",
     ]
 
 
@@ -692,8 +738,10 @@ def _stuck_cache_steps(stack: StackFacts, group_rid: str) -> list[str]:
     """A replication group stuck in create or delete: wait for it or delete it by hand, then let the stack
     roll back past it (an update) or delete the stack keeping the group out (a first create)."""
     region, name = stack.region, stack.stack_name
-    group = [("--replication-group-id", stack.physical_name(group_rid) or group_rid)]
+    replication_group = ref_handle(stack, group_rid)
+    group = [("--replication-group-id", replication_group.value)]
     return [
+        *replication_group.setup,
         aws(
             "elasticache",
             "describe-replication-groups",

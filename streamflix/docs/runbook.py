@@ -21,7 +21,7 @@ from streamflix.docs.context import RunbookContext
 from streamflix.docs.costs import COSTS_DIR
 from streamflix.docs.diagram import DIAGRAM_DIR
 from streamflix.docs.graph import TIER_TITLES, TIERS, tier_of
-from streamflix.docs.lookups import output_command, resource_command, variable_name
+from streamflix.docs.lookups import Handle, output_command, placeholder_handle, resource_command, setup_lines, variable_name
 from streamflix.docs.markdown import anchor, aws, aws_wait, code, command, table
 from streamflix.docs.parameters import create_stack_file, overrides_file, parameter_values
 from streamflix.docs.prose import render_chapter
@@ -376,7 +376,10 @@ def prerequisites(ctx: RunbookContext) -> Section:
         _account_and_bucket_steps(stack),
         [command("aws", "iam", "create-service-linked-role", options=[("--aws-service-name", r)]) for r in roles],
         _elastic_ip_room_steps(stack) if eips else [],
-        [_engine_version_check(stack, service, engine, version) for service, engine, version in engines],
+        [
+            *_engine_placeholders(stack),
+            *(_engine_version_check(stack, service, engine, version) for service, engine, version in engines),
+        ],
         *source_checks,
     ]
     # One code block, a blank line between the checks of different prerequisites.
@@ -457,14 +460,38 @@ def _alarm_emails(stack: StackFacts) -> list:
 
 def _pinned_engines(stack: StackFacts) -> list[tuple[str, str, str]]:
     found = []
-    for _, resource_type, props in stack.iter_resources():
+    for rid, resource_type, props in stack.iter_resources():
         if "EngineVersion" not in props or "Engine" not in props:
             continue
         service = "elasticache" if resource_type.startswith("AWS::ElastiCache::") else "rds"
-        item = (service, str(props["Engine"]), str(props["EngineVersion"]))
+        item = (service, *(_before_deploy(stack, rid, props, p).value for p in ("Engine", "EngineVersion")))
         if item not in found:
             found.append(item)
     return found
+
+
+def _engine_placeholders(stack: StackFacts) -> list[str]:
+    """The lines setting the engines and versions ``_pinned_engines`` leaves to the operator."""
+    handles = [
+        _before_deploy(stack, rid, props, prop)
+        for rid, _, props in stack.iter_resources()
+        if "EngineVersion" in props and "Engine" in props
+        for prop in ("Engine", "EngineVersion")
+    ]
+    return setup_lines(*handles)
+
+
+def _before_deploy(stack: StackFacts, rid: str, props: dict, prop: str) -> Handle:
+    """A setting as it will be deployed, for a check run before the deploy: what the stack resolves, else
+    the value of the parameter the operator passes (or the setting), to fill in: never an intrinsic's text."""
+    value = props[prop]
+    resolved = stack.resolve(value)
+    if resolved is not None:
+        return Handle(resolved)
+    parameter = ref_name(value)
+    if parameter in {p.name for p in stack.parameters}:
+        return placeholder_handle(variable_name(parameter), f"the {parameter} you deploy with")
+    return placeholder_handle(variable_name(rid, variable_name(prop)), f"{prop} of {rid} as you deploy it")
 
 
 def _engine_version_check(stack: StackFacts, service: str, engine: str, version: str) -> str:

@@ -382,3 +382,182 @@ def test_each_restore_an_operator_may_run_alone_sets_every_variable_it_uses(env,
         used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", block))
         assert used <= assigned, f"read but not set in this block: {sorted(used - assigned)}"
         assert {"AURORA_SUBNET_GROUP", "DATABASE_SECURITY_GROUP", "DATA_KEY"} <= used
+
+
+#: Each stateful type's name property, and the types a runbook command names by its ``Ref``.
+GENERATED_NAMES = {
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::ElastiCache::ReplicationGroup": "ReplicationGroupId",
+}
+
+
+def generated_names(template: dict) -> None:
+    """Leave every database's and cache's name to CloudFormation (no name property): only the deployed stack knows it."""
+    for resource_type, prop in GENERATED_NAMES.items():
+        for rid in of_type(template, resource_type):
+            template["Resources"][rid]["Properties"].pop(prop, None)
+
+
+def test_generated_names_are_read_from_the_stack_never_the_logical_id(dev, artifacts):
+    """With no name in the template, every command reads the identifier CloudFormation generated from the
+    stack (``describe-stack-resource`` or an output) and derives the restored copies' names from it in shell,
+    within the AWS limits; it never passes the logical ID, which names nothing in AWS."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=generated_names, dr_primary=generated_names)
+    ha = load_template(next(s for s in stacks if s.blueprint == "ha-database").text)
+    cluster, = of_type(ha, "AWS::RDS::DBCluster")
+    cache, = of_type(ha, "AWS::ElastiCache::ReplicationGroup")
+    logical = set(ha["Resources"]) | set(load_template(next(s for s in stacks if s.blueprint == "dr-primary").text)["Resources"])
+    identifier_flags = ("--db-cluster-identifier", "--source-db-cluster-identifier", "--db-instance-identifier",
+                        "--source-db-instance-identifier", "--target-db-instance-identifier",
+                        "--replication-group-id", "--source-identifier", "--snapshot-name",
+                        "--db-cluster-snapshot-identifier")
+    for book in ("ha-database", "dr-primary"):
+        text = files[f"runbooks/{book}.md"]
+        before = artifacts["dev"][f"runbooks/{book}.md"]
+        region = next(s.region for s in stacks if s.blueprint == book)  # the recovery stack keeps its names
+        for call in (c for c in invocations(text) if c.value("--region") == region):
+            for flag in identifier_flags:
+                for value in call.options.get(flag, []):
+                    assert value.startswith("$"), f"{book}: {call.line}"
+                    assert value.split("-")[0].lstrip("$") not in logical
+        # the unedited render names the resources literally
+        assert any(not v.startswith("$") for c in invocations(before) for v in c.options.get("--replication-group-id", []))
+
+    restore = section(files["runbooks/ha-database.md"], RESTORE_TITLE)
+    assert f"### `{cluster}` (Aurora cluster with a generated name)" in restore
+    assert f"### `{cache}` (ElastiCache with a generated name)" in restore
+    assert "### `PostgresPrimaryInstance` (DB instance with a generated name)" in files["runbooks/dr-primary.md"]
+    assert f"### `{cluster}` (Aurora cluster `streamflix-dev-" in section(artifacts["dev"]["runbooks/ha-database.md"], RESTORE_TITLE)
+    aurora = restore_block(restore, cluster)
+    lines = re.findall(r"```bash\n.*?```", aurora, re.S)
+    reads = f"--logical-resource-id {cluster} --query StackResourceDetail.PhysicalResourceId"
+    assert all(reads in block or "Outputs[?OutputKey==" in block for block in lines[:3])
+    pit = next(c for c in invocations(aurora) if c.operation == "restore-db-cluster-to-point-in-time")
+    source, target = pit.value("--source-db-cluster-identifier"), pit.value("--db-cluster-identifier")
+    assert source != target
+    # the restored cluster's name is derived in shell from the read name, cut to the RDS limit
+    derive = next(line for line in lines[1].splitlines() if line.startswith(target.lstrip("$") + "="))
+    assert f"${{{source.lstrip('$')}:0:55}}" in derive and derive.endswith("-restore\"")
+    cleanup = invocations(lines[3])
+    assert [c.operation for c in cleanup] == ["describe-stacks", "delete-db-instance", "delete-db-cluster"]
+    assert cleanup[2].value("--db-cluster-identifier") == target
+    # each fenced block sets what it reads (the clean-up reads the names the restore derived)
+    for block in lines:
+        assigned = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", block, re.M)) | set(re.findall(r"; ([A-Z_][A-Z0-9_]*)=", block))
+        used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
+        assert used <= assigned | {"SNAPSHOT_DATE", "RESTORE_TIME", "SNAPSHOT"}, sorted(used - assigned)
+
+    cache_block = restore_block(restore, cache)
+    create = next(c for c in invocations(cache_block) if c.operation == "create-replication-group")
+    assert "\nCACHE_REPLICATION_GROUP=$(aws cloudformation describe-stack" in cache_block
+    derive = next(line for line in cache_block.splitlines()
+                  if line.startswith(create.value("--replication-group-id").lstrip("$") + "="))
+    assert ":0:32}" in derive and derive.endswith("-restore\"")
+
+    stuck = section(files["runbooks/ha-database.md"], "Troubleshooting")
+    assert "\nCACHE_REPLICATION_GROUP=$(aws cloudformation describe-stack" in stuck
+    groups = [c.value("--replication-group-id") for c in invocations(stuck) if "--replication-group-id" in c.options]
+    assert len(groups) == 4 and set(groups) == {"$CACHE_REPLICATION_GROUP"}
+
+
+def deploy_time_sizes(template: dict) -> None:
+    """The cluster's and cache's class, engine and version as parameters: the engine with a default (what is
+    deployed), the rest without one (only the deployed stack knows them)."""
+    parameters = template["Parameters"]
+    parameters["DbEngine"] = {"Type": "String", "Default": "aurora-postgresql", "Description": "engine"}
+    for name in ("DbClass", "DbEngineVersion", "CacheClass", "CacheVersion", "CacheNodes"):
+        parameters[name] = {"Type": "String", "Description": "known at deploy time"}
+    resources = template["Resources"]
+    cluster, = of_type(template, "AWS::RDS::DBCluster")
+    resources[cluster]["Properties"].update(Engine={"Ref": "DbEngine"}, EngineVersion={"Ref": "DbEngineVersion"})
+    for member in of_type(template, "AWS::RDS::DBInstance"):
+        resources[member]["Properties"]["DBInstanceClass"] = {"Ref": "DbClass"}
+    cache, = of_type(template, "AWS::ElastiCache::ReplicationGroup")
+    resources[cache]["Properties"].update(CacheNodeType={"Ref": "CacheClass"}, EngineVersion={"Ref": "CacheVersion"},
+                                          NumCacheClusters={"Ref": "CacheNodes"})
+
+
+def test_a_class_or_version_known_at_deploy_time_is_read_from_the_deployed_resource(dev, artifacts):
+    """A restore re-states the class, engine and version: a parameter default that is deployed is written out,
+    a value only the deploy knows is read from the running resource into a shell variable (never ``None``,
+    a Python dict or ``!Ref`` text, which the CLI would refuse or pass on as a name)."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=deploy_time_sizes)
+    ha = load_template(next(s for s in stacks if s.blueprint == "ha-database").text)
+    cluster, = of_type(ha, "AWS::RDS::DBCluster")
+    cache, = of_type(ha, "AWS::ElastiCache::ReplicationGroup")
+    restore = section(files["runbooks/ha-database.md"], RESTORE_TITLE)
+    before = section(artifacts["dev"]["runbooks/ha-database.md"], RESTORE_TITLE)
+    sized = ("--engine", "--engine-version", "--db-instance-class", "--cache-node-type", "--num-cache-clusters")
+
+    def values(text: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for call in invocations(text):
+            if call.operation in ("create-db-instance", "restore-db-cluster-from-snapshot", "create-replication-group"):
+                for flag in sized:
+                    found.setdefault(flag, set()).update(call.options.get(flag, []))
+        return found
+
+    unedited = values(before)
+    assert unedited["--db-instance-class"] == {config.ha_database.database.instance_class}
+    assert not any(v.startswith("$") for vs in unedited.values() for v in vs)
+    edited_values = values(restore)
+    for flag, found in edited_values.items():
+        assert found, flag
+        assert not [v for v in found if v == "None" or "{" in v or "!" in v or "Ref" in v], (flag, found)
+    assert "aurora-postgresql" in edited_values["--engine"]  # the parameter's default is what runs
+
+    aurora = restore_block(restore, cluster)
+    blocks = re.findall(r"```bash\n.*?```", aurora, re.S)
+    from_snapshot = next(c for c in invocations(blocks[2]) if c.operation == "restore-db-cluster-from-snapshot")
+    version = from_snapshot.value("--engine-version")
+    assert version.startswith("$")
+    assert re.search(rf'^{version[1:]}=\$\(aws rds describe-db-clusters .*--query "?DBClusters\[0\]\.EngineVersion"? ',
+                     blocks[2], re.M)
+    for block in blocks[1:3]:
+        add = next(c for c in invocations(block) if c.operation == "create-db-instance")
+        instance_class = add.value("--db-instance-class")
+        assert instance_class.startswith("$")
+        assert re.search(rf"^{instance_class[1:]}=\$\(aws rds describe-db-instances .*"
+                         r'--query "?DBInstances\[0\]\.DBInstanceClass"? ', block, re.M)
+
+    cache_block = restore_block(restore, cache)
+    create = next(c for c in invocations(cache_block) if c.operation == "create-replication-group")
+    reads = {
+        "--cache-node-type": "ReplicationGroups[0].CacheNodeType",
+        "--num-cache-clusters": "length(ReplicationGroups[0].MemberClusters)",
+        "--engine-version": "CacheClusters[0].EngineVersion",
+    }
+    for flag, query in reads.items():
+        variable = create.value(flag)
+        assert variable.startswith("$"), flag
+        line = next(line for line in cache_block.splitlines() if line.startswith(variable[1:] + "="))
+        assert f'--query "{query}"' in line or f"--query {query}" in line, line
+    for block in [*blocks, cache_block]:
+        assigned = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", block, re.M))
+        used = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", block))
+        assert used <= assigned | {"SNAPSHOT_DATE", "RESTORE_TIME", "SNAPSHOT"}, sorted(used - assigned)
+
+    engines = section(files["runbooks/ha-database.md"], "Troubleshooting")
+    assert not [c for c in invocations(engines) if "{" in (c.value("--engine") or "")]
+
+
+def test_a_version_known_at_deploy_time_is_checked_with_the_value_the_operator_passes(dev, artifacts):
+    """Before a deploy nothing runs to read a setting from: the prerequisites' engine-version check uses the
+    parameter's default where that is deployed, else a variable the operator sets to the value passed."""
+    config, stacks = dev
+    files = edited(config, stacks, ha_database=deploy_time_sizes)
+    checks = [c for c in invocations(section(files["runbooks/ha-database.md"], "Prerequisites"))
+              if c.operation == "describe-db-engine-versions"]
+    unedited = [c for c in invocations(section(artifacts["dev"]["runbooks/ha-database.md"], "Prerequisites"))
+                if c.operation == "describe-db-engine-versions"]
+    assert unedited[0].value("--engine-version") == config.ha_database.database.engine_version
+    assert [(c.value("--engine"), c.value("--engine-version")) for c in checks] == [
+        ("aurora-postgresql", "$DB_ENGINE_VERSION")
+    ]
+    assert 'DB_ENGINE_VERSION="<the DbEngineVersion you deploy with>"' in files["runbooks/ha-database.md"]
+    cache = [c for c in invocations(section(files["runbooks/ha-database.md"], "Prerequisites"))
+             if c.operation == "describe-cache-engine-versions"]
+    assert [c.value("--engine-version") for c in cache] == ["$CACHE_VERSION"]
