@@ -138,9 +138,18 @@ def _parse(words: list[str], line: str) -> Invocation:
 # -- against the AWS CLI's definitions ----------------------------------------------------
 
 
+#: What a template value left unresolved looks like once Python's str() has written it into a
+#: command: None, or a dict such as {'Ref': 'DbClass'} / {'Fn::If': [...]}.
+_NOT_A_VALUE = re.compile(r"^None$|\{'(Ref|Fn::[A-Za-z]+|Condition)'\s*:")
+
+
 def cli_problems(markdown: str) -> list[str]:
     problems = []
     for call in invocations(markdown):
+        for flag, values in call.options.items():
+            for value in values or ():
+                if isinstance(value, str) and _NOT_A_VALUE.search(value):
+                    problems.append(f"{call.line}: {flag} {value} is Python's text of a missing or unresolved value")
         key = (call.service, call.operation)
         if key in CUSTOM_COMMANDS:
             unknown = set(call.options) - CUSTOM_COMMANDS[key] - GLOBAL_OPTIONS

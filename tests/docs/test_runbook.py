@@ -96,6 +96,18 @@ def test_the_cli_check_catches_an_invented_option(wrong, right, finding, artifac
     assert any(finding in p for p in cli_problems(broken))
 
 
+@pytest.mark.parametrize(
+    ("flag", "written"),
+    [("--db-instance-class", "None"), ("--engine", "{'Ref': 'DbEngine'}"), ("--engine-version", "{'Fn::If': ['C', 'a', 'b']}")],
+)
+def test_the_cli_check_catches_a_value_python_wrote_for_a_missing_or_unresolved_one(flag, written, artifacts):
+    """A template value the runbook failed to resolve, written into a command by str()."""
+    text = runbook(artifacts, "prod")
+    broken, count = re.subn(rf"{flag} [^\s\\]+", f'{flag} "{written}"', text, count=1)
+    assert count == 1 and cli_problems(text) == []
+    assert any("is Python's text of a missing or unresolved value" in p for p in cli_problems(broken))
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_deploy_commands_upload_through_s3_with_capabilities_and_the_parameter_file(env, artifacts):
     markdown = runbook(artifacts, env)
