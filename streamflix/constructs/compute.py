@@ -142,9 +142,7 @@ def add_fargate_service(
     )
     _add_cpu_auto_scaling(t, cfg, cluster, service, minimum=tasks)
     handle = Service(cluster_name=Ref(cluster), service_name=GetAtt(service, "Name"), desired_count=cfg.desired_count)
-    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
-    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
-    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
+    _add_outputs(t, handle, security_group)
     return handle
 
 
@@ -345,6 +343,12 @@ def _add_cpu_auto_scaling(
             ),
         )
     )
+
+
+def _add_outputs(t: StackTemplate, handle: Service, security_group: Ref) -> None:
+    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
+    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
+    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
 
 
 def contract_metadata(contract: ContainerConfig) -> dict[str, Any]:
