@@ -427,10 +427,26 @@ def _writable_mount(volume_name: str, path: str) -> ecs.MountPoint:
     return ecs.MountPoint(SourceVolume=volume_name, ContainerPath=path, ReadOnly=False)
 
 
-def _awslogs(log_group: Ref, stream_prefix: str) -> ecs.LogConfiguration:
+def awslogs(log_group: Ref, stream_prefix: str) -> ecs.LogConfiguration:
+    """A container's logs into ``log_group`` (a Ref), one stream per task under ``stream_prefix``."""
     return ecs.LogConfiguration(
         LogDriver="awslogs",
         Options={"awslogs-group": log_group, "awslogs-region": Ref("AWS::Region"), "awslogs-stream-prefix": stream_prefix},
+    )
+
+
+def locked_down_container(
+    name: str, image: Ref, *, essential: bool, user: str, **properties: Any
+) -> ecs.ContainerDefinition:
+    """A container as every task here runs it: read-only root file system, never privileged, an explicit user."""
+    return ecs.ContainerDefinition(
+        Name=name,
+        Image=image,
+        Essential=essential,
+        ReadonlyRootFilesystem=True,
+        Privileged=False,
+        User=user,
+        **properties,
     )
 
 
@@ -438,20 +454,18 @@ def _volume_owner_container(
     contract: ContainerConfig, image: Ref, scratch_mounts: list[ecs.MountPoint], log_group: Ref
 ) -> ecs.ContainerDefinition:
     """The init container (``VOLUME_OWNER_CONTAINER``): chown the scratch volumes to the app's user, then exit."""
-    return ecs.ContainerDefinition(
-        Name=VOLUME_OWNER_CONTAINER,
-        Image=image,
-        Essential=False,
-        ReadonlyRootFilesystem=True,
-        Privileged=False,
-        User="0",
+    return locked_down_container(
+        VOLUME_OWNER_CONTAINER,
+        image,
+        essential=False,
+        user="0",
         EntryPoint=["chown"],
         Command=[contract.user, *contract.writable_paths],
         MountPoints=scratch_mounts,
         LinuxParameters=ecs.LinuxParameters(
             Capabilities=ecs.KernelCapabilities(Drop=[c for c in _DEFAULT_CAPABILITIES if c != "CHOWN"])
         ),
-        LogConfiguration=_awslogs(log_group, VOLUME_OWNER_CONTAINER),
+        LogConfiguration=awslogs(log_group, VOLUME_OWNER_CONTAINER),
     )
 
 
@@ -470,17 +484,15 @@ def _app_container(
         extras["DependsOn"] = [ecs.ContainerDependency(ContainerName=VOLUME_OWNER_CONTAINER, Condition="SUCCESS")]
     if mounts:
         extras["MountPoints"] = mounts
-    return ecs.ContainerDefinition(
-        Name=CONTAINER_NAME,
-        Image=image,
-        Essential=True,
-        ReadonlyRootFilesystem=True,
-        Privileged=False,
-        User=contract.user,
+    return locked_down_container(
+        CONTAINER_NAME,
+        image,
+        essential=True,
+        user=contract.user,
         PortMappings=[ecs.PortMapping(ContainerPort=contract.port, Protocol="tcp")],
         HealthCheck=_container_health_check(contract),
         Environment=[ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())],
-        LogConfiguration=_awslogs(log_group, CONTAINER_NAME),
+        LogConfiguration=awslogs(log_group, CONTAINER_NAME),
         **extras,
     )
 

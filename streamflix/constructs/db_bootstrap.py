@@ -31,6 +31,7 @@ from awacs import secretsmanager as secrets_actions
 from troposphere import GetAtt, Ref, Sub, ecs, iam
 
 from streamflix.config.naming import NAMES
+from streamflix.constructs.compute import awslogs, locked_down_container
 from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
 from streamflix.constructs.keys import Key
 from streamflix.template import StackTemplate
@@ -174,13 +175,11 @@ def add_database_bootstrap(
             RuntimePlatform=ecs.RuntimePlatform(CpuArchitecture="ARM64", OperatingSystemFamily="LINUX"),
             ExecutionRoleArn=GetAtt(role, "Arn"),
             ContainerDefinitions=[
-                ecs.ContainerDefinition(
-                    Name=BOOTSTRAP_CONTAINER,
-                    Image=BOOTSTRAP_IMAGE,
-                    Essential=True,
-                    ReadonlyRootFilesystem=True,
-                    Privileged=False,
-                    User=BOOTSTRAP_USER,
+                locked_down_container(
+                    BOOTSTRAP_CONTAINER,
+                    BOOTSTRAP_IMAGE,
+                    essential=True,
+                    user=BOOTSTRAP_USER,
                     EntryPoint=["psql"],
                     Command=psql_arguments(sql),
                     Environment=[
@@ -200,14 +199,7 @@ def add_database_bootstrap(
                         ecs.Secret(Name="PGUSER", ValueFrom=Sub("${Secret}:username::", Secret=secret)),
                         ecs.Secret(Name="PGPASSWORD", ValueFrom=Sub("${Secret}:password::", Secret=secret)),
                     ],
-                    LogConfiguration=ecs.LogConfiguration(
-                        LogDriver="awslogs",
-                        Options={
-                            "awslogs-group": Ref(log_group),
-                            "awslogs-region": Ref("AWS::Region"),
-                            "awslogs-stream-prefix": BOOTSTRAP_CONTAINER,
-                        },
-                    ),
+                    LogConfiguration=awslogs(Ref(log_group), BOOTSTRAP_CONTAINER),
                 )
             ],
         )
