@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Callable
 
 from awacs import logs as logs_actions
 from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, logs
@@ -140,9 +141,10 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
     igw, attachment = _add_internet_gateway(t, vpc, name_prefix)
     public_rt = _add_public_route_table(t, vpc, igw, attachment, name_prefix)
 
-    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
-    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
-    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    layout = _SubnetLayout(vpc=vpc, vpc_cidr=cfg.vpc_cidr, slots=slots, zone_ids=zone_ids, name_prefix=name_prefix)
+    public_subnets = _add_subnets(t, layout, tier="Public", logical_id=public_subnet_id)
+    app_subnets = _add_subnets(t, layout, tier="App", logical_id=app_subnet_id)
+    data_subnets = _add_subnets(t, layout, tier="Data", logical_id=data_subnet_id)
     for slot in slots:
         _associate(t, public_subnet_id(slot), public_rt)
 
@@ -284,17 +286,32 @@ def _add_data_routing(t: StackTemplate, vpc: ec2.VPC, slots: tuple[str, ...], na
     return data_rt
 
 
-def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix, zone_ids) -> list[Ref]:
+@dataclass(frozen=True)
+class _SubnetLayout:
+    """What every tier's subnets share: the VPC, its CIDR, the AZ slots and their zones."""
+
+    vpc: ec2.VPC
+    vpc_cidr: str
+    slots: tuple[str, ...]
+    #: The config's AZ IDs by slot, or None to place by position in !GetAZs.
+    zone_ids: tuple[str, ...] | None
+    name_prefix: str
+
+
+def _add_subnets(
+    t: StackTemplate, layout: _SubnetLayout, *, tier: str, logical_id: Callable[[str], str]
+) -> list[Ref]:
+    """One ``tier`` subnet per AZ slot, named ``logical_id(slot)``; none maps a public IP on launch."""
     refs = []
-    for slot, cidr in subnet_cidrs(vpc_cidr, tier, slots).items():
+    for slot, cidr in subnet_cidrs(layout.vpc_cidr, tier, layout.slots).items():
         subnet = t.add_resource(
             ec2.Subnet(
-                id_of(slot),
-                VpcId=Ref(vpc),
+                logical_id(slot),
+                VpcId=Ref(layout.vpc),
                 CidrBlock=cidr,
-                **zone_placement(slot, zone_ids),
+                **zone_placement(slot, layout.zone_ids),
                 MapPublicIpOnLaunch=False,
-                Tags=Tags(Name=Sub(f"{name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
+                Tags=Tags(Name=Sub(f"{layout.name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
             )
         )
         refs.append(Ref(subnet))
