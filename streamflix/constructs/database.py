@@ -138,6 +138,7 @@ def add_aurora_cluster(
     security_group: Ref,
     key: Key,
 ) -> AuroraCluster:
+    """The encrypted Aurora PostgreSQL cluster in the data subnets, its writer and readers spread over the AZs."""
     subnet_group = t.add_resource(
         rds.DBSubnetGroup(
             AURORA_SUBNET_GROUP,
@@ -154,6 +155,37 @@ def add_aurora_cluster(
         )
     )
     identifier = NAMES["aurora_cluster"].sub_pattern(project)
+    cluster = _add_aurora_db_cluster(
+        t, cfg, identifier=identifier, key=key, subnet_group=Ref(subnet_group),
+        parameter_group=Ref(parameter_group), security_group=security_group,
+    )
+    instance_ids = _add_aurora_instances(t, cfg, cluster, network=network, key=key)
+    handle = AuroraCluster(
+        cluster=Ref(cluster),
+        identifier_pattern=identifier,
+        writer_endpoint=GetAtt(cluster, "Endpoint.Address"),
+        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
+        port=POSTGRES_PORT,
+        master_secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn"),
+        resource_id=GetAtt(cluster, "DBClusterResourceId"),
+        instance_ids=tuple(instance_ids),
+        app_username=cfg.app_username,
+    )
+    _add_aurora_outputs(t, handle, cluster)
+    return handle
+
+
+def _add_aurora_db_cluster(
+    t: StackTemplate,
+    cfg: AuroraConfig,
+    *,
+    identifier: str,
+    key: Key,
+    subnet_group: Ref,
+    parameter_group: Ref,
+    security_group: Ref,
+) -> rds.DBCluster:
+    """Encrypted with the stack key, IAM authentication on, RDS-managed master secret, snapshotted on delete."""
     cluster = t.add_resource(
         rds.DBCluster(
             AURORA_CLUSTER,
@@ -173,17 +205,27 @@ def add_aurora_cluster(
             PreferredMaintenanceWindow=cfg.preferred_maintenance_window,
             CopyTagsToSnapshot=True,
             EnableCloudwatchLogsExports=["postgresql"],
-            DBSubnetGroupName=Ref(subnet_group),
-            DBClusterParameterGroupName=Ref(parameter_group),
+            DBSubnetGroupName=subnet_group,
+            DBClusterParameterGroupName=parameter_group,
             VpcSecurityGroupIds=[security_group],
         )
     )
     protect(cluster, "Snapshot")
+    return cluster
 
+
+def _add_aurora_instances(
+    t: StackTemplate, cfg: AuroraConfig, cluster: rds.DBCluster, *, network: Network, key: Key
+) -> list[str]:
+    """The writer then ``cfg.reader_count`` readers, round-robin over the AZ slots; returns their logical IDs.
+
+    The writer has promotion tier 0 and the readers 1; all share the enhanced-monitoring role.
+    """
     monitoring_role = add_monitoring_role(t)
     instance_ids = [AURORA_WRITER] + [aurora_reader_id(n) for n in range(1, cfg.reader_count + 1)]
     for position, logical_id in enumerate(instance_ids):
         slot = network.slots[position % len(network.slots)]
+        writer = logical_id == AURORA_WRITER
         t.add_resource(
             rds.DBInstance(
                 logical_id,
@@ -191,7 +233,7 @@ def add_aurora_cluster(
                 Engine=AURORA_ENGINE,
                 DBInstanceClass=cfg.instance_class,
                 AvailabilityZone=network.availability_zone(slot),
-                PromotionTier=0 if logical_id == AURORA_WRITER else 1,
+                PromotionTier=0 if writer else 1,
                 PubliclyAccessible=False,
                 AutoMinorVersionUpgrade=AUTO_MINOR_VERSION_UPGRADE,
                 CACertificateIdentifier=CA_CERTIFICATE,
@@ -200,21 +242,13 @@ def add_aurora_cluster(
                 PerformanceInsightsRetentionPeriod=cfg.performance_insights_retention_days,
                 MonitoringInterval=cfg.monitoring_interval_seconds,
                 MonitoringRoleArn=monitoring_role,
-                Tags=Tags(Role="writer" if logical_id == AURORA_WRITER else "reader"),
+                Tags=Tags(Role="writer" if writer else "reader"),
             )
         )
+    return instance_ids
 
-    handle = AuroraCluster(
-        cluster=Ref(cluster),
-        identifier_pattern=identifier,
-        writer_endpoint=GetAtt(cluster, "Endpoint.Address"),
-        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
-        port=POSTGRES_PORT,
-        master_secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn"),
-        resource_id=GetAtt(cluster, "DBClusterResourceId"),
-        instance_ids=tuple(instance_ids),
-        app_username=cfg.app_username,
-    )
+
+def _add_aurora_outputs(t: StackTemplate, handle: AuroraCluster, cluster: rds.DBCluster) -> None:
     t.add_output("DatabaseClusterName", handle.cluster, "Aurora cluster identifier")
     t.add_output("DatabaseWriterEndpoint", handle.writer_endpoint, "Aurora writer endpoint (TLS required)")
     t.add_output("DatabaseReaderEndpoint", handle.reader_endpoint, "Aurora reader endpoint (load-balanced over readers)")
@@ -222,7 +256,6 @@ def add_aurora_cluster(
     t.add_output(
         "DatabaseMasterSecretArn", handle.master_secret_arn, "Secrets Manager ARN of the RDS-managed, rotating master secret"
     )
-    return handle
 
 
 def watch_aurora(monitoring: Monitoring, db: AuroraCluster, th: AlarmThresholds) -> None:
