@@ -406,12 +406,7 @@ def add_postgres_instance(
         parameter_group=parameter_group, monitoring_role=monitoring_role,
     )
     if backup_replication is not None:
-        enabled = backup_replication.condition
-        props.update(
-            AutomaticBackupReplicationRegion=If(enabled, backup_replication.region, NoValue),
-            AutomaticBackupReplicationKmsKeyId=If(enabled, backup_replication.kms_key_arn, NoValue),
-            AutomaticBackupReplicationRetentionPeriod=If(enabled, backup_replication.retention_days, NoValue),
-        )
+        props.update(_backup_replication_properties(backup_replication))
     instance = t.add_resource(
         rds.DBInstance(
             POSTGRES_PRIMARY,
@@ -434,6 +429,23 @@ def add_postgres_instance(
     protect(instance, "Snapshot")
     _note_single_az(t, instance, cfg)
     handle = _instance_handle(instance, identifier, cfg)
+    _add_primary_outputs(t, handle, instance, master_secret)
+    return handle
+
+
+def _backup_replication_properties(backup_replication: BackupReplication) -> dict[str, Any]:
+    """Automated backups copied to another region, only while ``backup_replication.condition`` holds."""
+    enabled = backup_replication.condition
+    return {
+        "AutomaticBackupReplicationRegion": If(enabled, backup_replication.region, NoValue),
+        "AutomaticBackupReplicationKmsKeyId": If(enabled, backup_replication.kms_key_arn, NoValue),
+        "AutomaticBackupReplicationRetentionPeriod": If(enabled, backup_replication.retention_days, NoValue),
+    }
+
+
+def _add_primary_outputs(
+    t: StackTemplate, handle: PostgresInstance, instance: rds.DBInstance, master_secret: TemplateSecret | None
+) -> None:
     t.add_output("DatabaseInstanceArn", handle.arn, "ARN of the primary DB instance (source of the cross-region replica)")
     t.add_output("DatabaseInstanceIdentifier", handle.instance, "Identifier of the primary DB instance")
     t.add_output("DatabaseEndpoint", handle.endpoint, "Primary DB endpoint (TLS required)")
@@ -449,7 +461,6 @@ def add_postgres_instance(
             GetAtt(instance, "MasterUserSecret.SecretArn"),
             "Secrets Manager ARN of the RDS-managed, rotating master secret",
         )
-    return handle
 
 
 def add_postgres_read_replica(
