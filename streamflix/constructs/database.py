@@ -482,21 +482,7 @@ def add_postgres_read_replica(
     """
     subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
     identifier = NAMES["postgres_replica"].sub_pattern(project)
-    role = t.add_parameter(
-        Parameter(
-            DATABASE_ROLE_PARAMETER,
-            Type="String",
-            AllowedValues=list(DATABASE_ROLES),
-            Default=DATABASE_ROLES[0],
-            Description=(
-                "replica: a cross-region read replica of the primary. standalone: the failover update; "
-                "CloudFormation removes SourceDBInstanceIdentifier and so promotes the replica in place."
-            ),
-        ),
-        group="Failover",
-        label="Database role (standalone = promote at failover)",
-    )
-    t.template.add_condition(IS_READ_REPLICA, Equals(Ref(role), DATABASE_ROLES[0]))
+    _add_database_role_switch(t)
     replica = t.add_resource(
         rds.DBInstance(
             POSTGRES_REPLICA,
@@ -533,11 +519,34 @@ def add_postgres_read_replica(
         "beside SourceDBInstanceIdentifier, and KmsKeyId names this region's customer key",
     )
     handle = _instance_handle(replica, identifier, cfg)
+    _add_replica_outputs(t, handle, replica)
+    return handle
+
+
+def _add_database_role_switch(t: StackTemplate) -> None:
+    """The DatabaseRole parameter and the IsReadReplica condition: the failover is a stack update to standalone."""
+    role = t.add_parameter(
+        Parameter(
+            DATABASE_ROLE_PARAMETER,
+            Type="String",
+            AllowedValues=list(DATABASE_ROLES),
+            Default=DATABASE_ROLES[0],
+            Description=(
+                "replica: a cross-region read replica of the primary. standalone: the failover update; "
+                "CloudFormation removes SourceDBInstanceIdentifier and so promotes the replica in place."
+            ),
+        ),
+        group="Failover",
+        label="Database role (standalone = promote at failover)",
+    )
+    t.template.add_condition(IS_READ_REPLICA, Equals(Ref(role), DATABASE_ROLES[0]))
+
+
+def _add_replica_outputs(t: StackTemplate, handle: PostgresInstance, replica: rds.DBInstance) -> None:
     t.add_output("ReplicaInstanceArn", handle.arn, "ARN of the cross-region read replica")
     t.add_output("ReplicaInstanceIdentifier", handle.instance, "Identifier of the replica (promote this at failover)")
     t.add_output("ReplicaEndpoint", handle.endpoint, "Replica endpoint: read-only until promoted, then the writer")
     t.add_output("DatabasePort", GetAtt(replica, "Endpoint.Port"), "PostgreSQL port")
-    return handle
 
 
 def _instance_handle(instance: rds.DBInstance, identifier: str, cfg: PostgresConfig) -> PostgresInstance:
