@@ -23,7 +23,7 @@ import os
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from streamflix.checks.findings import Finding
 from streamflix.checks.suppressions import Suppression
@@ -114,67 +114,91 @@ def sarif_log(
     """
     lines = {name: text.splitlines() for name, text in texts.items()}
     results: dict[str, list[dict[str, Any]]] = {tool: [] for tool in tools}
-    rules: dict[str, set[str]] = {tool: set() for tool in tools}
-
-    def add(tool: str, rule: str, level: str, message: str, file: str, line: int, column: int,
-            suppression: dict[str, str] | None = None) -> None:
+    for tool, result in _finding_results(findings, lines):
         if tool not in results:
-            raise ValueError(f"a {tool} finding ({rule}) in a build where {tool} did not run")
-        rules[tool].add(rule)
-        result: dict[str, Any] = {
-            "ruleId": rule,
-            "level": level,
-            "message": {"text": message},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(file), "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
-                },
-            }],
-        }
-        if suppression is not None:
-            result["suppressions"] = [suppression]
+            raise ValueError(f"a {tool} finding ({result['ruleId']}) in a build where {tool} did not run")
         results[tool].append(result)
+    for tool, result in _suppression_results(suppressions, lines, ran=tools):
+        results[tool].append(result)
+    described = _rule_descriptions() if "streamflix" in results else {}
+    runs = [
+        _run(tool, results[tool], environment=environment, descriptions=described if tool == "streamflix" else {})
+        for tool in tools
+    ]
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": runs}
 
+
+def _finding_results(
+    findings: Iterable[Finding], lines: Mapping[str, Sequence[str]]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each finding as (tool, result), in a stable order; a finding without a column points at its line's text."""
     for finding in sorted(findings):
         template_lines = lines.get(Path(finding.file).name, [])
         column = finding.column or _first_character(template_lines, finding.line)
-        add(tool_of(finding.rule), finding.rule, _LEVEL.get(finding.severity, "warning"), finding.message,
-            finding.file, finding.line, column)
+        level = _LEVEL.get(finding.severity, "warning")
+        yield tool_of(finding.rule), _result(finding.rule, level, finding.message, finding.file, finding.line, column)
+
+
+def _suppression_results(
+    suppressions: Iterable[Suppression], lines: Mapping[str, Sequence[str]], *, ran: Sequence[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each suppression of a tool that ran as (tool, result), located at the suppressed resource."""
     for suppression in sorted(suppressions):
-        if suppression.tool not in results:
+        if suppression.tool not in ran:
             continue  # that tool did not run in this build: nothing was suppressed
         template_lines = lines.get(Path(suppression.file).name, [])
         line = _resource_line(template_lines, suppression.resource)
         level = "warning" if suppression.tool == "cfn-lint" and suppression.check.startswith("W") else "error"
-        add(suppression.tool, suppression.check, level,
+        yield suppression.tool, _result(
+            suppression.check, level,
             f"{suppression.tool} {suppression.check} suppressed on {suppression.resource}: "
             f"{suppression.reason or '(no reason)'}",
             suppression.file, line, _first_character(template_lines, line),
-            {"kind": "inSource", "justification": suppression.reason or "(no reason given)"})
+            {"kind": "inSource", "justification": suppression.reason or "(no reason given)"},
+        )
 
-    described = _rule_descriptions() if "streamflix" in results else {}
-    runs = []
-    for tool in tools:
-        package, information = TOOLS[tool]
-        ordered = sorted(rules[tool])
-        index = {rule: position for position, rule in enumerate(ordered)}
-        for result in results[tool]:
-            result["ruleIndex"] = index[result["ruleId"]]
-        driver: dict[str, Any] = {
-            "name": tool,
-            "version": _version(package),
-            "rules": [{"id": rule, **(described.get(rule, {}) if tool == "streamflix" else {})} for rule in ordered],
-        }
-        if information:
-            driver["informationUri"] = information
-        runs.append({
-            "tool": {"driver": driver},
-            "automationDetails": {"id": f"streamflix/{environment}/{tool}/"},
-            "columnKind": "unicodeCodePoints",
-            "results": results[tool],
-        })
-    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": runs}
+
+def _result(
+    rule: str, level: str, message: str, file: str, line: int, column: int, suppression: dict[str, str] | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": _uri(file), "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
+            },
+        }],
+    }
+    if suppression is not None:
+        result["suppressions"] = [suppression]
+    return result
+
+
+def _run(
+    tool: str, results: list[dict[str, Any]], *, environment: str, descriptions: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """One tool's run: its driver with the rules its results name (indexed in sorted order), then the results."""
+    package, information = TOOLS[tool]
+    ordered = sorted({result["ruleId"] for result in results})
+    index = {rule: position for position, rule in enumerate(ordered)}
+    for result in results:
+        result["ruleIndex"] = index[result["ruleId"]]
+    driver: dict[str, Any] = {
+        "name": tool,
+        "version": _version(package),
+        "rules": [{"id": rule, **descriptions.get(rule, {})} for rule in ordered],
+    }
+    if information:
+        driver["informationUri"] = information
+    return {
+        "tool": {"driver": driver},
+        "automationDetails": {"id": f"streamflix/{environment}/{tool}/"},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+    }
 
 
 def build_sarif(report: "BuildReport", *, lint: bool, scan: bool) -> dict[str, Any]:

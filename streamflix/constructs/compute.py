@@ -142,9 +142,7 @@ def add_fargate_service(
     )
     _add_cpu_auto_scaling(t, cfg, cluster, service, minimum=tasks)
     handle = Service(cluster_name=Ref(cluster), service_name=GetAtt(service, "Name"), desired_count=cfg.desired_count)
-    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
-    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
-    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
+    _add_outputs(t, handle, security_group)
     return handle
 
 
@@ -347,6 +345,12 @@ def _add_cpu_auto_scaling(
     )
 
 
+def _add_outputs(t: StackTemplate, handle: Service, security_group: Ref) -> None:
+    t.add_output("EcsClusterName", handle.cluster_name, "ECS cluster name")
+    t.add_output("EcsServiceName", handle.service_name, "ECS service name")
+    t.add_output("ServiceSecurityGroupId", security_group, "Security group of the service tasks")
+
+
 def contract_metadata(contract: ContainerConfig) -> dict[str, Any]:
     """The contract as the template records it (``Metadata.StreamFlix.ContainerContract``), for SF1007 and runbooks."""
     return {
@@ -398,65 +402,110 @@ def _containers(
     environment: Mapping[str, Any],
     log_group: Ref,
 ) -> tuple[ecs.ContainerDefinition, list[ecs.ContainerDefinition], list[ecs.Volume]]:
-    """The app container, the init containers it waits for, and the task's volumes."""
+    """The app container, the init containers it waits for, and the task's volumes.
 
-    def logging(prefix: str) -> ecs.LogConfiguration:
-        return ecs.LogConfiguration(
-            LogDriver="awslogs",
-            Options={"awslogs-group": log_group, "awslogs-region": Ref("AWS::Region"), "awslogs-stream-prefix": prefix},
-        )
-
+    Each writable path gets a scratch volume of its own (the root file system is read-only);
+    while there are any, the volume-owner container must hand them to the app's user first.
+    """
     scratch = [(scratch_volume_name(path), path) for path in contract.writable_paths]
     task_volumes = [ecs.Volume(Name=name) for name, _ in scratch] + [_efs_volume(volume) for volume in volumes]
-    scratch_mounts = [ecs.MountPoint(SourceVolume=name, ContainerPath=path, ReadOnly=False) for name, path in scratch]
-    init: list[ecs.ContainerDefinition] = []
-    extras: dict[str, Any] = {}
-    if scratch:
-        init.append(
-            ecs.ContainerDefinition(
-                Name=VOLUME_OWNER_CONTAINER,
-                Image=image,
-                Essential=False,
-                ReadonlyRootFilesystem=True,
-                Privileged=False,
-                User="0",
-                EntryPoint=["chown"],
-                Command=[contract.user, *(path for _, path in scratch)],
-                MountPoints=scratch_mounts,
-                LinuxParameters=ecs.LinuxParameters(
-                    Capabilities=ecs.KernelCapabilities(Drop=[c for c in _DEFAULT_CAPABILITIES if c != "CHOWN"])
-                ),
-                LogConfiguration=logging(VOLUME_OWNER_CONTAINER),
-            )
-        )
-        extras["DependsOn"] = [ecs.ContainerDependency(ContainerName=VOLUME_OWNER_CONTAINER, Condition="SUCCESS")]
-    mounts = scratch_mounts + [
-        ecs.MountPoint(SourceVolume=volume.name, ContainerPath=volume.container_path, ReadOnly=False)
-        for volume in volumes
-    ]
-    if mounts:
-        extras["MountPoints"] = mounts
-    check = contract.health_check
-    app = ecs.ContainerDefinition(
-        Name=CONTAINER_NAME,
-        Image=image,
-        Essential=True,
-        ReadonlyRootFilesystem=True,
-        Privileged=False,
-        User=contract.user,
-        PortMappings=[ecs.PortMapping(ContainerPort=contract.port, Protocol="tcp")],
-        HealthCheck=ecs.HealthCheck(
-            Command=["CMD-SHELL", check.rendered_command(contract.port)],
-            Interval=check.interval_seconds,
-            Timeout=check.timeout_seconds,
-            Retries=check.retries,
-            StartPeriod=check.start_period_seconds,
-        ),
-        Environment=[ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())],
-        LogConfiguration=logging(CONTAINER_NAME),
-        **extras,
+    scratch_mounts = [_writable_mount(name, path) for name, path in scratch]
+    efs_mounts = [_writable_mount(volume.name, volume.container_path) for volume in volumes]
+    init = [_volume_owner_container(contract, image, scratch_mounts, log_group)] if scratch else []
+    app = _app_container(
+        contract,
+        image=image,
+        environment=environment,
+        log_group=log_group,
+        mounts=scratch_mounts + efs_mounts,
+        waits_for_volume_owner=bool(init),
     )
     return app, init, task_volumes
+
+
+def _writable_mount(volume_name: str, path: str) -> ecs.MountPoint:
+    return ecs.MountPoint(SourceVolume=volume_name, ContainerPath=path, ReadOnly=False)
+
+
+def awslogs(log_group: Ref, stream_prefix: str) -> ecs.LogConfiguration:
+    """A container's logs into ``log_group`` (a Ref), one stream per task under ``stream_prefix``."""
+    return ecs.LogConfiguration(
+        LogDriver="awslogs",
+        Options={"awslogs-group": log_group, "awslogs-region": Ref("AWS::Region"), "awslogs-stream-prefix": stream_prefix},
+    )
+
+
+def locked_down_container(
+    name: str, image: Ref, *, essential: bool, user: str, **properties: Any
+) -> ecs.ContainerDefinition:
+    """A container as every task here runs it: read-only root file system, never privileged, an explicit user."""
+    return ecs.ContainerDefinition(
+        Name=name,
+        Image=image,
+        Essential=essential,
+        ReadonlyRootFilesystem=True,
+        Privileged=False,
+        User=user,
+        **properties,
+    )
+
+
+def _volume_owner_container(
+    contract: ContainerConfig, image: Ref, scratch_mounts: list[ecs.MountPoint], log_group: Ref
+) -> ecs.ContainerDefinition:
+    """The init container (``VOLUME_OWNER_CONTAINER``): chown the scratch volumes to the app's user, then exit."""
+    return locked_down_container(
+        VOLUME_OWNER_CONTAINER,
+        image,
+        essential=False,
+        user="0",
+        EntryPoint=["chown"],
+        Command=[contract.user, *contract.writable_paths],
+        MountPoints=scratch_mounts,
+        LinuxParameters=ecs.LinuxParameters(
+            Capabilities=ecs.KernelCapabilities(Drop=[c for c in _DEFAULT_CAPABILITIES if c != "CHOWN"])
+        ),
+        LogConfiguration=awslogs(log_group, VOLUME_OWNER_CONTAINER),
+    )
+
+
+def _app_container(
+    contract: ContainerConfig,
+    *,
+    image: Ref,
+    environment: Mapping[str, Any],
+    log_group: Ref,
+    mounts: list[ecs.MountPoint],
+    waits_for_volume_owner: bool,
+) -> ecs.ContainerDefinition:
+    """The application as its contract states it: its user, its port, its health check, a read-only root."""
+    extras: dict[str, Any] = {}
+    if waits_for_volume_owner:
+        extras["DependsOn"] = [ecs.ContainerDependency(ContainerName=VOLUME_OWNER_CONTAINER, Condition="SUCCESS")]
+    if mounts:
+        extras["MountPoints"] = mounts
+    return locked_down_container(
+        CONTAINER_NAME,
+        image,
+        essential=True,
+        user=contract.user,
+        PortMappings=[ecs.PortMapping(ContainerPort=contract.port, Protocol="tcp")],
+        HealthCheck=_container_health_check(contract),
+        Environment=[ecs.Environment(Name=name, Value=value) for name, value in sorted(environment.items())],
+        LogConfiguration=awslogs(log_group, CONTAINER_NAME),
+        **extras,
+    )
+
+
+def _container_health_check(contract: ContainerConfig) -> ecs.HealthCheck:
+    check = contract.health_check
+    return ecs.HealthCheck(
+        Command=["CMD-SHELL", check.rendered_command(contract.port)],
+        Interval=check.interval_seconds,
+        Timeout=check.timeout_seconds,
+        Retries=check.retries,
+        StartPeriod=check.start_period_seconds,
+    )
 
 
 def _efs_volume(volume: EfsVolume) -> ecs.Volume:

@@ -138,6 +138,7 @@ def add_aurora_cluster(
     security_group: Ref,
     key: Key,
 ) -> AuroraCluster:
+    """The encrypted Aurora PostgreSQL cluster in the data subnets, its writer and readers spread over the AZs."""
     subnet_group = t.add_resource(
         rds.DBSubnetGroup(
             AURORA_SUBNET_GROUP,
@@ -154,6 +155,37 @@ def add_aurora_cluster(
         )
     )
     identifier = NAMES["aurora_cluster"].sub_pattern(project)
+    cluster = _add_aurora_db_cluster(
+        t, cfg, identifier=identifier, key=key, subnet_group=Ref(subnet_group),
+        parameter_group=Ref(parameter_group), security_group=security_group,
+    )
+    instance_ids = _add_aurora_instances(t, cfg, cluster, network=network, key=key)
+    handle = AuroraCluster(
+        cluster=Ref(cluster),
+        identifier_pattern=identifier,
+        writer_endpoint=GetAtt(cluster, "Endpoint.Address"),
+        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
+        port=POSTGRES_PORT,
+        master_secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn"),
+        resource_id=GetAtt(cluster, "DBClusterResourceId"),
+        instance_ids=tuple(instance_ids),
+        app_username=cfg.app_username,
+    )
+    _add_aurora_outputs(t, handle, cluster)
+    return handle
+
+
+def _add_aurora_db_cluster(
+    t: StackTemplate,
+    cfg: AuroraConfig,
+    *,
+    identifier: str,
+    key: Key,
+    subnet_group: Ref,
+    parameter_group: Ref,
+    security_group: Ref,
+) -> rds.DBCluster:
+    """Encrypted with the stack key, IAM authentication on, RDS-managed master secret, snapshotted on delete."""
     cluster = t.add_resource(
         rds.DBCluster(
             AURORA_CLUSTER,
@@ -173,17 +205,27 @@ def add_aurora_cluster(
             PreferredMaintenanceWindow=cfg.preferred_maintenance_window,
             CopyTagsToSnapshot=True,
             EnableCloudwatchLogsExports=["postgresql"],
-            DBSubnetGroupName=Ref(subnet_group),
-            DBClusterParameterGroupName=Ref(parameter_group),
+            DBSubnetGroupName=subnet_group,
+            DBClusterParameterGroupName=parameter_group,
             VpcSecurityGroupIds=[security_group],
         )
     )
     protect(cluster, "Snapshot")
+    return cluster
 
+
+def _add_aurora_instances(
+    t: StackTemplate, cfg: AuroraConfig, cluster: rds.DBCluster, *, network: Network, key: Key
+) -> list[str]:
+    """The writer then ``cfg.reader_count`` readers, round-robin over the AZ slots; returns their logical IDs.
+
+    The writer has promotion tier 0 and the readers 1; all share the enhanced-monitoring role.
+    """
     monitoring_role = add_monitoring_role(t)
     instance_ids = [AURORA_WRITER] + [aurora_reader_id(n) for n in range(1, cfg.reader_count + 1)]
     for position, logical_id in enumerate(instance_ids):
         slot = network.slots[position % len(network.slots)]
+        writer = logical_id == AURORA_WRITER
         t.add_resource(
             rds.DBInstance(
                 logical_id,
@@ -191,7 +233,7 @@ def add_aurora_cluster(
                 Engine=AURORA_ENGINE,
                 DBInstanceClass=cfg.instance_class,
                 AvailabilityZone=network.availability_zone(slot),
-                PromotionTier=0 if logical_id == AURORA_WRITER else 1,
+                PromotionTier=0 if writer else 1,
                 PubliclyAccessible=False,
                 AutoMinorVersionUpgrade=AUTO_MINOR_VERSION_UPGRADE,
                 CACertificateIdentifier=CA_CERTIFICATE,
@@ -200,21 +242,13 @@ def add_aurora_cluster(
                 PerformanceInsightsRetentionPeriod=cfg.performance_insights_retention_days,
                 MonitoringInterval=cfg.monitoring_interval_seconds,
                 MonitoringRoleArn=monitoring_role,
-                Tags=Tags(Role="writer" if logical_id == AURORA_WRITER else "reader"),
+                Tags=Tags(Role="writer" if writer else "reader"),
             )
         )
+    return instance_ids
 
-    handle = AuroraCluster(
-        cluster=Ref(cluster),
-        identifier_pattern=identifier,
-        writer_endpoint=GetAtt(cluster, "Endpoint.Address"),
-        reader_endpoint=GetAtt(cluster, "ReadEndpoint.Address"),
-        port=POSTGRES_PORT,
-        master_secret_arn=GetAtt(cluster, "MasterUserSecret.SecretArn"),
-        resource_id=GetAtt(cluster, "DBClusterResourceId"),
-        instance_ids=tuple(instance_ids),
-        app_username=cfg.app_username,
-    )
+
+def _add_aurora_outputs(t: StackTemplate, handle: AuroraCluster, cluster: rds.DBCluster) -> None:
     t.add_output("DatabaseClusterName", handle.cluster, "Aurora cluster identifier")
     t.add_output("DatabaseWriterEndpoint", handle.writer_endpoint, "Aurora writer endpoint (TLS required)")
     t.add_output("DatabaseReaderEndpoint", handle.reader_endpoint, "Aurora reader endpoint (load-balanced over readers)")
@@ -222,7 +256,6 @@ def add_aurora_cluster(
     t.add_output(
         "DatabaseMasterSecretArn", handle.master_secret_arn, "Secrets Manager ARN of the RDS-managed, rotating master secret"
     )
-    return handle
 
 
 def watch_aurora(monitoring: Monitoring, db: AuroraCluster, th: AlarmThresholds) -> None:
@@ -373,12 +406,7 @@ def add_postgres_instance(
         parameter_group=parameter_group, monitoring_role=monitoring_role,
     )
     if backup_replication is not None:
-        enabled = backup_replication.condition
-        props.update(
-            AutomaticBackupReplicationRegion=If(enabled, backup_replication.region, NoValue),
-            AutomaticBackupReplicationKmsKeyId=If(enabled, backup_replication.kms_key_arn, NoValue),
-            AutomaticBackupReplicationRetentionPeriod=If(enabled, backup_replication.retention_days, NoValue),
-        )
+        props.update(_backup_replication_properties(backup_replication))
     instance = t.add_resource(
         rds.DBInstance(
             POSTGRES_PRIMARY,
@@ -401,6 +429,23 @@ def add_postgres_instance(
     protect(instance, "Snapshot")
     _note_single_az(t, instance, cfg)
     handle = _instance_handle(instance, identifier, cfg)
+    _add_primary_outputs(t, handle, instance, master_secret)
+    return handle
+
+
+def _backup_replication_properties(backup_replication: BackupReplication) -> dict[str, Any]:
+    """Automated backups copied to another region, only while ``backup_replication.condition`` holds."""
+    enabled = backup_replication.condition
+    return {
+        "AutomaticBackupReplicationRegion": If(enabled, backup_replication.region, NoValue),
+        "AutomaticBackupReplicationKmsKeyId": If(enabled, backup_replication.kms_key_arn, NoValue),
+        "AutomaticBackupReplicationRetentionPeriod": If(enabled, backup_replication.retention_days, NoValue),
+    }
+
+
+def _add_primary_outputs(
+    t: StackTemplate, handle: PostgresInstance, instance: rds.DBInstance, master_secret: TemplateSecret | None
+) -> None:
     t.add_output("DatabaseInstanceArn", handle.arn, "ARN of the primary DB instance (source of the cross-region replica)")
     t.add_output("DatabaseInstanceIdentifier", handle.instance, "Identifier of the primary DB instance")
     t.add_output("DatabaseEndpoint", handle.endpoint, "Primary DB endpoint (TLS required)")
@@ -416,7 +461,6 @@ def add_postgres_instance(
             GetAtt(instance, "MasterUserSecret.SecretArn"),
             "Secrets Manager ARN of the RDS-managed, rotating master secret",
         )
-    return handle
 
 
 def add_postgres_read_replica(
@@ -438,21 +482,7 @@ def add_postgres_read_replica(
     """
     subnet_group, parameter_group, monitoring_role = _postgres_placement(t, cfg, network)
     identifier = NAMES["postgres_replica"].sub_pattern(project)
-    role = t.add_parameter(
-        Parameter(
-            DATABASE_ROLE_PARAMETER,
-            Type="String",
-            AllowedValues=list(DATABASE_ROLES),
-            Default=DATABASE_ROLES[0],
-            Description=(
-                "replica: a cross-region read replica of the primary. standalone: the failover update; "
-                "CloudFormation removes SourceDBInstanceIdentifier and so promotes the replica in place."
-            ),
-        ),
-        group="Failover",
-        label="Database role (standalone = promote at failover)",
-    )
-    t.template.add_condition(IS_READ_REPLICA, Equals(Ref(role), DATABASE_ROLES[0]))
+    _add_database_role_switch(t)
     replica = t.add_resource(
         rds.DBInstance(
             POSTGRES_REPLICA,
@@ -489,11 +519,34 @@ def add_postgres_read_replica(
         "beside SourceDBInstanceIdentifier, and KmsKeyId names this region's customer key",
     )
     handle = _instance_handle(replica, identifier, cfg)
+    _add_replica_outputs(t, handle, replica)
+    return handle
+
+
+def _add_database_role_switch(t: StackTemplate) -> None:
+    """The DatabaseRole parameter and the IsReadReplica condition: the failover is a stack update to standalone."""
+    role = t.add_parameter(
+        Parameter(
+            DATABASE_ROLE_PARAMETER,
+            Type="String",
+            AllowedValues=list(DATABASE_ROLES),
+            Default=DATABASE_ROLES[0],
+            Description=(
+                "replica: a cross-region read replica of the primary. standalone: the failover update; "
+                "CloudFormation removes SourceDBInstanceIdentifier and so promotes the replica in place."
+            ),
+        ),
+        group="Failover",
+        label="Database role (standalone = promote at failover)",
+    )
+    t.template.add_condition(IS_READ_REPLICA, Equals(Ref(role), DATABASE_ROLES[0]))
+
+
+def _add_replica_outputs(t: StackTemplate, handle: PostgresInstance, replica: rds.DBInstance) -> None:
     t.add_output("ReplicaInstanceArn", handle.arn, "ARN of the cross-region read replica")
     t.add_output("ReplicaInstanceIdentifier", handle.instance, "Identifier of the replica (promote this at failover)")
     t.add_output("ReplicaEndpoint", handle.endpoint, "Replica endpoint: read-only until promoted, then the writer")
     t.add_output("DatabasePort", GetAtt(replica, "Endpoint.Port"), "PostgreSQL port")
-    return handle
 
 
 def _instance_handle(instance: rds.DBInstance, identifier: str, cfg: PostgresConfig) -> PostgresInstance:

@@ -31,6 +31,7 @@ from awacs import secretsmanager as secrets_actions
 from troposphere import GetAtt, Ref, Sub, ecs, iam
 
 from streamflix.config.naming import NAMES
+from streamflix.constructs.compute import awslogs, locked_down_container
 from streamflix.constructs.iam_policies import allow, inline_policy, service_trust
 from streamflix.constructs.keys import Key
 from streamflix.template import StackTemplate
@@ -141,8 +142,18 @@ def add_database_bootstrap(
     ``log_group`` is the logical ID of the service's log group; the task writes under
     the ``db-bootstrap`` stream prefix.
     """
-    secret = target.master_secret_arn
-    role = t.add_resource(
+    role = _add_execution_role(t, target.master_secret_arn, key=key, log_group=log_group)
+    task = _add_task_definition(t, target, project=project, execution_role=role, log_group=log_group)
+    t.add_output(
+        "DatabaseBootstrapTaskDefinitionArn", Ref(task),
+        f"Run once after deploy: creates the {target.app_username} role (rds_iam, least privilege); idempotent",
+    )
+    return task
+
+
+def _add_execution_role(t: StackTemplate, secret: Any, *, key: Key, log_group: str) -> iam.Role:
+    """The ECS agent's role: it injects the master credentials as secrets and writes the task's logs."""
+    return t.add_resource(
         iam.Role(
             BOOTSTRAP_EXECUTION_ROLE,
             Description="ECS agent for the database bootstrap task: read the master secret, write logs",
@@ -159,8 +170,13 @@ def add_database_bootstrap(
             ],
         )
     )
-    sql = app_role_sql(database=target.database, app_username=target.app_username)
-    task = t.add_resource(
+
+
+def _add_task_definition(
+    t: StackTemplate, target: BootstrapTarget, *, project: str, execution_role: iam.Role, log_group: str
+) -> ecs.TaskDefinition:
+    """A small ARM64 Fargate task with no task role: psql needs no AWS API, only the database."""
+    return t.add_resource(
         ecs.TaskDefinition(
             BOOTSTRAP_TASK_DEFINITION,
             # psql -c writes nothing (no history outside interactive sessions): no writable paths.
@@ -172,48 +188,41 @@ def add_database_bootstrap(
             Cpu="256",
             Memory="512",
             RuntimePlatform=ecs.RuntimePlatform(CpuArchitecture="ARM64", OperatingSystemFamily="LINUX"),
-            ExecutionRoleArn=GetAtt(role, "Arn"),
-            ContainerDefinitions=[
-                ecs.ContainerDefinition(
-                    Name=BOOTSTRAP_CONTAINER,
-                    Image=BOOTSTRAP_IMAGE,
-                    Essential=True,
-                    ReadonlyRootFilesystem=True,
-                    Privileged=False,
-                    User=BOOTSTRAP_USER,
-                    EntryPoint=["psql"],
-                    Command=psql_arguments(sql),
-                    Environment=[
-                        ecs.Environment(Name=name, Value=value)
-                        for name, value in (
-                            ("PGAPPNAME", "streamflix-db-bootstrap"),
-                            ("PGCONNECT_TIMEOUT", "10"),
-                            ("PGDATABASE", target.database),
-                            ("PGHOST", target.host),
-                            ("PGPORT", str(target.port)),
-                            # The image has no RDS CA bundle to verify against; the server
-                            # refuses plaintext (rds.force_ssl), so the session is encrypted.
-                            ("PGSSLMODE", "require"),
-                        )
-                    ],
-                    Secrets=[
-                        ecs.Secret(Name="PGUSER", ValueFrom=Sub("${Secret}:username::", Secret=secret)),
-                        ecs.Secret(Name="PGPASSWORD", ValueFrom=Sub("${Secret}:password::", Secret=secret)),
-                    ],
-                    LogConfiguration=ecs.LogConfiguration(
-                        LogDriver="awslogs",
-                        Options={
-                            "awslogs-group": Ref(log_group),
-                            "awslogs-region": Ref("AWS::Region"),
-                            "awslogs-stream-prefix": BOOTSTRAP_CONTAINER,
-                        },
-                    ),
-                )
-            ],
+            ExecutionRoleArn=GetAtt(execution_role, "Arn"),
+            ContainerDefinitions=[_psql_container(target, log_group)],
         )
     )
-    t.add_output(
-        "DatabaseBootstrapTaskDefinitionArn", Ref(task),
-        f"Run once after deploy: creates the {target.app_username} role (rds_iam, least privilege); idempotent",
+
+
+def _psql_container(target: BootstrapTarget, log_group: str) -> ecs.ContainerDefinition:
+    """psql, as the master user, running the app-role script once."""
+    sql = app_role_sql(database=target.database, app_username=target.app_username)
+    secret = target.master_secret_arn
+    return locked_down_container(
+        BOOTSTRAP_CONTAINER,
+        BOOTSTRAP_IMAGE,
+        essential=True,
+        user=BOOTSTRAP_USER,
+        EntryPoint=["psql"],
+        Command=psql_arguments(sql),
+        Environment=[ecs.Environment(Name=name, Value=value) for name, value in _libpq_environment(target)],
+        Secrets=[
+            ecs.Secret(Name="PGUSER", ValueFrom=Sub("${Secret}:username::", Secret=secret)),
+            ecs.Secret(Name="PGPASSWORD", ValueFrom=Sub("${Secret}:password::", Secret=secret)),
+        ],
+        LogConfiguration=awslogs(Ref(log_group), BOOTSTRAP_CONTAINER),
     )
-    return task
+
+
+def _libpq_environment(target: BootstrapTarget) -> tuple[tuple[str, Any], ...]:
+    """Where psql connects, as libpq's PG* variables (the credentials come as secrets)."""
+    return (
+        ("PGAPPNAME", "streamflix-db-bootstrap"),
+        ("PGCONNECT_TIMEOUT", "10"),
+        ("PGDATABASE", target.database),
+        ("PGHOST", target.host),
+        ("PGPORT", str(target.port)),
+        # The image has no RDS CA bundle to verify against; the server
+        # refuses plaintext (rds.force_ssl), so the session is encrypted.
+        ("PGSSLMODE", "require"),
+    )

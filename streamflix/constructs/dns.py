@@ -48,29 +48,54 @@ def add_failover_records(
     Without ``hosted_zone_id``/``record_name`` in the config, both are deploy-time
     parameters (no default: the deploy must name them).
     """
+    zone, name = _zone_and_record_name(t, cfg)
+    check = _add_primary_health_check(
+        t, cfg, primary, protocol=protocol, health_check_path=health_check_path, name_prefix=name_prefix
+    )
+    _add_failover_record(t, PRIMARY_RECORD, "PRIMARY", primary, zone=zone, name=name, health_check=Ref(check))
+    _add_failover_record(t, SECONDARY_RECORD, "SECONDARY", secondary, zone=zone, name=name)
+    t.add_output("PrimaryHealthCheckId", Ref(check), "Route 53 health check of the primary load balancer")
+    t.add_output("FailoverRecordName", name, "Name users resolve; fails over from primary to recovery")
+    return Ref(check)
+
+
+def _zone_and_record_name(t: StackTemplate, cfg: DnsFailoverConfig) -> tuple[Any, Any]:
+    """The hosted zone and the record name: from the config, or as two deploy-time parameters."""
+    if not cfg.names_as_parameters:
+        return cfg.hosted_zone_id, cfg.record_name
+    zone = t.add_parameter(
+        Parameter(
+            HOSTED_ZONE_PARAMETER,
+            Type="AWS::Route53::HostedZone::Id",
+            Description="Public Route 53 hosted zone that holds the failover record.",
+        ),
+        group="DNS failover", label="Hosted zone",
+    )
+    name = t.add_parameter(
+        Parameter(
+            RECORD_NAME_PARAMETER,
+            Type="String",
+            AllowedPattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
+            ConstraintDescription="a fully qualified domain name inside the hosted zone, e.g. app.streamflix.com",
+            Description="Name clients resolve: the primary ALB while healthy, the recovery ALB otherwise.",
+        ),
+        group="DNS failover", label="Failover record name",
+    )
+    return Ref(zone), Ref(name)
+
+
+def _add_primary_health_check(
+    t: StackTemplate,
+    cfg: DnsFailoverConfig,
+    primary: AliasEndpoint,
+    *,
+    protocol: str,
+    health_check_path: str,
+    name_prefix: str,
+) -> route53.HealthCheck:
+    """Probe the primary's load balancer from the internet, on the port and path users and the ALB use."""
     https = protocol == "HTTPS"
-    zone: Any = cfg.hosted_zone_id
-    name: Any = cfg.record_name
-    if cfg.names_as_parameters:
-        zone = Ref(t.add_parameter(
-            Parameter(
-                HOSTED_ZONE_PARAMETER,
-                Type="AWS::Route53::HostedZone::Id",
-                Description="Public Route 53 hosted zone that holds the failover record.",
-            ),
-            group="DNS failover", label="Hosted zone",
-        ))
-        name = Ref(t.add_parameter(
-            Parameter(
-                RECORD_NAME_PARAMETER,
-                Type="String",
-                AllowedPattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$",
-                ConstraintDescription="a fully qualified domain name inside the hosted zone, e.g. app.streamflix.com",
-                Description="Name clients resolve: the primary ALB while healthy, the recovery ALB otherwise.",
-            ),
-            group="DNS failover", label="Failover record name",
-        ))
-    check = t.add_resource(
+    return t.add_resource(
         route53.HealthCheck(
             PRIMARY_HEALTH_CHECK,
             HealthCheckConfig=route53.HealthCheckConfig(
@@ -85,25 +110,31 @@ def add_failover_records(
             HealthCheckTags=Tags(Name=Sub(f"{name_prefix}-primary")),
         )
     )
-    for logical_id, role, endpoint, health_check in (
-        (PRIMARY_RECORD, "PRIMARY", primary, Ref(check)),
-        (SECONDARY_RECORD, "SECONDARY", secondary, None),
-    ):
-        extra = {"HealthCheckId": health_check} if health_check is not None else {}
-        t.add_resource(
-            route53.RecordSetType(
-                logical_id,
-                HostedZoneId=zone,
-                Name=name,
-                Type="A",
-                SetIdentifier=role.lower(),
-                Failover=role,
-                AliasTarget=route53.AliasTarget(
-                    DNSName=endpoint.dns_name, HostedZoneId=endpoint.hosted_zone_id, EvaluateTargetHealth=True
-                ),
-                **extra,
-            )
+
+
+def _add_failover_record(
+    t: StackTemplate,
+    logical_id: str,
+    role: str,
+    endpoint: AliasEndpoint,
+    *,
+    zone: Any,
+    name: Any,
+    health_check: Ref | None = None,
+) -> None:
+    """An alias A record answering for ``role`` (PRIMARY or SECONDARY) while ``endpoint`` has healthy targets."""
+    extra = {"HealthCheckId": health_check} if health_check is not None else {}
+    t.add_resource(
+        route53.RecordSetType(
+            logical_id,
+            HostedZoneId=zone,
+            Name=name,
+            Type="A",
+            SetIdentifier=role.lower(),
+            Failover=role,
+            AliasTarget=route53.AliasTarget(
+                DNSName=endpoint.dns_name, HostedZoneId=endpoint.hosted_zone_id, EvaluateTargetHealth=True
+            ),
+            **extra,
         )
-    t.add_output("PrimaryHealthCheckId", Ref(check), "Route 53 health check of the primary load balancer")
-    t.add_output("FailoverRecordName", name, "Name users resolve; fails over from primary to recovery")
-    return Ref(check)
+    )

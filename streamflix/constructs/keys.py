@@ -37,7 +37,25 @@ def add_data_key(t: StackTemplate, *, alias: str, purpose: str) -> Key:
     and lets CloudWatch Logs and CloudWatch alarms (publishing to the encrypted
     topic) use it, scoped to this account.
     """
-    policy = PolicyDocument(
+    key = t.add_resource(
+        kms.Key(
+            DATA_KEY,
+            Description=f"StreamFlix {purpose}: encrypts databases, caches, streams, logs and secrets",
+            EnableKeyRotation=True,
+            RotationPeriodInDays=365,
+            PendingWindowInDays=30,
+            KeyPolicy=_data_key_policy(),
+        )
+    )
+    protect(key, "Retain")
+    t.add_resource(kms.Alias(DATA_KEY_ALIAS, AliasName=Sub(f"alias/{alias}"), TargetKeyId=Ref(key)))
+    t.add_output("DataKeyArn", GetAtt(key, "Arn"), "ARN of the stack's customer-managed data key")
+    return Key(ref=Ref(key), arn=GetAtt(key, "Arn"))
+
+
+def _data_key_policy() -> PolicyDocument:
+    """The account administers the key through IAM; CloudWatch Logs (for this account's log groups) and alarms use it."""
+    return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             Statement(
@@ -77,17 +95,3 @@ def add_data_key(t: StackTemplate, *, alias: str, purpose: str) -> Key:
             ),
         ],
     )
-    key = t.add_resource(
-        kms.Key(
-            DATA_KEY,
-            Description=f"StreamFlix {purpose}: encrypts databases, caches, streams, logs and secrets",
-            EnableKeyRotation=True,
-            RotationPeriodInDays=365,
-            PendingWindowInDays=30,
-            KeyPolicy=policy,
-        )
-    )
-    protect(key, "Retain")
-    t.add_resource(kms.Alias(DATA_KEY_ALIAS, AliasName=Sub(f"alias/{alias}"), TargetKeyId=Ref(key)))
-    t.add_output("DataKeyArn", GetAtt(key, "Arn"), "ARN of the stack's customer-managed data key")
-    return Key(ref=Ref(key), arn=GetAtt(key, "Arn"))

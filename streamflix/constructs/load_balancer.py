@@ -137,7 +137,8 @@ def add_load_balancer(
         t, LOAD_BALANCER_TO_SERVICE, source=group.title, target=service_security_group, port=container_port,
         protocol="HTTP", source_label="load balancer", target_label="service",
     )
-    bucket, policy = _access_log_bucket(t, cfg, region)
+    bucket = _add_access_log_bucket(t, cfg)
+    policy = _add_access_log_bucket_policy(t, bucket, region)
     alb = _add_alb(t, cfg, project=project, network=network, security_group=group, bucket=bucket, policy=policy)
     target_group = _add_target_group(
         t, project=project, network=network, container_port=container_port, health_check_path=health_check_path
@@ -320,18 +321,12 @@ def _add_outputs(t: StackTemplate, handle: LoadBalancer, bucket: s3.Bucket) -> N
     t.add_output("AccessLogBucketName", Ref(bucket), "S3 bucket with the load balancer's access logs")
 
 
-def _access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig, region: str) -> tuple[s3.Bucket, s3.BucketPolicy]:
+def _add_access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig) -> s3.Bucket:
+    """Private, versioned, SSE-S3 encrypted; the logs expire after ``cfg.access_log_retention_days``."""
     bucket = t.add_resource(
         s3.Bucket(
             ACCESS_LOG_BUCKET,
-            # ELB log delivery supports SSE-S3 only; SSE-KMS would silently stop the logs.
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-                    )
-                ]
-            ),
+            BucketEncryption=_sse_s3_encryption(),
             PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
                 BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
             ),
@@ -339,17 +334,7 @@ def _access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig, region: str) -
                 Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
             ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-access-logs",
-                        Status="Enabled",
-                        ExpirationInDays=cfg.access_log_retention_days,
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
-                    )
-                ]
-            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[_access_log_expiry(cfg.access_log_retention_days)]),
         )
     )
     t.suppress_scan(
@@ -361,39 +346,64 @@ def _access_log_bucket(t: StackTemplate, cfg: LoadBalancerConfig, region: str) -
     # could not delete this bucket (BucketNotEmpty -> ROLLBACK_FAILED): it is kept instead,
     # under a generated name, and the lifecycle model lists it (config lifecycle_exceptions).
     protect(bucket, "Retain", keep_on_failed_create=True)
+    return bucket
+
+
+def _sse_s3_encryption() -> s3.BucketEncryption:
+    # ELB log delivery supports SSE-S3 only; SSE-KMS would silently stop the logs.
+    return s3.BucketEncryption(
+        ServerSideEncryptionConfiguration=[
+            s3.ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+            )
+        ]
+    )
+
+
+def _access_log_expiry(retention_days: int) -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        Id="expire-access-logs",
+        Status="Enabled",
+        ExpirationInDays=retention_days,
+        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7),
+        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
+    )
+
+
+def _add_access_log_bucket_policy(t: StackTemplate, bucket: s3.Bucket, region: str) -> s3.BucketPolicy:
+    """TLS only, and ELB's log delivery may write under ``ACCESS_LOG_PREFIX`` (the ALB's prefix)."""
     bucket_arn = GetAtt(bucket, "Arn")
-    policy = t.add_resource(
+    return t.add_resource(
         s3.BucketPolicy(
             ACCESS_LOG_BUCKET_POLICY,
             Bucket=Ref(bucket),
             PolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Sid="DenyInsecureTransport",
-                        Effect=Deny,
-                        Principal=Principal("*"),
-                        Action=[s3_actions.Action("*")],
-                        Resource=[bucket_arn, Sub("${Bucket}/*", Bucket=bucket_arn)],
-                        Condition=Condition(Bool("aws:SecureTransport", "false")),
-                    ),
-                    Statement(
-                        Sid="ElbDeliversAccessLogs",
-                        Effect=Allow,
-                        Principal=log_delivery_principal(region),
-                        Action=[s3_actions.PutObject],
-                        Resource=[
-                            Sub(
-                                "${Bucket}/" + ACCESS_LOG_PREFIX + "/AWSLogs/${AWS::AccountId}/*",
-                                Bucket=bucket_arn,
-                            )
-                        ],
-                    ),
-                ],
+                Statement=[_deny_insecure_transport(bucket_arn), _elb_delivers_access_logs(bucket_arn, region)],
             ),
         )
     )
-    return bucket, policy
+
+
+def _deny_insecure_transport(bucket_arn: GetAtt) -> Statement:
+    return Statement(
+        Sid="DenyInsecureTransport",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[s3_actions.Action("*")],
+        Resource=[bucket_arn, Sub("${Bucket}/*", Bucket=bucket_arn)],
+        Condition=Condition(Bool("aws:SecureTransport", "false")),
+    )
+
+
+def _elb_delivers_access_logs(bucket_arn: GetAtt, region: str) -> Statement:
+    return Statement(
+        Sid="ElbDeliversAccessLogs",
+        Effect=Allow,
+        Principal=log_delivery_principal(region),
+        Action=[s3_actions.PutObject],
+        Resource=[Sub("${Bucket}/" + ACCESS_LOG_PREFIX + "/AWSLogs/${AWS::AccountId}/*", Bucket=bucket_arn)],
+    )
 
 
 def watch_load_balancer(monitoring: Monitoring, lb: LoadBalancer, th: AlarmThresholds) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Callable
 
 from awacs import logs as logs_actions
 from troposphere import GetAtt, GetAZs, Join, Ref, Select, Sub, Tags, ec2, iam, logs
@@ -140,9 +141,10 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
     igw, attachment = _add_internet_gateway(t, vpc, name_prefix)
     public_rt = _add_public_route_table(t, vpc, igw, attachment, name_prefix)
 
-    public_subnets = _add_subnets(t, "Public", public_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
-    app_subnets = _add_subnets(t, "App", app_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
-    data_subnets = _add_subnets(t, "Data", data_subnet_id, vpc, cfg.vpc_cidr, slots, name_prefix, zone_ids)
+    layout = _SubnetLayout(vpc=vpc, vpc_cidr=cfg.vpc_cidr, slots=slots, zone_ids=zone_ids, name_prefix=name_prefix)
+    public_subnets = _add_subnets(t, layout, tier="Public", logical_id=public_subnet_id)
+    app_subnets = _add_subnets(t, layout, tier="App", logical_id=app_subnet_id)
+    data_subnets = _add_subnets(t, layout, tier="Data", logical_id=data_subnet_id)
     for slot in slots:
         _associate(t, public_subnet_id(slot), public_rt)
 
@@ -150,7 +152,9 @@ def add_network(t: StackTemplate, cfg: NetworkConfig, *, name_prefix: str, key: 
     _add_nat_gateways(t, nat_slots, attachment, name_prefix)
     app_route_tables, app_egress = _add_app_routing(t, vpc, slots, nat_slots, name_prefix)
     data_rt = _add_data_routing(t, vpc, slots, name_prefix)
-    endpoint_sg, endpoints = _add_endpoints(t, cfg, vpc, app_route_tables + [data_rt], app_subnets, name_prefix)
+    endpoint_sg, endpoints = _add_endpoints(
+        t, cfg, vpc=vpc, route_tables=app_route_tables + [data_rt], app_subnets=app_subnets, name_prefix=name_prefix
+    )
     app_egress.extend(endpoints)
     _add_flow_logs(t, cfg, vpc, key)
 
@@ -284,17 +288,32 @@ def _add_data_routing(t: StackTemplate, vpc: ec2.VPC, slots: tuple[str, ...], na
     return data_rt
 
 
-def _add_subnets(t, tier, id_of, vpc, vpc_cidr, slots, name_prefix, zone_ids) -> list[Ref]:
+@dataclass(frozen=True)
+class _SubnetLayout:
+    """What every tier's subnets share: the VPC, its CIDR, the AZ slots and their zones."""
+
+    vpc: ec2.VPC
+    vpc_cidr: str
+    slots: tuple[str, ...]
+    #: The config's AZ IDs by slot, or None to place by position in !GetAZs.
+    zone_ids: tuple[str, ...] | None
+    name_prefix: str
+
+
+def _add_subnets(
+    t: StackTemplate, layout: _SubnetLayout, *, tier: str, logical_id: Callable[[str], str]
+) -> list[Ref]:
+    """One ``tier`` subnet per AZ slot, named ``logical_id(slot)``; none maps a public IP on launch."""
     refs = []
-    for slot, cidr in subnet_cidrs(vpc_cidr, tier, slots).items():
+    for slot, cidr in subnet_cidrs(layout.vpc_cidr, tier, layout.slots).items():
         subnet = t.add_resource(
             ec2.Subnet(
-                id_of(slot),
-                VpcId=Ref(vpc),
+                logical_id(slot),
+                VpcId=Ref(layout.vpc),
                 CidrBlock=cidr,
-                **zone_placement(slot, zone_ids),
+                **zone_placement(slot, layout.zone_ids),
                 MapPublicIpOnLaunch=False,
-                Tags=Tags(Name=Sub(f"{name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
+                Tags=Tags(Name=Sub(f"{layout.name_prefix}-{tier.lower()}-{slot.lower()}"), Tier=tier),
             )
         )
         refs.append(Ref(subnet))
@@ -311,51 +330,77 @@ def _associate(t: StackTemplate, subnet_id: str, table) -> str:
     return association.title
 
 
-def _add_endpoints(t, cfg: NetworkConfig, vpc, route_tables, app_subnets, name_prefix) -> tuple[Ref | None, list[str]]:
-    """The endpoints; returns the interface endpoints' security group (if any) and every endpoint's logical id."""
+def _add_endpoints(
+    t: StackTemplate,
+    cfg: NetworkConfig,
+    *,
+    vpc: ec2.VPC,
+    route_tables: list[ec2.RouteTable],
+    app_subnets: list[Ref],
+    name_prefix: str,
+) -> tuple[Ref | None, list[str]]:
+    """The configured endpoints: S3 as a gateway into ``route_tables``, the others as interfaces in the app subnets.
+
+    Returns the interface endpoints' security group (None without any) and every endpoint's logical ID.
+    """
     added: list[str] = []
     if "s3" in cfg.vpc_endpoints:
-        added.append(S3_GATEWAY_ENDPOINT)
-        t.add_resource(
-            ec2.VPCEndpoint(
-                S3_GATEWAY_ENDPOINT,
-                VpcId=Ref(vpc),
-                ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
-                VpcEndpointType="Gateway",
-                RouteTableIds=[Ref(table) for table in route_tables],
-            )
-        )
+        added.append(_add_s3_gateway_endpoint(t, vpc, route_tables).title)
     interface = [service for service in INTERFACE_ENDPOINTS if service in cfg.vpc_endpoints]
     if not interface:
         return None, added
-    sg = t.add_resource(
+    security_group = Ref(_add_endpoint_security_group(t, vpc, cfg.vpc_cidr, name_prefix))
+    for service in interface:
+        endpoint = _add_interface_endpoint(t, service, vpc=vpc, subnets=app_subnets, security_group=security_group)
+        added.append(endpoint.title)
+    return security_group, added
+
+
+def _add_s3_gateway_endpoint(t: StackTemplate, vpc: ec2.VPC, route_tables: list[ec2.RouteTable]) -> ec2.VPCEndpoint:
+    return t.add_resource(
+        ec2.VPCEndpoint(
+            S3_GATEWAY_ENDPOINT,
+            VpcId=Ref(vpc),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+            VpcEndpointType="Gateway",
+            RouteTableIds=[Ref(table) for table in route_tables],
+        )
+    )
+
+
+def _add_endpoint_security_group(t: StackTemplate, vpc: ec2.VPC, vpc_cidr: str, name_prefix: str) -> ec2.SecurityGroup:
+    """HTTPS in from the VPC, nothing out: the interface endpoints only answer."""
+    return t.add_resource(
         ec2.SecurityGroup(
             ENDPOINT_SECURITY_GROUP,
             GroupDescription="HTTPS from inside the VPC to the interface endpoints",
             VpcId=Ref(vpc),
             SecurityGroupIngress=[
                 ec2.SecurityGroupRule(
-                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=cfg.vpc_cidr, Description="HTTPS from the VPC"
+                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=vpc_cidr, Description="HTTPS from the VPC"
                 )
             ],
             SecurityGroupEgress=[_NO_EGRESS],
             Tags=Tags(Name=Sub(f"{name_prefix}-endpoints")),
         )
     )
-    for service in interface:
-        t.add_resource(
-            ec2.VPCEndpoint(
-                INTERFACE_ENDPOINTS[service],
-                VpcId=Ref(vpc),
-                ServiceName=Sub("com.amazonaws.${AWS::Region}." + service),
-                VpcEndpointType="Interface",
-                PrivateDnsEnabled=True,
-                SubnetIds=app_subnets,
-                SecurityGroupIds=[Ref(sg)],
-            )
+
+
+def _add_interface_endpoint(
+    t: StackTemplate, service: str, *, vpc: ec2.VPC, subnets: list[Ref], security_group: Ref
+) -> ec2.VPCEndpoint:
+    """``service``'s interface endpoint, with private DNS so the SDKs' default endpoint names resolve to it."""
+    return t.add_resource(
+        ec2.VPCEndpoint(
+            INTERFACE_ENDPOINTS[service],
+            VpcId=Ref(vpc),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}." + service),
+            VpcEndpointType="Interface",
+            PrivateDnsEnabled=True,
+            SubnetIds=subnets,
+            SecurityGroupIds=[security_group],
         )
-        added.append(INTERFACE_ENDPOINTS[service])
-    return Ref(sg), added
+    )
 
 
 #: CDK's idiom for "no egress at all": CloudFormation drops the default
