@@ -342,3 +342,39 @@ def test_templates_are_read_with_the_cloudformation_aware_loader_only():
     assert load_template("A: !Ref B\nC: !GetAtt D.Arn\nE: !Sub '${B}-x'\n") == {
         "A": {"Ref": "B"}, "C": {"Fn::GetAtt": ["D", "Arn"]}, "E": {"Fn::Sub": "${B}-x"},
     }
+
+
+def _github_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives the Markdown headings (code fences skipped): lower case, punctuation
+    dropped, spaces to hyphens, a repeated heading suffixed -1, -2, ..."""
+    anchors: set[str] = set()
+    fenced = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        heading = re.match(r"#{1,6} (.+)$", line)
+        if fenced or not heading:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+        anchor, n = slug, 0
+        while anchor in anchors:
+            n += 1
+            anchor = f"{slug}-{n}"
+        anchors.add(anchor)
+    return anchors
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_link_inside_a_runbook_lands_on_a_heading(env, artifacts):
+    """The contents and the cross-references (e.g. Lifecycle's pointer to Deploy, Delete) resolve."""
+    checked = 0
+    for path, text in artifacts[env].items():
+        if not path.startswith("runbooks/"):
+            continue
+        anchors = _github_anchors(text)
+        for target in re.findall(r"\]\(#([^)]+)\)", text):
+            assert target in anchors, f"{env}/{path}: #{target} names no heading"
+            checked += 1
+    assert checked > 50
+    assert "delete" in _github_anchors(artifacts[env]["runbooks/ha-database.md"])
