@@ -97,67 +97,83 @@ def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
 
 
+def _firing_alarms(stack: StackFacts) -> str:
+    """The stack's alarms now in ALARM, with why and since when."""
+    return code(aws("cloudwatch", "describe-alarms", region=stack.region,
+                    options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
+                             ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
+                             ("--output", "table")]))
+
+
+def _subscribe_command(stack: StackFacts, topics: list[str]) -> str:
+    """An e-mail subscription to the alarm topic; empty unless a topic's ARN is exported to read it from."""
+    if not next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
+        return ""
+    topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
+    return code("\n".join([
+        *topic.setup,
+        aws("sns", "subscribe", region=stack.region,
+            options=[("--topic-arn", topic.value), ("--protocol", "email"),
+                     ("--notification-endpoint", "oncall@example.com")]),
+    ]))
+
+
+def _dashboards(stack: StackFacts, dashboards: list[str]) -> list[dict[str, str]]:
+    """Each named dashboard: its console URL and the command that finds it."""
+    region = stack.region
+    return [
+        {"name": name, "url": dashboard_url(region, name),
+         "command": code(aws("cloudwatch", "get-dashboard", region=region,
+                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
+        for name in (stack.physical_name(rid) for rid in dashboards) if name
+    ]
+
+
+def _log_group_table(stack: StackFacts, logs: list[str]) -> str:
+    rows = []
+    for rid in logs:
+        p = stack.props(rid)
+        rows.append(
+            [
+                f"`{rid}`",
+                stack.physical_name(rid) or "(generated; see command)",
+                parameter_text(p.get("RetentionInDays", "never expires")),
+                "yes" if "KmsKeyId" in p else "no",
+            ]
+        )
+    return table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
+
+
+def _tail_command(stack: StackFacts, log_group: str) -> str:
+    """Follow the first log group's last hour."""
+    first = ref_handle(stack, log_group, "LOG_GROUP")
+    return code("\n".join([
+        *first.setup,
+        command("aws", "logs", "tail", first.value, options=[("--region", stack.region), ("--since", "1h"), ("--follow", None)]),
+    ]))
+
+
 def monitoring(ctx: "RunbookContext") -> Section | None:
+    """Alarms (what fires, who hears), dashboards and log groups; no section for a stack with none of them."""
     stack = ctx.stack
     alarms = stack.of_type("AWS::CloudWatch::Alarm")
     dashboards = stack.of_type("AWS::CloudWatch::Dashboard")
     logs = stack.of_type("AWS::Logs::LogGroup")
     if not (alarms or dashboards or logs):
         return None
-    region = stack.region
     topics = stack.of_type("AWS::SNS::Topic") if alarms else []
-    subscribers = [str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []]
-    firing = subscribe = ""
-    if alarms:
-        firing = code(aws("cloudwatch", "describe-alarms", region=region,
-                          options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
-                                   ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
-                                   ("--output", "table")]))
-        if next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
-            topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
-            subscribe = code("\n".join([
-                *topic.setup,
-                aws("sns", "subscribe", region=region,
-                    options=[("--topic-arn", topic.value), ("--protocol", "email"),
-                             ("--notification-endpoint", "oncall@example.com")]),
-            ]))
-    shown_dashboards = [
-        {"name": name, "url": dashboard_url(region, name),
-         "command": code(aws("cloudwatch", "get-dashboard", region=region,
-                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
-        for name in (stack.physical_name(rid) for rid in dashboards) if name
-    ]
-    log_table = tail = ""
-    if logs:
-        rows = []
-        for rid in logs:
-            p = stack.props(rid)
-            rows.append(
-                [
-                    f"`{rid}`",
-                    stack.physical_name(rid) or "(generated; see command)",
-                    parameter_text(p.get("RetentionInDays", "never expires")),
-                    "yes" if "KmsKeyId" in p else "no",
-                ]
-            )
-        first = ref_handle(stack, logs[0], "LOG_GROUP")
-        log_table = table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
-        tail = code("\n".join([
-            *first.setup,
-            command("aws", "logs", "tail", first.value, options=[("--region", region), ("--since", "1h"), ("--follow", None)]),
-        ]))
     text = render_chapter(
         "monitoring",
         alarm_count=len(alarms),
         topics=", ".join(f"`{t}`" for t in topics),
-        subscribers=subscribers,
+        subscribers=[str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []],
         existing_topic=any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters),
         alarms=table(ALARM_COLUMNS, alarm_rows(stack)) if alarms else "",
-        firing=firing,
-        subscribe=subscribe,
-        dashboards=shown_dashboards,
-        logs=log_table,
-        tail=tail,
+        firing=_firing_alarms(stack) if alarms else "",
+        subscribe=_subscribe_command(stack, topics) if alarms else "",
+        dashboards=_dashboards(stack, dashboards),
+        logs=_log_group_table(stack, logs) if logs else "",
+        tail=_tail_command(stack, logs[0]) if logs else "",
     )
     return "Monitoring", text
 
