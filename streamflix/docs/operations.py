@@ -573,18 +573,72 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
 def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A replication group: its snapshots, a manual one, and a restore into a new group with the same settings."""
     props = stack.props(rid)
-    region = stack.region
     replication_group = ref_handle(stack, rid)
     restored = derived_handle(replication_group, "restore", CACHE_GROUP_LIMIT)
     manual = derived_handle(replication_group, "manual", CACHE_GROUP_LIMIT)
-    group_id = replication_group.value
-    settings = _cache_settings(stack, rid, replication_group)
+    names = setup_lines(replication_group, restored, manual)
     kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
+    commands = [
+        *names,
+        *_cache_snapshot_steps(stack, replication_group.value, manual),
+        *_cache_from_snapshot_steps(stack, rid, replication_group, restored, names),
+    ]
+    return {
+        "kind": "cache",
+        "id": rid,
+        "group": None if replication_group.is_variable else replication_group.value,
+        "snapshots": kept if parameter_text(kept) != "0" else 0,
+        "window": props.get("SnapshotWindow"),
+        "commands": code("\n".join(commands)),
+    }
+
+
+def _cache_snapshot_steps(stack: StackFacts, group_id: str, manual: Handle) -> list[str]:
+    """The group's snapshots, and a manual one before risky work."""
+    return [
+        aws("elasticache", "describe-snapshots", region=stack.region, options=[
+            ("--replication-group-id", group_id),
+            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
+            ("--output", "table"),
+        ]),
+        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+        aws("elasticache", "create-snapshot", region=stack.region, options=[
+            ("--replication-group-id", group_id),
+            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
+        ]),
+    ]
+
+
+def _cache_from_snapshot_steps(
+    stack: StackFacts, rid: str, replication_group: Handle, restored: Handle, names: list[str]
+) -> list[str]:
+    """Restore a chosen snapshot into a new group with the live group's settings and placement, and wait for it.
+    ``names`` were set already; the setup here skips them."""
+    settings = _cache_settings(stack, rid, replication_group)
+    handles, placement = _cache_placement(stack, stack.props(rid))
+    return [
+        *[line for line in setup_lines(*handles, *settings.values()) if line not in names],
+        'SNAPSHOT="<snapshot name from the list>"',
+        aws("elasticache", "create-replication-group", region=stack.region, options=[
+            ("--replication-group-id", restored.value),
+            ("--replication-group-description", f"Restore of {replication_group.value}"),
+            ("--snapshot-name", "$SNAPSHOT"),
+            *[(flag, handle.value) for flag, handle in settings.items()],
+            *placement,
+        ]),
+        aws_wait("elasticache", "replication-group-available", region=stack.region,
+                 options=[("--replication-group-id", restored.value)]),
+    ]
+
+
+def _cache_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | None], list[tuple[str, str | None]]]:
+    """The handles a restored group's placement reads (subnet group, security group, key, user groups) and the
+    options that place and protect it like the live group."""
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
         ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
     ]
-    flags = [
+    options = [
         *([("--multi-az-enabled", None)] if is_true(props.get("MultiAZEnabled")) else []),
         *([("--automatic-failover-enabled", None)] if is_true(props.get("AutomaticFailoverEnabled")) else []),
         *([("--transit-encryption-enabled", None)] if is_true(props.get("TransitEncryptionEnabled")) else []),
@@ -594,39 +648,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--security-group-ids", group.value)] if group else []),
         *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
     ]
-    names = setup_lines(replication_group, restored, manual)
-    commands = [
-        *names,
-        aws("elasticache", "describe-snapshots", region=region, options=[
-            ("--replication-group-id", group_id),
-            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
-            ("--output", "table"),
-        ]),
-        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-        aws("elasticache", "create-snapshot", region=region, options=[
-            ("--replication-group-id", group_id),
-            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
-        ]),
-        *[line for line in setup_lines(subnet, group, key, *user_groups, *settings.values()) if line not in names],
-        'SNAPSHOT="<snapshot name from the list>"',
-        aws("elasticache", "create-replication-group", region=region, options=[
-            ("--replication-group-id", restored.value),
-            ("--replication-group-description", f"Restore of {group_id}"),
-            ("--snapshot-name", "$SNAPSHOT"),
-            *[(flag, handle.value) for flag, handle in settings.items()],
-            *flags,
-        ]),
-        aws_wait("elasticache", "replication-group-available", region=region,
-                 options=[("--replication-group-id", restored.value)]),
-    ]
-    return {
-        "kind": "cache",
-        "id": rid,
-        "group": None if replication_group.is_variable else group_id,
-        "snapshots": kept if parameter_text(kept) != "0" else 0,
-        "window": props.get("SnapshotWindow"),
-        "commands": code("\n".join(commands)),
-    }
+    return [subnet, group, key, *user_groups], options
 
 
 def _cache_settings(stack: StackFacts, rid: str, replication_group: Handle) -> dict[str, Handle]:
