@@ -520,22 +520,38 @@ def _restored_instance_steps(stack: StackFacts, restored: str, instance: str, en
 def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A DB instance: a point-in-time restore next to it; a read replica: its backup settings after a promotion."""
     props = stack.props(rid)
-    region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
     name = None if instance.is_variable else instance.value
     if "SourceDBInstanceIdentifier" in props:
-        commands = [
-            *instance.setup,
-            aws("rds", "describe-db-instances", region=region, options=[
-                ("--db-instance-identifier", instance.value),
-                (
-                    "--query",
-                    "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
-                ),
-                ("--output", "text"),
-            ]),
-        ]
+        commands = _replica_backup_steps(stack, instance)
         return {"kind": "replica", "id": rid, "name": name, "commands": code("\n".join(commands))}
+    return {
+        "kind": "instance",
+        "id": rid,
+        "name": name,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "commands": code("\n".join(_instance_point_in_time_steps(stack, props, instance))),
+    }
+
+
+def _replica_backup_steps(stack: StackFacts, replica: Handle) -> list[str]:
+    """A read replica's backup settings and source: what a promotion leaves it with."""
+    return [
+        *replica.setup,
+        aws("rds", "describe-db-instances", region=stack.region, options=[
+            ("--db-instance-identifier", replica.value),
+            (
+                "--query",
+                "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
+            ),
+            ("--output", "text"),
+        ]),
+    ]
+
+
+def _instance_point_in_time_steps(stack: StackFacts, props: dict, instance: Handle) -> list[str]:
+    """The instance's restorable window, and a point-in-time restore into a new instance placed like it."""
     restored = derived_handle(instance, "restore", DB_IDENTIFIER_LIMIT)
     subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
     placement = [
@@ -543,31 +559,23 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--vpc-security-group-ids", group.value)] if group else []),
         *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
-    commands = [
+    return [
         *setup_lines(instance, restored),
-        aws("rds", "describe-db-instances", region=region, options=[
+        aws("rds", "describe-db-instances", region=stack.region, options=[
             ("--db-instance-identifier", instance.value),
             ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
             ("--output", "text"),
         ]),
         *setup_lines(subnet, group),
         RESTORE_TIME.format(window="retention window"),
-        aws("rds", "restore-db-instance-to-point-in-time", region=region, options=[
+        aws("rds", "restore-db-instance-to-point-in-time", region=stack.region, options=[
             ("--source-db-instance-identifier", instance.value),
             ("--target-db-instance-identifier", restored.value),
             ("--restore-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored.value)]),
+        aws_wait("rds", "db-instance-available", region=stack.region, options=[("--db-instance-identifier", restored.value)]),
     ]
-    return {
-        "kind": "instance",
-        "id": rid,
-        "name": name,
-        "retention": props.get("BackupRetentionPeriod", 1),
-        "window": props.get("PreferredBackupWindow"),
-        "commands": code("\n".join(commands)),
-    }
 
 
 def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
