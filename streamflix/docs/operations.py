@@ -837,40 +837,51 @@ def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
     cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
     if cluster_id not in stack.resources:
         return None, ""
-    region = stack.region
     cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER")
     service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(stack, services[0], "ECS_SERVICE")
     commands = [
         *setup_lines(cluster, service),
-        aws(
-            "ecs",
-            "describe-services",
-            region=region,
-            options=[
-                ("--cluster", cluster.value),
-                ("--services", service.value),
-                ("--query", "services[0].events[:5].[createdAt,message]"),
-                ("--output", "table"),
-            ],
-        ),
-        "TASKS=$("
-        + aws(
-            "ecs",
-            "list-tasks",
-            region=region,
-            one_line=True,
-            options=[
-                ("--cluster", cluster.value),
-                ("--desired-status", "STOPPED"),
-                ("--query", "taskArns[:5]"),
-                ("--output", "text"),
-            ],
-        )
-        + ")",
+        _service_events_command(stack, cluster, service),
+        *_stopped_task_commands(stack, cluster),
+    ]
+    return services[0], code("\n".join(commands))
+
+
+def _service_events_command(stack: StackFacts, cluster: Handle, service: Handle) -> str:
+    """The service's last five events: where ECS says why a deployment does not settle."""
+    return aws(
+        "ecs",
+        "describe-services",
+        region=stack.region,
+        options=[
+            ("--cluster", cluster.value),
+            ("--services", service.value),
+            ("--query", "services[0].events[:5].[createdAt,message]"),
+            ("--output", "table"),
+        ],
+    )
+
+
+def _stopped_task_commands(stack: StackFacts, cluster: Handle) -> list[str]:
+    """The cluster's last five stopped tasks and why they stopped (a container that cannot start shows here)."""
+    list_stopped = aws(
+        "ecs",
+        "list-tasks",
+        region=stack.region,
+        one_line=True,
+        options=[
+            ("--cluster", cluster.value),
+            ("--desired-status", "STOPPED"),
+            ("--query", "taskArns[:5]"),
+            ("--output", "text"),
+        ],
+    )
+    return [
+        f"TASKS=$({list_stopped})",
         aws(
             "ecs",
             "describe-tasks",
-            region=region,
+            region=stack.region,
             options=[
                 ("--cluster", cluster.value),
                 ("--tasks", "$TASKS"),
@@ -879,7 +890,6 @@ def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
             ],
         ),
     ]
-    return services[0], code("\n".join(commands))
 
 
 # -- security and compliance ----------------------------------------------------------------------
