@@ -755,39 +755,10 @@ def _wiring(ctx: RunbookContext) -> tuple[str, str]:
 def _delete_commands(stack: StackFacts) -> dict[str, str]:
     """The delete steps' fenced commands ("" for a step the stack does not need) and what stays behind."""
     region, name = stack.region, stack.stack_name
-    exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
-    imports = ""
-    if exports:
-        imports = code(
-            "\n".join(
-                [
-                    "for EXPORT in " + " \\\n    ".join(exports) + "; do",
-                    "  "
-                    + aws(
-                        "cloudformation",
-                        "list-imports",
-                        region=region,
-                        options=[("--export-name", "$EXPORT"), ("--output", "text")],
-                        one_line=True,
-                    )
-                    + ' 2>/dev/null && echo "^ still imports $EXPORT"',
-                    "done",
-                ]
-            )
-        )
     protections = operations.deletion_protection_off(stack)
-    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
     return {
-        "keep_outputs": code(
-            aws(
-                "cloudformation",
-                "describe-stacks",
-                region=region,
-                options=[("--stack-name", name), ("--query", "Stacks[0].Outputs"), ("--output", "json")],
-            )
-            + f" > {stack.blueprint}-outputs-before-delete.json"
-        ),
-        "imports": imports,
+        "keep_outputs": _keep_outputs_command(stack),
+        "imports": _export_imports_check(stack),
         "protections": code("\n".join(protections["commands"])) if protections["commands"] else "",
         "protection_parameters": protections["parameters"],
         "protection_direct": protections["direct"],
@@ -799,21 +770,65 @@ def _delete_commands(stack: StackFacts) -> dict[str, str]:
                 ]
             )
         ),
-        "kept": table(
-            ["Resource", "Type", "DeletionPolicy", "What remains"],
-            [
-                [
-                    f"`{rid}`",
-                    f"`{stack.type_of(rid)}`",
-                    policy,
-                    "a final snapshot" if policy == "Snapshot" else "the resource itself",
-                ]
-                for rid, policy in kept
-            ],
-        )
-        if kept
-        else "",
+        "kept": _kept_resources_table(stack),
     }
+
+
+def _keep_outputs_command(stack: StackFacts) -> str:
+    """Save the stack's outputs to a file before they are gone with it."""
+    return code(
+        aws(
+            "cloudformation",
+            "describe-stacks",
+            region=stack.region,
+            options=[("--stack-name", stack.stack_name), ("--query", "Stacks[0].Outputs"), ("--output", "json")],
+        )
+        + f" > {stack.blueprint}-outputs-before-delete.json"
+    )
+
+
+def _export_imports_check(stack: StackFacts) -> str:
+    """A loop naming every stack that still imports one of this stack's exports ("" without exports):
+    CloudFormation refuses to delete a stack whose exports are imported."""
+    exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
+    if not exports:
+        return ""
+    return code(
+        "\n".join(
+            [
+                "for EXPORT in " + " \\\n    ".join(exports) + "; do",
+                "  "
+                + aws(
+                    "cloudformation",
+                    "list-imports",
+                    region=stack.region,
+                    options=[("--export-name", "$EXPORT"), ("--output", "text")],
+                    one_line=True,
+                )
+                + ' 2>/dev/null && echo "^ still imports $EXPORT"',
+                "done",
+            ]
+        )
+    )
+
+
+def _kept_resources_table(stack: StackFacts) -> str:
+    """The stateful resources a delete leaves behind, by DeletionPolicy ("" when there are none)."""
+    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
+    if not kept:
+        return ""
+    return table(
+        ["Resource", "Type", "DeletionPolicy", "What remains"],
+        [
+            [
+                f"`{rid}`",
+                f"`{stack.type_of(rid)}`",
+                policy,
+                "a final snapshot" if policy == "Snapshot" else "the resource itself",
+            ]
+            for rid, policy in kept
+        ],
+    )
 
 
 # -- 4./5. parameters and outputs -----------------------------------------------------
