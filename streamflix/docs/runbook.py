@@ -31,6 +31,7 @@ from streamflix.docs.stack import (
     RESOLVE_EFS_DESTINATION,
     EnvironmentFacts,
     StackFacts,
+    Wire,
     replication_of,
 )
 
@@ -701,55 +702,63 @@ def _wiring(ctx: RunbookContext) -> tuple[str, str]:
     """The table of parameters other stacks' outputs fill, and the fenced commands filling the
     required ones into copies of the parameter files ("" when none is required)."""
     stack, env = ctx.stack, ctx.env
-    rows, setup = [], []
     required = env.required_wires(stack.blueprint)
-    placeholders = parameter_values(stack)
+    rows, setup = [], []
     for wire in stack.wires.values():
         source = env.stacks.get(wire.source_blueprint)
-        how = "its EFS replica in this region" if wire.resolve == RESOLVE_EFS_DESTINATION else "the output's value"
-        rows.append(
-            [
-                f"`{wire.parameter}`",
-                f"`{source.stack_name if source else wire.source_blueprint}`",
-                f"`{wire.output}`",
-                how,
-                "required" if wire in required else "optional",
-                wire.detected_by,
-            ]
-        )
-        if source is None or wire not in required:
-            continue
-        variable = variable_name(wire.parameter)
-        if wire.resolve == RESOLVE_EFS_DESTINATION:
-            setup.append(f"{variable}_SOURCE=$({output_command(source, wire.output)})")
-            setup.append(
-                f"{variable}=$("
-                + aws(
-                    "efs",
-                    "describe-replication-configurations",
-                    region=source.region,
-                    one_line=True,
-                    options=[
-                        ("--file-system-id", f"${variable}_SOURCE"),
-                        ("--query", f"Replications[0].Destinations[?Region=='{stack.region}'].FileSystemId"),
-                        ("--output", "text"),
-                    ],
-                )
-                + ")"
-            )
-        else:
-            setup.append(f"{variable}=$({output_command(source, wire.output)})")
+        rows.append(_wire_row(wire, source, wire in required))
+        if source is not None and wire in required:
+            setup += _wire_value_lines(stack, source, wire)
     wires = table(["Parameter", "From stack", "Output", "Value", "Needed", "Detected from"], rows)
     if not setup:
         return wires, ""
+    return wires, code("\n".join([*setup, *_fill_parameter_files(stack, required)]))
+
+
+def _wire_row(wire: Wire, source: StackFacts | None, required: bool) -> list[str]:
+    """One wiring table row: the parameter, where its value comes from, and whether the deploy needs it."""
+    how = "its EFS replica in this region" if wire.resolve == RESOLVE_EFS_DESTINATION else "the output's value"
+    return [
+        f"`{wire.parameter}`",
+        f"`{source.stack_name if source else wire.source_blueprint}`",
+        f"`{wire.output}`",
+        how,
+        "required" if required else "optional",
+        wire.detected_by,
+    ]
+
+
+def _wire_value_lines(stack: StackFacts, source: StackFacts, wire: Wire) -> list[str]:
+    """Shell lines setting the wired parameter's variable from the source stack's output; an EFS replica
+    is the source file system's replica in this stack's region, not the output itself."""
+    variable = variable_name(wire.parameter)
+    if wire.resolve != RESOLVE_EFS_DESTINATION:
+        return [f"{variable}=$({output_command(source, wire.output)})"]
+    replica = aws(
+        "efs",
+        "describe-replication-configurations",
+        region=source.region,
+        one_line=True,
+        options=[
+            ("--file-system-id", f"${variable}_SOURCE"),
+            ("--query", f"Replications[0].Destinations[?Region=='{stack.region}'].FileSystemId"),
+            ("--output", "text"),
+        ],
+    )
+    return [f"{variable}_SOURCE=$({output_command(source, wire.output)})", f"{variable}=$({replica})"]
+
+
+def _fill_parameter_files(stack: StackFacts, required: list[Wire]) -> list[str]:
+    """Copies of the create and overrides parameter files with the required wires' placeholders replaced,
+    and a warning when one is still unfilled."""
+    placeholders = parameter_values(stack)
     seds = " ".join(f"-e 's|{placeholders[w.parameter]}|'\"${variable_name(w.parameter)}\"'|'" for w in required)
-    setup += [
+    return [
         'FILLED="$(mktemp)"; FILLED_OVERRIDES="$(mktemp)"',
         f'sed {seds} {create_stack_file(stack.blueprint)} > "$FILLED"',
         f'sed {seds} {overrides_file(stack.blueprint)} > "$FILLED_OVERRIDES"',
         'grep -q "<from " "$FILLED" && echo "a parameter is still unfilled" >&2',
     ]
-    return wires, code("\n".join(setup))
 
 
 def _delete_commands(stack: StackFacts) -> dict[str, str]:
