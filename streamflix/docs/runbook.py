@@ -84,7 +84,14 @@ Section = tuple[str, str]
 
 
 def render_runbook(ctx: RunbookContext) -> str:
-    stack = ctx.stack
+    """The whole runbook: a header of stack facts, then the sections that apply, numbered in reading order."""
+    chapters = _numbered_chapters(_sections(ctx))
+    return render_chapter("runbook", **_header_facts(ctx), chapters=chapters) + "\n"
+
+
+def _sections(ctx: RunbookContext) -> list[Section]:
+    """The sections in the order an operator meets them (deploy, run, recover, retire), without those
+    that do not apply to this stack."""
     sections: list[Section | None] = [
         purpose(ctx),
         prerequisites(ctx),
@@ -107,35 +114,40 @@ def render_runbook(ctx: RunbookContext) -> str:
         operations.security(ctx),
         costs_section(ctx),
     ]
-    present = [s for s in sections if s is not None]
+    return [s for s in sections if s is not None]
+
+
+def _numbered_chapters(sections: list[Section]) -> list[dict]:
+    """Each section titled with its number, and the anchor the table of contents links to."""
     chapters = []
-    for number, (title, text) in enumerate(present, start=1):
+    for number, (title, text) in enumerate(sections, start=1):
         numbered = f"{number}. {title}"
         chapters.append({"title": numbered, "anchor": anchor(numbered), "text": text.strip()})
-    return (
-        render_chapter(
-            "runbook",
-            blueprint=stack.blueprint,
-            environment=ctx.environment,
-            region=stack.region,
-            build_command=ctx.build_command(),
-            filename=stack.filename,
-            suffix=stack.suffix,
-            stack_name=stack.stack_name,
-            size=f"{stack.size_bytes:,}",
-            resources=len(stack.resources),
-            outputs=len(stack.outputs),
-            create_file=create_stack_file(stack.blueprint),
-            overrides_file=overrides_file(stack.blueprint),
-            capabilities=stack.capabilities,
-            span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
-            total=_usd(ctx.costs.total_usd),
-            complete=ctx.costs.complete,
-            costs_file=f"{COSTS_DIR}/{stack.blueprint}.json",
-            chapters=chapters,
-        )
-        + "\n"
-    )
+    return chapters
+
+
+def _header_facts(ctx: RunbookContext) -> dict:
+    """What the runbook's header states: the stack, how it was built, its size, deploy time and cost."""
+    stack = ctx.stack
+    return {
+        "blueprint": stack.blueprint,
+        "environment": ctx.environment,
+        "region": stack.region,
+        "build_command": ctx.build_command(),
+        "filename": stack.filename,
+        "suffix": stack.suffix,
+        "stack_name": stack.stack_name,
+        "size": f"{stack.size_bytes:,}",
+        "resources": len(stack.resources),
+        "outputs": len(stack.outputs),
+        "create_file": create_stack_file(stack.blueprint),
+        "overrides_file": overrides_file(stack.blueprint),
+        "capabilities": stack.capabilities,
+        "span": _span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
+        "total": _usd(ctx.costs.total_usd),
+        "complete": ctx.costs.complete,
+        "costs_file": f"{COSTS_DIR}/{stack.blueprint}.json",
+    }
 
 
 def _minutes(value: float) -> str:
