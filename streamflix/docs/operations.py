@@ -849,46 +849,30 @@ def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
 
 def _service_events_command(stack: StackFacts, cluster: Handle, service: Handle) -> str:
     """The service's last five events: where ECS says why a deployment does not settle."""
-    return aws(
-        "ecs",
-        "describe-services",
-        region=stack.region,
-        options=[
-            ("--cluster", cluster.value),
-            ("--services", service.value),
-            ("--query", "services[0].events[:5].[createdAt,message]"),
-            ("--output", "table"),
-        ],
-    )
+    return aws("ecs", "describe-services", region=stack.region, options=[
+        ("--cluster", cluster.value),
+        ("--services", service.value),
+        ("--query", "services[0].events[:5].[createdAt,message]"),
+        ("--output", "table"),
+    ])
 
 
 def _stopped_task_commands(stack: StackFacts, cluster: Handle) -> list[str]:
     """The cluster's last five stopped tasks and why they stopped (a container that cannot start shows here)."""
-    list_stopped = aws(
-        "ecs",
-        "list-tasks",
-        region=stack.region,
-        one_line=True,
-        options=[
-            ("--cluster", cluster.value),
-            ("--desired-status", "STOPPED"),
-            ("--query", "taskArns[:5]"),
-            ("--output", "text"),
-        ],
-    )
+    list_stopped = aws("ecs", "list-tasks", region=stack.region, one_line=True, options=[
+        ("--cluster", cluster.value),
+        ("--desired-status", "STOPPED"),
+        ("--query", "taskArns[:5]"),
+        ("--output", "text"),
+    ])
     return [
         f"TASKS=$({list_stopped})",
-        aws(
-            "ecs",
-            "describe-tasks",
-            region=stack.region,
-            options=[
-                ("--cluster", cluster.value),
-                ("--tasks", "$TASKS"),
-                ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
-                ("--output", "table"),
-            ],
-        ),
+        aws("ecs", "describe-tasks", region=stack.region, options=[
+            ("--cluster", cluster.value),
+            ("--tasks", "$TASKS"),
+            ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
+            ("--output", "table"),
+        ]),
     ]
 
 
