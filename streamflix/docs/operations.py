@@ -97,67 +97,83 @@ def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
 
 
+def _firing_alarms(stack: StackFacts) -> str:
+    """The stack's alarms now in ALARM, with why and since when."""
+    return code(aws("cloudwatch", "describe-alarms", region=stack.region,
+                    options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
+                             ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
+                             ("--output", "table")]))
+
+
+def _subscribe_command(stack: StackFacts, topics: list[str]) -> str:
+    """An e-mail subscription to the alarm topic; empty unless a topic's ARN is exported to read it from."""
+    if not next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
+        return ""
+    topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
+    return code("\n".join([
+        *topic.setup,
+        aws("sns", "subscribe", region=stack.region,
+            options=[("--topic-arn", topic.value), ("--protocol", "email"),
+                     ("--notification-endpoint", "oncall@example.com")]),
+    ]))
+
+
+def _dashboards(stack: StackFacts, dashboards: list[str]) -> list[dict[str, str]]:
+    """Each named dashboard: its console URL and the command that finds it."""
+    region = stack.region
+    return [
+        {"name": name, "url": dashboard_url(region, name),
+         "command": code(aws("cloudwatch", "get-dashboard", region=region,
+                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
+        for name in (stack.physical_name(rid) for rid in dashboards) if name
+    ]
+
+
+def _log_group_table(stack: StackFacts, logs: list[str]) -> str:
+    rows = []
+    for rid in logs:
+        p = stack.props(rid)
+        rows.append(
+            [
+                f"`{rid}`",
+                stack.physical_name(rid) or "(generated; see command)",
+                parameter_text(p.get("RetentionInDays", "never expires")),
+                "yes" if "KmsKeyId" in p else "no",
+            ]
+        )
+    return table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
+
+
+def _tail_command(stack: StackFacts, log_group: str) -> str:
+    """Follow the first log group's last hour."""
+    first = ref_handle(stack, log_group, "LOG_GROUP")
+    return code("\n".join([
+        *first.setup,
+        command("aws", "logs", "tail", first.value, options=[("--region", stack.region), ("--since", "1h"), ("--follow", None)]),
+    ]))
+
+
 def monitoring(ctx: "RunbookContext") -> Section | None:
+    """Alarms (what fires, who hears), dashboards and log groups; no section for a stack with none of them."""
     stack = ctx.stack
     alarms = stack.of_type("AWS::CloudWatch::Alarm")
     dashboards = stack.of_type("AWS::CloudWatch::Dashboard")
     logs = stack.of_type("AWS::Logs::LogGroup")
     if not (alarms or dashboards or logs):
         return None
-    region = stack.region
     topics = stack.of_type("AWS::SNS::Topic") if alarms else []
-    subscribers = [str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []]
-    firing = subscribe = ""
-    if alarms:
-        firing = code(aws("cloudwatch", "describe-alarms", region=region,
-                          options=[("--alarm-name-prefix", f"{stack.stack_name}-"), ("--state-value", "ALARM"),
-                                   ("--query", "MetricAlarms[].[AlarmName,StateReason,StateUpdatedTimestamp]"),
-                                   ("--output", "table")]))
-        if next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
-            topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
-            subscribe = code("\n".join([
-                *topic.setup,
-                aws("sns", "subscribe", region=region,
-                    options=[("--topic-arn", topic.value), ("--protocol", "email"),
-                             ("--notification-endpoint", "oncall@example.com")]),
-            ]))
-    shown_dashboards = [
-        {"name": name, "url": dashboard_url(region, name),
-         "command": code(aws("cloudwatch", "get-dashboard", region=region,
-                             options=[("--dashboard-name", name), ("--query", "DashboardArn")]))}
-        for name in (stack.physical_name(rid) for rid in dashboards) if name
-    ]
-    log_table = tail = ""
-    if logs:
-        rows = []
-        for rid in logs:
-            p = stack.props(rid)
-            rows.append(
-                [
-                    f"`{rid}`",
-                    stack.physical_name(rid) or "(generated; see command)",
-                    parameter_text(p.get("RetentionInDays", "never expires")),
-                    "yes" if "KmsKeyId" in p else "no",
-                ]
-            )
-        first = ref_handle(stack, logs[0], "LOG_GROUP")
-        log_table = table(["Log group", "Name", "Retention (days)", "KMS-encrypted"], rows)
-        tail = code("\n".join([
-            *first.setup,
-            command("aws", "logs", "tail", first.value, options=[("--region", region), ("--since", "1h"), ("--follow", None)]),
-        ]))
     text = render_chapter(
         "monitoring",
         alarm_count=len(alarms),
         topics=", ".join(f"`{t}`" for t in topics),
-        subscribers=subscribers,
+        subscribers=[str(s.get("Endpoint")) for t in topics for s in stack.props(t).get("Subscription") or []],
         existing_topic=any(p.name == "ExistingAlarmTopicArn" for p in stack.parameters),
         alarms=table(ALARM_COLUMNS, alarm_rows(stack)) if alarms else "",
-        firing=firing,
-        subscribe=subscribe,
-        dashboards=shown_dashboards,
-        logs=log_table,
-        tail=tail,
+        firing=_firing_alarms(stack) if alarms else "",
+        subscribe=_subscribe_command(stack, topics) if alarms else "",
+        dashboards=_dashboards(stack, dashboards),
+        logs=_log_group_table(stack, logs) if logs else "",
+        tail=_tail_command(stack, logs[0]) if logs else "",
     )
     return "Monitoring", text
 
@@ -504,22 +520,38 @@ def _restored_instance_steps(stack: StackFacts, restored: str, instance: str, en
 def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A DB instance: a point-in-time restore next to it; a read replica: its backup settings after a promotion."""
     props = stack.props(rid)
-    region = stack.region
     instance = ref_handle(stack, rid, "DB_INSTANCE")
     name = None if instance.is_variable else instance.value
     if "SourceDBInstanceIdentifier" in props:
-        commands = [
-            *instance.setup,
-            aws("rds", "describe-db-instances", region=region, options=[
-                ("--db-instance-identifier", instance.value),
-                (
-                    "--query",
-                    "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
-                ),
-                ("--output", "text"),
-            ]),
-        ]
+        commands = _replica_backup_steps(stack, instance)
         return {"kind": "replica", "id": rid, "name": name, "commands": code("\n".join(commands))}
+    return {
+        "kind": "instance",
+        "id": rid,
+        "name": name,
+        "retention": props.get("BackupRetentionPeriod", 1),
+        "window": props.get("PreferredBackupWindow"),
+        "commands": code("\n".join(_instance_point_in_time_steps(stack, props, instance))),
+    }
+
+
+def _replica_backup_steps(stack: StackFacts, replica: Handle) -> list[str]:
+    """A read replica's backup settings and source: what a promotion leaves it with."""
+    return [
+        *replica.setup,
+        aws("rds", "describe-db-instances", region=stack.region, options=[
+            ("--db-instance-identifier", replica.value),
+            (
+                "--query",
+                "DBInstances[0].[BackupRetentionPeriod,PreferredBackupWindow,ReadReplicaSourceDBInstanceIdentifier]",
+            ),
+            ("--output", "text"),
+        ]),
+    ]
+
+
+def _instance_point_in_time_steps(stack: StackFacts, props: dict, instance: Handle) -> list[str]:
+    """The instance's restorable window, and a point-in-time restore into a new instance placed like it."""
     restored = derived_handle(instance, "restore", DB_IDENTIFIER_LIMIT)
     subnet, group, _ = _placement(stack, props, "DBSubnetGroupName", "VPCSecurityGroups")
     placement = [
@@ -527,48 +559,94 @@ def _instance_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--vpc-security-group-ids", group.value)] if group else []),
         *([("--multi-az", None)] if is_true(props.get("MultiAZ")) else []),
     ]
-    commands = [
+    return [
         *setup_lines(instance, restored),
-        aws("rds", "describe-db-instances", region=region, options=[
+        aws("rds", "describe-db-instances", region=stack.region, options=[
             ("--db-instance-identifier", instance.value),
             ("--query", "DBInstances[0].[LatestRestorableTime,BackupRetentionPeriod]"),
             ("--output", "text"),
         ]),
         *setup_lines(subnet, group),
         RESTORE_TIME.format(window="retention window"),
-        aws("rds", "restore-db-instance-to-point-in-time", region=region, options=[
+        aws("rds", "restore-db-instance-to-point-in-time", region=stack.region, options=[
             ("--source-db-instance-identifier", instance.value),
             ("--target-db-instance-identifier", restored.value),
             ("--restore-time", "$RESTORE_TIME"),
             *placement,
         ]),
-        aws_wait("rds", "db-instance-available", region=region, options=[("--db-instance-identifier", restored.value)]),
+        aws_wait("rds", "db-instance-available", region=stack.region, options=[("--db-instance-identifier", restored.value)]),
     ]
-    return {
-        "kind": "instance",
-        "id": rid,
-        "name": name,
-        "retention": props.get("BackupRetentionPeriod", 1),
-        "window": props.get("PreferredBackupWindow"),
-        "commands": code("\n".join(commands)),
-    }
 
 
 def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
     """A replication group: its snapshots, a manual one, and a restore into a new group with the same settings."""
     props = stack.props(rid)
-    region = stack.region
     replication_group = ref_handle(stack, rid)
     restored = derived_handle(replication_group, "restore", CACHE_GROUP_LIMIT)
     manual = derived_handle(replication_group, "manual", CACHE_GROUP_LIMIT)
-    group_id = replication_group.value
-    settings = _cache_settings(stack, rid, replication_group)
+    names = setup_lines(replication_group, restored, manual)
     kept = props.get("SnapshotRetentionLimit", 0)  # 0: no automatic snapshots
+    commands = [
+        *names,
+        *_cache_snapshot_steps(stack, replication_group.value, manual),
+        *_cache_from_snapshot_steps(stack, rid, replication_group, restored, names),
+    ]
+    return {
+        "kind": "cache",
+        "id": rid,
+        "group": None if replication_group.is_variable else replication_group.value,
+        "snapshots": kept if parameter_text(kept) != "0" else 0,
+        "window": props.get("SnapshotWindow"),
+        "commands": code("\n".join(commands)),
+    }
+
+
+def _cache_snapshot_steps(stack: StackFacts, group_id: str, manual: Handle) -> list[str]:
+    """The group's snapshots, and a manual one before risky work."""
+    return [
+        aws("elasticache", "describe-snapshots", region=stack.region, options=[
+            ("--replication-group-id", group_id),
+            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
+            ("--output", "table"),
+        ]),
+        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
+        aws("elasticache", "create-snapshot", region=stack.region, options=[
+            ("--replication-group-id", group_id),
+            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
+        ]),
+    ]
+
+
+def _cache_from_snapshot_steps(
+    stack: StackFacts, rid: str, replication_group: Handle, restored: Handle, names: list[str]
+) -> list[str]:
+    """Restore a chosen snapshot into a new group with the live group's settings and placement, and wait for it.
+    ``names`` were set already; the setup here skips them."""
+    settings = _cache_settings(stack, rid, replication_group)
+    handles, placement = _cache_placement(stack, stack.props(rid))
+    return [
+        *[line for line in setup_lines(*handles, *settings.values()) if line not in names],
+        'SNAPSHOT="<snapshot name from the list>"',
+        aws("elasticache", "create-replication-group", region=stack.region, options=[
+            ("--replication-group-id", restored.value),
+            ("--replication-group-description", f"Restore of {replication_group.value}"),
+            ("--snapshot-name", "$SNAPSHOT"),
+            *[(flag, handle.value) for flag, handle in settings.items()],
+            *placement,
+        ]),
+        aws_wait("elasticache", "replication-group-available", region=stack.region,
+                 options=[("--replication-group-id", restored.value)]),
+    ]
+
+
+def _cache_placement(stack: StackFacts, props: dict) -> tuple[list[Handle | None], list[tuple[str, str | None]]]:
+    """The handles a restored group's placement reads (subnet group, security group, key, user groups) and the
+    options that place and protect it like the live group."""
     subnet, group, key = _placement(stack, props, "CacheSubnetGroupName", "SecurityGroupIds")
     user_groups = [
         ref_handle(stack, g) for g in (ref_name(v) for v in props.get("UserGroupIds") or []) if g in stack.resources
     ]
-    flags = [
+    options = [
         *([("--multi-az-enabled", None)] if is_true(props.get("MultiAZEnabled")) else []),
         *([("--automatic-failover-enabled", None)] if is_true(props.get("AutomaticFailoverEnabled")) else []),
         *([("--transit-encryption-enabled", None)] if is_true(props.get("TransitEncryptionEnabled")) else []),
@@ -578,39 +656,7 @@ def _cache_restore(stack: StackFacts, rid: str) -> dict[str, Any]:
         *([("--security-group-ids", group.value)] if group else []),
         *([("--user-group-ids", user_groups[0].value)] if user_groups else []),
     ]
-    names = setup_lines(replication_group, restored, manual)
-    commands = [
-        *names,
-        aws("elasticache", "describe-snapshots", region=region, options=[
-            ("--replication-group-id", group_id),
-            ("--query", "Snapshots[].[SnapshotName,SnapshotSource,SnapshotStatus]"),
-            ("--output", "table"),
-        ]),
-        'SNAPSHOT_DATE="$(date -u +%Y%m%d%H%M)"',
-        aws("elasticache", "create-snapshot", region=region, options=[
-            ("--replication-group-id", group_id),
-            ("--snapshot-name", f"{manual.value}-$SNAPSHOT_DATE"),
-        ]),
-        *[line for line in setup_lines(subnet, group, key, *user_groups, *settings.values()) if line not in names],
-        'SNAPSHOT="<snapshot name from the list>"',
-        aws("elasticache", "create-replication-group", region=region, options=[
-            ("--replication-group-id", restored.value),
-            ("--replication-group-description", f"Restore of {group_id}"),
-            ("--snapshot-name", "$SNAPSHOT"),
-            *[(flag, handle.value) for flag, handle in settings.items()],
-            *flags,
-        ]),
-        aws_wait("elasticache", "replication-group-available", region=region,
-                 options=[("--replication-group-id", restored.value)]),
-    ]
-    return {
-        "kind": "cache",
-        "id": rid,
-        "group": None if replication_group.is_variable else group_id,
-        "snapshots": kept if parameter_text(kept) != "0" else 0,
-        "window": props.get("SnapshotWindow"),
-        "commands": code("\n".join(commands)),
-    }
+    return [subnet, group, key, *user_groups], options
 
 
 def _cache_settings(stack: StackFacts, rid: str, replication_group: Handle) -> dict[str, Handle]:
@@ -791,49 +837,43 @@ def _unsettled_service(stack: StackFacts) -> tuple[str | None, str]:
     cluster_id = ref_name(stack.props(services[0]).get("Cluster"))
     if cluster_id not in stack.resources:
         return None, ""
-    region = stack.region
     cluster = ref_handle(stack, cluster_id, "ECS_CLUSTER")
     service = attribute_handle(stack, services[0], "Name", "ECS_SERVICE") or ref_handle(stack, services[0], "ECS_SERVICE")
     commands = [
         *setup_lines(cluster, service),
-        aws(
-            "ecs",
-            "describe-services",
-            region=region,
-            options=[
-                ("--cluster", cluster.value),
-                ("--services", service.value),
-                ("--query", "services[0].events[:5].[createdAt,message]"),
-                ("--output", "table"),
-            ],
-        ),
-        "TASKS=$("
-        + aws(
-            "ecs",
-            "list-tasks",
-            region=region,
-            one_line=True,
-            options=[
-                ("--cluster", cluster.value),
-                ("--desired-status", "STOPPED"),
-                ("--query", "taskArns[:5]"),
-                ("--output", "text"),
-            ],
-        )
-        + ")",
-        aws(
-            "ecs",
-            "describe-tasks",
-            region=region,
-            options=[
-                ("--cluster", cluster.value),
-                ("--tasks", "$TASKS"),
-                ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
-                ("--output", "table"),
-            ],
-        ),
+        _service_events_command(stack, cluster, service),
+        *_stopped_task_commands(stack, cluster),
     ]
     return services[0], code("\n".join(commands))
+
+
+def _service_events_command(stack: StackFacts, cluster: Handle, service: Handle) -> str:
+    """The service's last five events: where ECS says why a deployment does not settle."""
+    return aws("ecs", "describe-services", region=stack.region, options=[
+        ("--cluster", cluster.value),
+        ("--services", service.value),
+        ("--query", "services[0].events[:5].[createdAt,message]"),
+        ("--output", "table"),
+    ])
+
+
+def _stopped_task_commands(stack: StackFacts, cluster: Handle) -> list[str]:
+    """The cluster's last five stopped tasks and why they stopped (a container that cannot start shows here)."""
+    list_stopped = aws("ecs", "list-tasks", region=stack.region, one_line=True, options=[
+        ("--cluster", cluster.value),
+        ("--desired-status", "STOPPED"),
+        ("--query", "taskArns[:5]"),
+        ("--output", "text"),
+    ])
+    return [
+        f"TASKS=$({list_stopped})",
+        aws("ecs", "describe-tasks", region=stack.region, options=[
+            ("--cluster", cluster.value),
+            ("--tasks", "$TASKS"),
+            ("--query", "tasks[].[stoppedReason,containers[0].reason]"),
+            ("--output", "table"),
+        ]),
+    ]
 
 
 # -- security and compliance ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from streamflix.docs.stack import (
     RESOLVE_EFS_DESTINATION,
     EnvironmentFacts,
     StackFacts,
+    Wire,
     replication_of,
 )
 
@@ -83,7 +84,14 @@ Section = tuple[str, str]
 
 
 def render_runbook(ctx: RunbookContext) -> str:
-    stack = ctx.stack
+    """The whole runbook: a header of stack facts, then the sections that apply, numbered in reading order."""
+    chapters = _numbered_chapters(_sections(ctx))
+    return render_chapter("runbook", **_header_facts(ctx), chapters=chapters) + "\n"
+
+
+def _sections(ctx: RunbookContext) -> list[Section]:
+    """The sections in the order an operator meets them (deploy, run, recover, retire), without those
+    that do not apply to this stack."""
     sections: list[Section | None] = [
         purpose(ctx),
         prerequisites(ctx),
@@ -106,35 +114,40 @@ def render_runbook(ctx: RunbookContext) -> str:
         operations.security(ctx),
         costs_section(ctx),
     ]
-    present = [s for s in sections if s is not None]
+    return [s for s in sections if s is not None]
+
+
+def _numbered_chapters(sections: list[Section]) -> list[dict]:
+    """Each section titled with its number, and the anchor the table of contents links to."""
     chapters = []
-    for number, (title, text) in enumerate(present, start=1):
+    for number, (title, text) in enumerate(sections, start=1):
         numbered = f"{number}. {title}"
         chapters.append({"title": numbered, "anchor": anchor(numbered), "text": text.strip()})
-    return (
-        render_chapter(
-            "runbook",
-            blueprint=stack.blueprint,
-            environment=ctx.environment,
-            region=stack.region,
-            build_command=ctx.build_command(),
-            filename=stack.filename,
-            suffix=stack.suffix,
-            stack_name=stack.stack_name,
-            size=f"{stack.size_bytes:,}",
-            resources=len(stack.resources),
-            outputs=len(stack.outputs),
-            create_file=create_stack_file(stack.blueprint),
-            overrides_file=overrides_file(stack.blueprint),
-            capabilities=stack.capabilities,
-            span=_span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
-            total=_usd(ctx.costs.total_usd),
-            complete=ctx.costs.complete,
-            costs_file=f"{COSTS_DIR}/{stack.blueprint}.json",
-            chapters=chapters,
-        )
-        + "\n"
-    )
+    return chapters
+
+
+def _header_facts(ctx: RunbookContext) -> dict:
+    """What the runbook's header states: the stack, how it was built, its size, deploy time and cost."""
+    stack = ctx.stack
+    return {
+        "blueprint": stack.blueprint,
+        "environment": ctx.environment,
+        "region": stack.region,
+        "build_command": ctx.build_command(),
+        "filename": stack.filename,
+        "suffix": stack.suffix,
+        "stack_name": stack.stack_name,
+        "size": f"{stack.size_bytes:,}",
+        "resources": len(stack.resources),
+        "outputs": len(stack.outputs),
+        "create_file": create_stack_file(stack.blueprint),
+        "overrides_file": overrides_file(stack.blueprint),
+        "capabilities": stack.capabilities,
+        "span": _span(ctx.provisioning.low_minutes, ctx.provisioning.high_minutes),
+        "total": _usd(ctx.costs.total_usd),
+        "complete": ctx.costs.complete,
+        "costs_file": f"{COSTS_DIR}/{stack.blueprint}.json",
+    }
 
 
 def _minutes(value: float) -> str:
@@ -701,93 +714,72 @@ def _wiring(ctx: RunbookContext) -> tuple[str, str]:
     """The table of parameters other stacks' outputs fill, and the fenced commands filling the
     required ones into copies of the parameter files ("" when none is required)."""
     stack, env = ctx.stack, ctx.env
-    rows, setup = [], []
     required = env.required_wires(stack.blueprint)
-    placeholders = parameter_values(stack)
+    rows, setup = [], []
     for wire in stack.wires.values():
         source = env.stacks.get(wire.source_blueprint)
-        how = "its EFS replica in this region" if wire.resolve == RESOLVE_EFS_DESTINATION else "the output's value"
-        rows.append(
-            [
-                f"`{wire.parameter}`",
-                f"`{source.stack_name if source else wire.source_blueprint}`",
-                f"`{wire.output}`",
-                how,
-                "required" if wire in required else "optional",
-                wire.detected_by,
-            ]
-        )
-        if source is None or wire not in required:
-            continue
-        variable = variable_name(wire.parameter)
-        if wire.resolve == RESOLVE_EFS_DESTINATION:
-            setup.append(f"{variable}_SOURCE=$({output_command(source, wire.output)})")
-            setup.append(
-                f"{variable}=$("
-                + aws(
-                    "efs",
-                    "describe-replication-configurations",
-                    region=source.region,
-                    one_line=True,
-                    options=[
-                        ("--file-system-id", f"${variable}_SOURCE"),
-                        ("--query", f"Replications[0].Destinations[?Region=='{stack.region}'].FileSystemId"),
-                        ("--output", "text"),
-                    ],
-                )
-                + ")"
-            )
-        else:
-            setup.append(f"{variable}=$({output_command(source, wire.output)})")
+        rows.append(_wire_row(wire, source, wire in required))
+        if source is not None and wire in required:
+            setup += _wire_value_lines(stack, source, wire)
     wires = table(["Parameter", "From stack", "Output", "Value", "Needed", "Detected from"], rows)
     if not setup:
         return wires, ""
+    return wires, code("\n".join([*setup, *_fill_parameter_files(stack, required)]))
+
+
+def _wire_row(wire: Wire, source: StackFacts | None, required: bool) -> list[str]:
+    """One wiring table row: the parameter, where its value comes from, and whether the deploy needs it."""
+    how = "its EFS replica in this region" if wire.resolve == RESOLVE_EFS_DESTINATION else "the output's value"
+    return [
+        f"`{wire.parameter}`",
+        f"`{source.stack_name if source else wire.source_blueprint}`",
+        f"`{wire.output}`",
+        how,
+        "required" if required else "optional",
+        wire.detected_by,
+    ]
+
+
+def _wire_value_lines(stack: StackFacts, source: StackFacts, wire: Wire) -> list[str]:
+    """Shell lines setting the wired parameter's variable from the source stack's output; an EFS replica
+    is the source file system's replica in this stack's region, not the output itself."""
+    variable = variable_name(wire.parameter)
+    if wire.resolve != RESOLVE_EFS_DESTINATION:
+        return [f"{variable}=$({output_command(source, wire.output)})"]
+    replica = aws(
+        "efs",
+        "describe-replication-configurations",
+        region=source.region,
+        one_line=True,
+        options=[
+            ("--file-system-id", f"${variable}_SOURCE"),
+            ("--query", f"Replications[0].Destinations[?Region=='{stack.region}'].FileSystemId"),
+            ("--output", "text"),
+        ],
+    )
+    return [f"{variable}_SOURCE=$({output_command(source, wire.output)})", f"{variable}=$({replica})"]
+
+
+def _fill_parameter_files(stack: StackFacts, required: list[Wire]) -> list[str]:
+    """Copies of the create and overrides parameter files with the required wires' placeholders replaced,
+    and a warning when one is still unfilled."""
+    placeholders = parameter_values(stack)
     seds = " ".join(f"-e 's|{placeholders[w.parameter]}|'\"${variable_name(w.parameter)}\"'|'" for w in required)
-    setup += [
+    return [
         'FILLED="$(mktemp)"; FILLED_OVERRIDES="$(mktemp)"',
         f'sed {seds} {create_stack_file(stack.blueprint)} > "$FILLED"',
         f'sed {seds} {overrides_file(stack.blueprint)} > "$FILLED_OVERRIDES"',
         'grep -q "<from " "$FILLED" && echo "a parameter is still unfilled" >&2',
     ]
-    return wires, code("\n".join(setup))
 
 
 def _delete_commands(stack: StackFacts) -> dict[str, str]:
     """The delete steps' fenced commands ("" for a step the stack does not need) and what stays behind."""
     region, name = stack.region, stack.stack_name
-    exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
-    imports = ""
-    if exports:
-        imports = code(
-            "\n".join(
-                [
-                    "for EXPORT in " + " \\\n    ".join(exports) + "; do",
-                    "  "
-                    + aws(
-                        "cloudformation",
-                        "list-imports",
-                        region=region,
-                        options=[("--export-name", "$EXPORT"), ("--output", "text")],
-                        one_line=True,
-                    )
-                    + ' 2>/dev/null && echo "^ still imports $EXPORT"',
-                    "done",
-                ]
-            )
-        )
     protections = operations.deletion_protection_off(stack)
-    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
     return {
-        "keep_outputs": code(
-            aws(
-                "cloudformation",
-                "describe-stacks",
-                region=region,
-                options=[("--stack-name", name), ("--query", "Stacks[0].Outputs"), ("--output", "json")],
-            )
-            + f" > {stack.blueprint}-outputs-before-delete.json"
-        ),
-        "imports": imports,
+        "keep_outputs": _keep_outputs_command(stack),
+        "imports": _export_imports_check(stack),
         "protections": code("\n".join(protections["commands"])) if protections["commands"] else "",
         "protection_parameters": protections["parameters"],
         "protection_direct": protections["direct"],
@@ -799,21 +791,65 @@ def _delete_commands(stack: StackFacts) -> dict[str, str]:
                 ]
             )
         ),
-        "kept": table(
-            ["Resource", "Type", "DeletionPolicy", "What remains"],
-            [
-                [
-                    f"`{rid}`",
-                    f"`{stack.type_of(rid)}`",
-                    policy,
-                    "a final snapshot" if policy == "Snapshot" else "the resource itself",
-                ]
-                for rid, policy in kept
-            ],
-        )
-        if kept
-        else "",
+        "kept": _kept_resources_table(stack),
     }
+
+
+def _keep_outputs_command(stack: StackFacts) -> str:
+    """Save the stack's outputs to a file before they are gone with it."""
+    return code(
+        aws(
+            "cloudformation",
+            "describe-stacks",
+            region=stack.region,
+            options=[("--stack-name", stack.stack_name), ("--query", "Stacks[0].Outputs"), ("--output", "json")],
+        )
+        + f" > {stack.blueprint}-outputs-before-delete.json"
+    )
+
+
+def _export_imports_check(stack: StackFacts) -> str:
+    """A loop naming every stack that still imports one of this stack's exports ("" without exports):
+    CloudFormation refuses to delete a stack whose exports are imported."""
+    exports = [e for e in (stack.export_name(o) for o in stack.outputs) if e]
+    if not exports:
+        return ""
+    return code(
+        "\n".join(
+            [
+                "for EXPORT in " + " \\\n    ".join(exports) + "; do",
+                "  "
+                + aws(
+                    "cloudformation",
+                    "list-imports",
+                    region=stack.region,
+                    options=[("--export-name", "$EXPORT"), ("--output", "text")],
+                    one_line=True,
+                )
+                + ' 2>/dev/null && echo "^ still imports $EXPORT"',
+                "done",
+            ]
+        )
+    )
+
+
+def _kept_resources_table(stack: StackFacts) -> str:
+    """The stateful resources a delete leaves behind, by DeletionPolicy ("" when there are none)."""
+    kept = [(rid, stack.resources[rid].get("DeletionPolicy")) for rid in stack.stateful]
+    if not kept:
+        return ""
+    return table(
+        ["Resource", "Type", "DeletionPolicy", "What remains"],
+        [
+            [
+                f"`{rid}`",
+                f"`{stack.type_of(rid)}`",
+                policy,
+                "a final snapshot" if policy == "Snapshot" else "the resource itself",
+            ]
+            for rid, policy in kept
+        ],
+    )
 
 
 # -- 4./5. parameters and outputs -----------------------------------------------------
