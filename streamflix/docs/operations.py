@@ -107,9 +107,10 @@ def _firing_alarms(stack: StackFacts) -> str:
 
 def _subscribe_command(stack: StackFacts, topics: list[str]) -> str:
     """An e-mail subscription to the alarm topic; empty unless a topic's ARN is exported to read it from."""
-    if not next((stack.output_of(t) for t in topics if stack.output_of(t)), None):
+    exported = next((t for t in topics if stack.output_of(t)), None)
+    if exported is None:
         return ""
-    topic = ref_handle(stack, topics[0], "ALARM_TOPIC")
+    topic = ref_handle(stack, exported, "ALARM_TOPIC")
     return code("\n".join([
         *topic.setup,
         aws("sns", "subscribe", region=stack.region,

@@ -283,6 +283,20 @@ def test_subscribed_topics_and_an_existing_topic_are_named(configs, rendered):
     )
 
 
+def test_another_endpoint_subscribes_to_the_topic_whose_arn_is_exported(configs, rendered):
+    """With a second topic listed first and not exported, the subscribe command still reads the
+    exported alarm topic's ARN (it once took the first topic whatever its output)."""
+    def audit_topic_first(template):
+        template["Resources"] = {"AuditTopic": {"Type": "AWS::SNS::Topic", "Properties": {}}, **template["Resources"]}
+
+    markdown, env = edited(configs, rendered, "ha-database", audit_topic_first)
+    monitoring = section(markdown, "Monitoring")
+    assert "they notify `AuditTopic`, `AlarmTopic`" in monitoring
+    subscribe = monitoring.split("Subscribe another endpoint", 1)[1]
+    assert "OutputKey=='AlarmTopicArn'" in subscribe and "AuditTopic" not in subscribe
+    assert_commands_hold(markdown, env)
+
+
 def test_dashboards_and_logs_without_alarms(configs, rendered):
     def no_alarms(template):
         for rid in [r for r, body in template["Resources"].items() if body["Type"] == "AWS::CloudWatch::Alarm"]:
