@@ -715,16 +715,19 @@ def _wiring(ctx: RunbookContext) -> tuple[str, str]:
     required ones into copies of the parameter files ("" when none is required)."""
     stack, env = ctx.stack, ctx.env
     required = env.required_wires(stack.blueprint)
-    rows, setup = [], []
+    rows, setup, filled = [], [], []
     for wire in stack.wires.values():
         source = env.stacks.get(wire.source_blueprint)
         rows.append(_wire_row(wire, source, wire in required))
         if source is not None and wire in required:
             setup += _wire_value_lines(stack, source, wire)
+            filled.append(wire)
     wires = table(["Parameter", "From stack", "Output", "Value", "Needed", "Detected from"], rows)
     if not setup:
         return wires, ""
-    return wires, code("\n".join([*setup, *_fill_parameter_files(stack, required)]))
+    # Only wires whose source is in this environment get a value; the others keep their
+    # "<from ...>" placeholder, so the unfilled check below still sees them.
+    return wires, code("\n".join([*setup, *_fill_parameter_files(stack, filled)]))
 
 
 def _wire_row(wire: Wire, source: StackFacts | None, required: bool) -> list[str]:

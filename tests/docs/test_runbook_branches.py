@@ -223,6 +223,24 @@ def wire_efs_replica(template: dict) -> None:
     }
 
 
+def test_a_required_wire_whose_source_is_not_in_the_environment_keeps_its_placeholder(configs, rendered):
+    """Beside a required wire from dr-primary, one from a stack this environment does not build: the
+    fill commands replace only the first placeholder, so the 'still unfilled' check still warns
+    (the sed once replaced both, the second with an unset variable, i.e. an empty value)."""
+    def wire_from_outside(template):
+        template["Parameters"]["LedgerQueueArn"] = {"Type": "String", "Description": "the ledger queue"}
+        template["Metadata"]["StreamFlix"]["Wiring"]["LedgerQueueArn"] = {
+            "FromStack": "ledger", "Output": "QueueArn", "Resolve": "stack-output",
+        }
+
+    markdown, env = edited(configs, rendered, "dr-recovery", wire_from_outside)
+    fill = section(markdown, "Deploy").split("fill the parameter files", 1)[1]
+    seds = [line for line in fill.splitlines() if line.startswith("sed ")]
+    assert len(seds) == 2 and all("PRIMARY_DATABASE_INSTANCE_ARN" in line for line in seds)
+    assert not any("LEDGER_QUEUE_ARN" in line or "<from ledger" in line for line in seds)
+    assert 'grep -q "<from " "$FILLED" && echo "a parameter is still unfilled" >&2' in fill
+
+
 def test_a_required_parameter_read_from_the_efs_replica_in_this_region(configs, rendered):
     markdown, env = edited(configs, rendered, "dr-recovery", wire_efs_replica)
     deploy = section(markdown, "Deploy")
