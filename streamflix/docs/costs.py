@@ -376,19 +376,13 @@ def _price_db_cluster(run: _Pricing, rid: str, props: dict) -> None:
     _managed_master_secret(run, rid, props)
 
 
-def _whole_number(stack: StackFacts, value: Any) -> int | None:
-    """``value`` as a whole number once resolved against the stack, else None (a deploy-time value)."""
-    resolved = stack.resolve(value)
-    return int(resolved) if isinstance(resolved, str) and resolved.isdigit() else None
-
-
 def _replication_group_nodes(stack: StackFacts, props: dict) -> int | None:
     """Nodes in a replication group: stated outright, or shards x (primary + replicas); None when
     a count is known only at deploy time."""
     if "NumCacheClusters" in props:
-        return _whole_number(stack, props["NumCacheClusters"])
-    groups = _whole_number(stack, props.get("NumNodeGroups", 1))
-    replicas = _whole_number(stack, props.get("ReplicasPerNodeGroup", 0))
+        return stack.whole_number(props["NumCacheClusters"])
+    groups = stack.whole_number(props.get("NumNodeGroups", 1))
+    replicas = stack.whole_number(props.get("ReplicasPerNodeGroup", 0))
     return None if groups is None or replicas is None else groups * (1 + replicas)
 
 
@@ -474,10 +468,11 @@ def _price_kinesis_stream(run: _Pricing, rid: str, props: dict) -> None:
         )
         return
     shards = run.stack.resolve(props.get("ShardCount"))
+    count = run.stack.whole_number(props.get("ShardCount"))
     run.lines.add(
         "Kinesis shard hours",
         "kinesis/provisioned/shard",
-        int(shards) * run.hours if shards and shards.isdigit() else None,
+        None if count is None else count * run.hours,
         "shard-hour",
         f"{shards} shards × {run.hours} h",
         rid,
@@ -567,7 +562,7 @@ def _allocated_storage(
     run.lines.add(
         f"RDS {storage_type} storage ({deployment})",
         f"rds/{storage_type}/{deployment}",
-        int(storage) if storage and storage.isdigit() else None,
+        storage_facts.whole_number(storage_props["AllocatedStorage"]) if storage is not None else None,
         "GB-month",
         f"{storage} GB allocated{inherited}",
         rid,

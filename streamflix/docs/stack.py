@@ -242,6 +242,11 @@ class StackFacts:
         """Whether a Boolean property is on once the follow-up updates have run."""
         return is_true(self.resolve(self.after_follow_up_updates(value)))
 
+    def whole_number(self, value: Any) -> int | None:
+        """``value`` as a whole number once resolved (a count, a size), else None: known only at deploy time."""
+        resolved = self.resolve(value)
+        return int(resolved) if resolved is not None and resolved.isdigit() else None
+
     def resolve(self, value: Any, runtime: Mapping[str, str] | None = None) -> str | None:
         """A template value as a concrete string, or None when only AWS knows it.
 
