@@ -346,7 +346,9 @@ def test_templates_are_read_with_the_cloudformation_aware_loader_only():
 
 def _github_anchors(markdown: str) -> set[str]:
     """The anchors GitHub gives the Markdown headings (code fences skipped): lower case, punctuation
-    dropped, spaces to hyphens, a repeated heading suffixed -1, -2, ..."""
+    dropped, spaces to hyphens, a repeated heading suffixed -1, -2, ... Written from GitHub's rules,
+    apart from ``streamflix.docs.markdown.anchor`` on purpose: the contents' links come from that
+    function, and a test that reused it could not catch it going wrong."""
     anchors: set[str] = set()
     fenced = False
     for line in markdown.splitlines():
